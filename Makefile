@@ -1,0 +1,108 @@
+# packhelper - one static binary: OCI registry, pusher, readiness probe.
+#
+#   make            build/packhelper (static, musl; deps built once and cached)
+#   make run        the registry on localhost:5000, store in build/store
+#   make test       everything: unit, end-to-end, conformance, client interop, ASan/UBSan
+#   make bench      benchmarks against nginx and registry 2.8 (not part of the tests)
+#   make fuzz       run the parser fuzzers for FUZZ_SECONDS each
+
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+DEPS      := $(shell mk/deps.sh)
+BUILD     := build
+CC        := musl-gcc
+WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+             -Wpointer-arith -Wcast-qual -Wformat=2 -Wvla -Werror
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=c11 -D_GNU_SOURCE $(WARN) -fstack-protector-strong \
+             -ffunction-sections -fdata-sections -DPACKHELPER_VERSION='"$(VERSION)"'
+LDFLAGS   += -static -Wl,--gc-sections -Wl,-z,relro,-z,now
+LIBS      := -larchive -lcurl -lbearssl -lz
+
+SRCS      := $(wildcard src/*.c)
+OBJS      := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
+
+# The sanitizer build uses the host's glibc toolchain and Debian's -dev libraries.
+ASAN_CC     := gcc
+ASAN_FLAGS  := -std=c11 -D_GNU_SOURCE $(WARN) -O1 -g -fno-omit-frame-pointer \
+               -fsanitize=address,undefined -fno-sanitize-recover=all -DPACKHELPER_VERSION='"$(VERSION)-asan"'
+ASAN_LIBS   := -larchive -lcurl -lbearssl -lz
+
+.PHONY: all run test test-unit test-e2e test-conformance test-interop test-asan asan \
+        tools bench fuzz clean
+
+all: $(BUILD)/packhelper
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/obj
+	@echo "  CC $<"; $(CC) $(CFLAGS) -I$(DEPS)/include -c $< -o $@
+
+$(BUILD)/packhelper: $(OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) -L$(DEPS)/lib $(LIBS)
+	@file $@ | grep -q 'statically linked' || { echo "$@ is not static" >&2; exit 1; }
+
+$(BUILD)/obj:
+	mkdir -p $@
+
+run: $(BUILD)/packhelper
+	$(BUILD)/packhelper serve --listen 127.0.0.1:5000 --root $(BUILD)/store
+
+tools:
+	@mk/tools.sh >/dev/null
+
+# ---- unit tests: one binary per module, linked with the static library objects
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
+
+$(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(filter-out $(BUILD)/obj/main.o,$(OBJS))
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(CFLAGS) -Isrc -I$(DEPS)/include $(LDFLAGS) -o $@ $< \
+		$(filter-out $(BUILD)/obj/main.o,$(OBJS)) -L$(DEPS)/lib $(LIBS)
+
+test-unit: $(UNIT_BINS)
+	@tests/run-unit.sh $(UNIT_BINS)
+
+test-e2e: $(BUILD)/packhelper tools
+	@PACKHELPER=$(BUILD)/packhelper python3 tests/e2e/run.py
+
+test-conformance: $(BUILD)/packhelper tools
+	@tests/with-server.sh $(BUILD)/packhelper tests/conformance.sh
+
+test-interop: $(BUILD)/packhelper tools
+	@tests/with-server.sh $(BUILD)/packhelper tests/interop/all.sh
+
+# ---- sanitizers
+asan: $(BUILD)/asan/packhelper
+
+$(BUILD)/asan/packhelper: $(SRCS) $(wildcard src/*.h)
+	@mkdir -p $(BUILD)/asan
+	@mk/tools.sh >/dev/null
+	$(ASAN_CC) $(ASAN_FLAGS) -o $@ $(SRCS) $(ASAN_LIBS)
+
+test-asan: $(BUILD)/asan/packhelper
+	@PACKHELPER=$(BUILD)/asan/packhelper python3 tests/e2e/run.py
+	@tests/with-server.sh $(BUILD)/asan/packhelper tests/conformance.sh
+
+test: all test-unit test-e2e test-conformance test-interop test-asan
+
+# ---- fuzzing (clang libFuzzer, glibc)
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(BUILD)/fuzz/%: tests/fuzz/fuzz_%.c $(LIB_SRCS) $(wildcard src/*.h)
+	@mkdir -p $(BUILD)/fuzz
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined \
+		-o $@ $< $(filter-out src/serve.c src/conn.c src/reg%.c src/ev.c,$(LIB_SRCS)) -lbearssl
+
+fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(BUILD)/fuzz/corpus-$$t; \
+		echo "fuzz $$t for $(FUZZ_SECONDS)s"; \
+		$(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			$(BUILD)/fuzz/corpus-$$t tests/fuzz/corpus/$$t 2>&1 | grep -E 'stat::|ERROR|SUMMARY' || exit 1; \
+	done
+
+bench: $(BUILD)/packhelper tools
+	@tests/bench/run.sh $(BUILD)/packhelper
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,684 @@
+/* conn.c - the connection state machine. */
+#include "conn.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "reg.h"
+#include "serve.h"
+#include "store.h"
+
+enum { CS_HEAD, CS_BODY, CS_LINGER };
+enum { BODY_NONE, BODY_DISCARD, BODY_MEM, BODY_UPLOAD };
+
+#define IN_MAX (HTTP_MAX_HEAD + 65536)
+#define OUT_MAX ((size_t)8 << 20)      /* a 4 MiB manifest plus headers, twice */
+#define OUT_HIGH 65536                 /* stop reading pipelined requests above this */
+#define DISCARD_MAX ((uint64_t)1 << 20) /* read and drop at most this much unwanted body */
+#define LINGER_MS 2000
+#define READS_PER_EVENT 16
+
+/* Body bytes are read here and go straight to their sink (single-threaded). */
+static char rbuf[256 * 1024];
+
+static void conn_run(struct conn *c);
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void on_io(struct ev *ev, struct ev_io *io, unsigned events)
+{
+	struct conn *c = io->data;
+	(void)ev;
+	(void)events;
+	if (c->closed)
+		return;
+	conn_run(c);
+}
+
+struct conn *conn_new(struct server *srv, int fd, const char *peer)
+{
+	struct conn *c = calloc(1, sizeof *c);
+	int one = 1;
+
+	if (!c)
+		return NULL;
+	c->srv = srv;
+	c->file_fd = -1;
+	snprintf(c->peer, sizeof c->peer, "%s", peer);
+	buf_init(&c->in, IN_MAX);
+	buf_init(&c->out, OUT_MAX);
+	buf_init(&c->staged, 4096);
+	buf_init(&c->body, 0);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	ev_io_init(&c->io, fd, on_io, c);
+	if (ev_io_set(srv->ev, &c->io, EV_READ) < 0) {
+		free(c);
+		return NULL;
+	}
+	c->deadline = ev_now(srv->ev) + srv->opt->idle_timeout_ms;
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->nconns++;
+	return c;
+}
+
+void conn_close(struct conn *c)
+{
+	struct server *srv = c->srv;
+	if (c->closed)
+		return;
+	c->closed = 1;
+	ev_io_set(srv->ev, &c->io, 0);
+	close(c->io.fd);
+	if (c->file_fd >= 0)
+		close(c->file_fd);
+	c->file_fd = -1;
+	if (c->up) {
+		c->up->busy = 0;
+		c->up = NULL;
+	}
+	/* unlink from the live list, park on the dead list until the batch ends */
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->next = srv->dead;
+	srv->dead = c;
+	srv->nconns--;
+	serve_conn_closed(srv);
+}
+
+void conn_reap(struct server *srv)
+{
+	while (srv->dead) {
+		struct conn *c = srv->dead;
+		srv->dead = c->next;
+		buf_free(&c->in);
+		buf_free(&c->out);
+		buf_free(&c->staged);
+		buf_free(&c->body);
+		free(c);
+	}
+}
+
+/* ---- responses ---- */
+
+static void log_request(struct conn *c)
+{
+	double ms = (double)(now_us() - c->t_start_us) / 1000.0;
+	int level = c->quiet ? LOG_DEBUG : LOG_INFO;
+	if (log_level < level)
+		return;
+	log_msg(level, "%s \"%s\" %d %llu %.3fms", c->peer, c->log_req, c->status,
+		(unsigned long long)c->bytes_out, ms);
+}
+
+void conn_stage(struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+	char line[1024];
+	int n;
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (n > 0 && (size_t)n < sizeof line) {
+		buf_append(&c->staged, line, (size_t)n);
+		buf_append(&c->staged, "\r\n", 2);
+	}
+}
+
+void conn_header(struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+	char line[2048];
+	int n;
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (n > 0 && (size_t)n < sizeof line) {
+		buf_append(&c->out, line, (size_t)n);
+		buf_append(&c->out, "\r\n", 2);
+	}
+}
+
+void conn_begin(struct conn *c, int status)
+{
+	struct server *srv = c->srv;
+	long t = (long)time(NULL);
+	if (t != srv->date_sec) {
+		srv->date_sec = t;
+		http_date(t, srv->date);
+	}
+	c->status = status;
+	buf_printf(&c->out,
+		   "HTTP/1.1 %d %s\r\nDate: %s\r\nDocker-Distribution-API-Version: registry/2.0\r\n",
+		   status, http_status_text(status), srv->date);
+	if (c->staged.len) {
+		buf_append(&c->out, c->staged.p, c->staged.len);
+		c->staged.len = 0;
+	}
+	if (!c->keep_alive || c->close_after)
+		buf_puts(&c->out, "Connection: close\r\n");
+}
+
+void conn_end(struct conn *c, const char *content_type, const char *body, size_t len)
+{
+	if (content_type)
+		buf_printf(&c->out, "Content-Type: %s\r\n", content_type);
+	if (c->status == 204)
+		buf_puts(&c->out, "\r\n"); /* RFC 9110 8.6: no Content-Length on 204 */
+	else
+		buf_printf(&c->out, "Content-Length: %zu\r\n\r\n", len);
+	if (c->method != HTTP_HEAD && len) {
+		if (buf_append(&c->out, body, len) < 0) {
+			c->close_after = 1;
+			c->keep_alive = 0;
+		}
+		c->bytes_out = len;
+	}
+	log_request(c);
+}
+
+void conn_end_file(struct conn *c, const char *content_type, int fd, off_t off, uint64_t len)
+{
+	if (content_type)
+		buf_printf(&c->out, "Content-Type: %s\r\n", content_type);
+	buf_printf(&c->out, "Content-Length: %llu\r\n\r\n", (unsigned long long)len);
+	if (c->method == HTTP_HEAD || len == 0) {
+		close(fd);
+		log_request(c);
+		return;
+	}
+	c->file_fd = fd;
+	c->file_off = off;
+	c->file_left = len;
+	c->bytes_out = len;
+	/* logged when the last byte is sent */
+}
+
+/* A response of our own, outside the registry handlers (400, 408, 431...). */
+static void respond_plain(struct conn *c, int status, const char *msg)
+{
+	char body[256];
+	int n = snprintf(body, sizeof body,
+			 "{\"errors\":[{\"code\":\"BAD_REQUEST\",\"message\":\"%s\"}]}\n", msg);
+	c->close_after = 1;
+	c->keep_alive = 0;
+	conn_begin(c, status);
+	conn_end(c, "application/json; charset=utf-8", body, (size_t)n);
+}
+
+/* A request we could not parse: answer it and close. */
+static void unparsed_request(struct conn *c, int status)
+{
+	c->t_start_us = now_us();
+	c->method = HTTP_OTHER;
+	snprintf(c->log_req, sizeof c->log_req, "-");
+	c->bytes_out = 0;
+	respond_plain(c, status, status == 431 ? "request head too large" :
+				 status == 408 ? "request head not received in time" :
+						 "malformed request");
+}
+
+/* ---- request heads ---- */
+
+int conn_has_body(const struct conn *c)
+{
+	return c->chunked || c->content_length > 0;
+}
+
+long conn_header_values(const struct conn *c, const char *name, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < c->req.nheaders; i++) {
+		const struct http_header *h = &c->req.headers[i];
+		if (!http_slice_ieq(h->name, name))
+			continue;
+		if (o + h->value.n + 3 > cap)
+			return -1;
+		if (o) {
+			out[o++] = ',';
+			out[o++] = ' ';
+		}
+		memcpy(out + o, h->value.p, h->value.n);
+		o += h->value.n;
+	}
+	if (cap)
+		out[o] = '\0';
+	return (long)o;
+}
+
+/* Framing and connection headers.  Returns 0, or an HTTP status to fail with. */
+static int read_framing(struct conn *c)
+{
+	int have_cl = 0, have_te = 0;
+
+	c->keep_alive = c->req.minor_version == 1;
+	c->content_length = -1;
+	c->chunked = 0;
+	c->expect_continue = 0;
+	c->content_type[0] = '\0';
+	for (size_t i = 0; i < c->req.nheaders; i++) {
+		const struct http_header *h = &c->req.headers[i];
+		if (http_slice_ieq(h->name, "Content-Length")) {
+			int64_t v = http_parse_u64(h->value);
+			/* RFC 9112 6.3: differing lengths are fatal */
+			if (v < 0 || (have_cl && v != c->content_length))
+				return 400;
+			c->content_length = v;
+			have_cl = 1;
+		} else if (http_slice_ieq(h->name, "Transfer-Encoding")) {
+			if (have_te || !http_slice_ieq(h->value, "chunked"))
+				return 501;
+			have_te = 1;
+			c->chunked = 1;
+		} else if (http_slice_ieq(h->name, "Connection")) {
+			if (http_slice_ieq(h->value, "close"))
+				c->keep_alive = 0;
+			else if (http_slice_ieq(h->value, "keep-alive"))
+				c->keep_alive = 1;
+		} else if (http_slice_ieq(h->name, "Content-Type")) {
+			size_t n = h->value.n < sizeof c->content_type ? h->value.n
+								 : sizeof c->content_type - 1;
+			memcpy(c->content_type, h->value.p, n);
+			c->content_type[n] = '\0';
+		} else if (http_slice_ieq(h->name, "Expect")) {
+			if (!http_slice_ieq(h->value, "100-continue"))
+				return 417;
+			c->expect_continue = c->req.minor_version == 1;
+		}
+	}
+	if (have_cl && have_te)
+		return 400; /* request smuggling guard */
+	if (c->chunked && c->req.minor_version == 0)
+		return 400;
+	return 0;
+}
+
+static void start_request(struct conn *c)
+{
+	int bad;
+	size_t n;
+
+	c->t_start_us = now_us();
+	c->status = 0;
+	c->bytes_out = 0;
+	c->quiet = 0;
+	c->body_mode = BODY_NONE;
+	c->body_seen = 0;
+	c->method = c->req.method;
+	n = c->req.target.n > 256 ? 256 : c->req.target.n;
+	snprintf(c->log_req, sizeof c->log_req, "%.*s %.*s%s", (int)c->req.method_str.n,
+		 c->req.method_str.p, (int)n, c->req.target.p, n < c->req.target.n ? "..." : "");
+	bad = read_framing(c);
+	if (bad) {
+		const char *why = bad == 501 ? "unsupported transfer coding" :
+				  bad == 417 ? "unsupported expectation" : "bad message framing";
+		respond_plain(c, bad, why);
+		return;
+	}
+	reg_dispatch(c);
+	if (c->state == CS_BODY || c->close_after)
+		return;
+	/* the handler answered without the body: drop it, or close */
+	if (conn_has_body(c)) {
+		if (c->expect_continue ||
+		    (!c->chunked && (uint64_t)c->content_length > DISCARD_MAX)) {
+			c->close_after = 1;
+		} else {
+			c->state = CS_BODY;
+			c->body_mode = BODY_DISCARD;
+			c->body_left = c->chunked ? 0 : (uint64_t)c->content_length;
+			http_chunked_init(&c->chunk);
+			c->body_done = NULL;
+		}
+	}
+}
+
+/* ---- request bodies ---- */
+
+static void body_begin(struct conn *c, int mode, conn_body_fn *done)
+{
+	c->state = CS_BODY;
+	c->body_mode = mode;
+	c->body_done = done;
+	c->body_seen = 0;
+	c->body_left = c->chunked ? 0 : (uint64_t)(c->content_length > 0 ? c->content_length : 0);
+	http_chunked_init(&c->chunk);
+	if (c->expect_continue && c->in.len <= c->head_len)
+		buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+static void body_finish(struct conn *c, int status)
+{
+	conn_body_fn *done = c->body_done;
+	int mode = c->body_mode;
+	c->state = CS_HEAD;
+	c->body_mode = BODY_NONE;
+	c->body_done = NULL;
+	if (c->up) {
+		c->up->busy = 0;
+	}
+	if (status != CONN_BODY_OK)
+		c->close_after = 1;
+	if (done && mode != BODY_DISCARD)
+		done(c, status);
+	c->up = NULL;
+	buf_free(&c->body);
+}
+
+void conn_read_body_mem(struct conn *c, size_t max, conn_body_fn *done)
+{
+	buf_init(&c->body, max);
+	if (!c->chunked && c->content_length > 0 && (uint64_t)c->content_length > max) {
+		/* refuse before any 100 Continue invites the body */
+		c->state = CS_BODY;
+		c->body_mode = BODY_MEM;
+		c->body_done = done;
+		body_finish(c, CONN_BODY_TOO_BIG);
+		return;
+	}
+	body_begin(c, BODY_MEM, done);
+	if (!conn_has_body(c))
+		body_finish(c, CONN_BODY_OK);
+}
+
+void conn_read_body_upload(struct conn *c, struct store_upload *up, conn_body_fn *done)
+{
+	c->up = up;
+	up->busy = 1;
+	body_begin(c, BODY_UPLOAD, done);
+	if (!conn_has_body(c))
+		body_finish(c, CONN_BODY_OK);
+}
+
+/* Deliver body bytes to the sink; 0, or a CONN_BODY_* error. */
+static int body_sink(struct conn *c, const char *p, size_t n)
+{
+	c->body_seen += n;
+	switch (c->body_mode) {
+	case BODY_MEM:
+		return buf_append(&c->body, p, n) < 0 ? CONN_BODY_TOO_BIG : 0;
+	case BODY_UPLOAD:
+		if (store_upload_write(c->srv->store, c->up, p, n) < 0) {
+			c->body_errno = errno;
+			return CONN_BODY_IO;
+		}
+		return 0;
+	default:
+		return c->body_seen > DISCARD_MAX * 64 ? CONN_BODY_TOO_BIG : 0;
+	}
+}
+
+/* Feed p[0..n) to the body; returns bytes used.  May finish the body. */
+static size_t body_feed(struct conn *c, const char *p, size_t n)
+{
+	size_t used = 0;
+	int err;
+
+	if (!c->chunked) {
+		size_t take = n < c->body_left ? n : (size_t)c->body_left;
+		if (take && (err = body_sink(c, p, take)) != 0) {
+			body_finish(c, err);
+			return n;
+		}
+		c->body_left -= take;
+		if (c->body_left == 0)
+			body_finish(c, CONN_BODY_OK);
+		return take;
+	}
+	while (used < n) {
+		const char *data;
+		size_t dlen, u;
+		int r = http_chunked_next(&c->chunk, p + used, n - used, &u, &data, &dlen);
+		used += u;
+		if (r == HTTP_INVALID) {
+			body_finish(c, CONN_BODY_BAD);
+			return n;
+		}
+		if (r == HTTP_CHUNK_DATA && dlen && (err = body_sink(c, data, dlen)) != 0) {
+			body_finish(c, err);
+			return n;
+		}
+		if (r == HTTP_CHUNK_DONE) {
+			body_finish(c, CONN_BODY_OK);
+			break;
+		}
+		if (r == HTTP_CHUNK_NEED)
+			break;
+	}
+	return used;
+}
+
+/* ---- the loop for one connection ---- */
+
+/* Parse and serve what is buffered.  Returns 1 if it made progress. */
+static int process_input(struct conn *c)
+{
+	int progress = 0;
+	while (!c->closed && !c->close_after) {
+		if (c->state == CS_HEAD) {
+			int n;
+			if (c->in.len == 0 || c->out.len > OUT_HIGH || c->file_left)
+				break;
+			n = http_parse_request(c->in.p, c->in.len, &c->req);
+			if (n == HTTP_INCOMPLETE && c->in.len < HTTP_MAX_HEAD)
+				break;
+			if (n < 0) {
+				unparsed_request(c, n == HTTP_INCOMPLETE ? 431 : 400);
+				break;
+			}
+			c->head_len = (size_t)n;
+			start_request(c);
+			buf_consume(&c->in, (size_t)n);
+			c->head_len = 0;
+			progress = 1;
+			continue;
+		}
+		if (c->state == CS_BODY && c->in.len) {
+			size_t used = body_feed(c, c->in.p, c->in.len);
+			buf_consume(&c->in, used);
+			progress = 1;
+			continue;
+		}
+		break;
+	}
+	return progress;
+}
+
+/* Write what is queued.  Returns 1 when everything is out, 0 if it must wait,
+ * -1 if the connection closed. */
+static int flush_output(struct conn *c)
+{
+	while (c->out.len) {
+		ssize_t n = send(c->io.fd, c->out.p, c->out.len,
+				 MSG_NOSIGNAL | (c->file_left ? MSG_MORE : 0));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 0;
+			conn_close(c);
+			return -1;
+		}
+		buf_consume(&c->out, (size_t)n);
+	}
+	while (c->file_left) {
+		size_t chunk = c->file_left > (1u << 30) ? (1u << 30) : (size_t)c->file_left;
+		ssize_t n = sendfile(c->io.fd, c->file_fd, &c->file_off, chunk);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 0;
+			log_warn("sendfile to %s", c->peer);
+			conn_close(c);
+			return -1;
+		}
+		if (n == 0) {
+			log_warnx("blob shorter than its size while sending to %s", c->peer);
+			conn_close(c);
+			return -1;
+		}
+		c->file_left -= (uint64_t)n;
+		if (c->file_left == 0) {
+			close(c->file_fd);
+			c->file_fd = -1;
+			log_request(c);
+		}
+	}
+	if (c->out.cap > OUT_HIGH)
+		buf_free(&c->out);
+	return 1;
+}
+
+/* Read once into the right place.  Returns bytes, 0 on EOF, -1 on EAGAIN,
+ * -2 on error. */
+static ssize_t read_some(struct conn *c, char *p, size_t n)
+{
+	for (;;) {
+		ssize_t r = recv(c->io.fd, p, n, 0);
+		if (r >= 0)
+			return r;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN ? -1 : -2;
+	}
+}
+
+static void conn_run(struct conn *c)
+{
+	struct server *srv = c->srv;
+	int64_t now = ev_now(srv->ev);
+
+	int drained = 0; /* the last read returned less than asked: socket empty */
+
+	for (int round = 0; round < READS_PER_EVENT && !c->closed; round++) {
+		int flushed;
+		ssize_t r;
+
+		process_input(c);
+		if (c->closed)
+			return;
+		flushed = flush_output(c);
+		if (flushed < 0)
+			return;
+		if (!flushed)
+			break;
+		if (c->close_after && c->state != CS_LINGER) {
+			/* half-close, then drop what the client still sends so it
+			 * reads our answer instead of a reset */
+			shutdown(c->io.fd, SHUT_WR);
+			c->state = CS_LINGER;
+			c->deadline = now + LINGER_MS;
+		}
+		if (c->state == CS_LINGER) {
+			r = read_some(c, rbuf, sizeof rbuf);
+			if (r == -1)
+				break;
+			if (r <= 0) {
+				conn_close(c);
+				return;
+			}
+			continue;
+		}
+		if (c->state == CS_BODY && c->in.len == 0) {
+			r = read_some(c, rbuf, sizeof rbuf);
+			if (r == -1)
+				break;
+			if (r <= 0) {
+				conn_close(c);
+				return;
+			}
+			{
+				size_t used = body_feed(c, rbuf, (size_t)r);
+				/* bytes after the body belong to the next request */
+				if (used < (size_t)r && !c->close_after &&
+				    buf_append(&c->in, rbuf + used, (size_t)r - used) < 0)
+					c->close_after = 1;
+			}
+			continue;
+		}
+		/* CS_HEAD: pipelined requests first, then the socket */
+		if (c->in.len && process_input(c))
+			continue;
+		if (drained)
+			break; /* level-triggered epoll will say when more comes */
+		if (buf_reserve(&c->in, 4096) < 0) {
+			unparsed_request(c, 431);
+			continue;
+		}
+		{
+			size_t want = c->in.cap - c->in.len;
+			r = read_some(c, c->in.p + c->in.len, want);
+			if (r == -1)
+				break;
+			if (r <= 0) {
+				conn_close(c);
+				return;
+			}
+			drained = (size_t)r < want;
+		}
+		if (c->in.len == 0)
+			c->deadline = now + srv->opt->header_timeout_ms;
+		c->in.len += (size_t)r;
+	}
+	if (c->closed)
+		return;
+	/* wait: for writing if output is pending, else for reading */
+	{
+		unsigned mask = (c->out.len || c->file_left) ? EV_WRITE : EV_READ;
+		if (c->state == CS_BODY && c->body_mode == BODY_DISCARD && mask == EV_WRITE)
+			mask |= EV_READ;
+		if (mask == EV_READ && c->state == CS_HEAD && c->in.len == 0) {
+			c->deadline = now + srv->opt->idle_timeout_ms;
+			if (c->in.cap > 16384)
+				buf_free(&c->in);
+		} else if (mask == EV_READ && c->state == CS_HEAD) {
+			/* a partial head keeps its header deadline */
+		} else if (c->state != CS_LINGER) {
+			c->deadline = now + srv->opt->body_timeout_ms;
+		}
+		if (ev_io_set(srv->ev, &c->io, mask) < 0)
+			conn_close(c);
+	}
+}
+
+void conn_tick(struct server *srv, int64_t now)
+{
+	struct conn *c = srv->conns;
+	while (c) {
+		struct conn *next = c->next;
+		if (now >= c->deadline) {
+			if (c->state == CS_HEAD && c->in.len && !c->out.len && !c->file_left) {
+				c->in.len = 0;
+				unparsed_request(c, 408);
+				conn_run(c);
+			} else {
+				if (c->state == CS_BODY)
+					log_info("%s: request body timed out", c->peer);
+				conn_close(c);
+			}
+		}
+		c = next;
+	}
+}

@@ -1,0 +1,111 @@
+/* conn.h - one client connection: read, parse, route, respond.
+ *
+ * A connection reads a request head, hands it to the registry (reg_dispatch),
+ * optionally streams the body into memory or an upload, and queues the
+ * response.  Responses are written at once; only after a short write does the
+ * connection wait for EV_WRITE, and while a response is pending it reads no
+ * further requests (bounded memory, in-order replies).  Blob bodies go out
+ * with sendfile. */
+#ifndef PH_CONN_H
+#define PH_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "buf.h"
+#include "ev.h"
+#include "http.h"
+#include "router.h"
+
+struct server;
+struct conn;
+struct store_upload;
+
+/* Body completion: status 0, or one of CONN_BODY_*. */
+enum {
+	CONN_BODY_OK = 0,
+	CONN_BODY_TOO_BIG = 1,
+	CONN_BODY_BAD = 2,   /* framing error */
+	CONN_BODY_IO = 3,    /* writing the upload failed; errno in c->body_errno */
+};
+typedef void conn_body_fn(struct conn *c, int status);
+
+struct conn {
+	struct ev_io io;
+	struct server *srv;
+	struct conn *prev, *next;   /* all connections, for timeouts */
+	int state;
+	int closed;
+	char peer[64];
+
+	struct buf in;              /* request head bytes, and body bytes read with it */
+	struct buf out;             /* queued response bytes */
+	struct buf staged;          /* header lines for the next conn_begin */
+
+	/* the request being served */
+	struct http_request req;    /* slices of in; valid during dispatch */
+	size_t head_len;            /* bytes of in that are the head, during dispatch */
+	struct route rt;
+	enum http_method method;
+	int keep_alive;
+	int expect_continue;
+	int64_t content_length;     /* -1 when absent */
+	char content_type[256];     /* the request's Content-Type, "" when absent */
+	int chunked;
+	int64_t t_start_us;
+	char log_req[320];          /* "GET /v2/..." for the log line */
+	int quiet;                  /* log at debug level only */
+	int status;
+	uint64_t bytes_out;
+
+	/* the request body */
+	int body_mode;
+	uint64_t body_left;         /* Content-Length bytes still to come */
+	uint64_t body_seen;
+	struct http_chunked chunk;
+	struct buf body;            /* CONN_BODY_MEM */
+	struct store_upload *up;    /* CONN_BODY_UPLOAD */
+	int body_errno;
+	conn_body_fn *body_done;
+
+	/* a file body being sent */
+	int file_fd;
+	off_t file_off;
+	uint64_t file_left;
+
+	int64_t deadline;           /* ev_now() ms after which the tick acts */
+	int close_after;            /* close once the response is written */
+};
+
+/* Take ownership of an accepted socket. */
+struct conn *conn_new(struct server *srv, int fd, const char *peer);
+void conn_close(struct conn *c);
+/* Free connections closed during this loop turn. */
+void conn_reap(struct server *srv);
+/* Act on deadlines (header, idle, body, write timeouts). */
+void conn_tick(struct server *srv, int64_t now);
+
+/* ---- for handlers ---- */
+
+/* Stage a header line ("Name: value") for the next conn_begin. */
+void conn_stage(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Start a response: status line, standard headers, staged headers. */
+void conn_begin(struct conn *c, int status);
+void conn_header(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* End the head with Content-Type (NULL: none) and Content-Length len, and
+ * queue body (not for HEAD requests). */
+void conn_end(struct conn *c, const char *content_type, const char *body, size_t len);
+/* End the head and send len bytes of fd from off (the conn owns fd). */
+void conn_end_file(struct conn *c, const char *content_type, int fd, off_t off, uint64_t len);
+
+/* Read the request body into c->body (at most max bytes), then call done. */
+void conn_read_body_mem(struct conn *c, size_t max, conn_body_fn *done);
+/* Stream the request body into up, then call done. */
+void conn_read_body_upload(struct conn *c, struct store_upload *up, conn_body_fn *done);
+/* Does the request carry a body (Content-Length > 0 or chunked)? */
+int conn_has_body(const struct conn *c);
+/* All values of header name joined by ", " into out; returns length or -1. */
+long conn_header_values(const struct conn *c, const char *name, char *out, size_t cap);
+
+#endif

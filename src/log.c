@@ -1,0 +1,113 @@
+/* log.c - buffered, timestamped log lines on stderr. */
+#include "log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int log_level = LOG_INFO;
+
+#define LOG_BUF_SIZE 65536
+#define LOG_LINE_MAX 4096
+
+static char log_buf[LOG_BUF_SIZE];
+static size_t log_len;
+
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
+int log_level_parse(const char *s)
+{
+	for (int i = 0; i < 4; i++)
+		if (strcmp(s, level_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+void log_flush(void)
+{
+	size_t off = 0;
+	while (off < log_len) {
+		ssize_t n = write(2, log_buf + off, log_len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* stderr gone: drop the lines rather than block */
+		off += (size_t)n;
+	}
+	log_len = 0;
+}
+
+static void log_append(int level, const char *fmt, va_list ap, int with_errno, int err)
+{
+	char line[LOG_LINE_MAX];
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+	int r;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
+	r = snprintf(line + n, sizeof line - n, ".%03ldZ %-5s ", ts.tv_nsec / 1000000L,
+		     level_names[level]);
+	if (r > 0)
+		n += (size_t)r;
+	r = vsnprintf(line + n, sizeof line - n, fmt, ap);
+	if (r > 0)
+		n = (size_t)r + n >= sizeof line ? sizeof line - 1 : n + (size_t)r;
+	if (with_errno) {
+		r = snprintf(line + n, sizeof line - n, ": %s", strerror(err));
+		if (r > 0)
+			n = (size_t)r + n >= sizeof line ? sizeof line - 1 : n + (size_t)r;
+	}
+	/* one line per message: replace control characters a client could inject */
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+			line[i] = '?';
+	if (log_len + n + 1 > LOG_BUF_SIZE)
+		log_flush();
+	memcpy(log_buf + log_len, line, n);
+	log_len += n;
+	log_buf[log_len++] = '\n';
+	if (level <= LOG_WARN)
+		log_flush();
+}
+
+void log_vmsg(int level, const char *fmt, va_list ap)
+{
+	if (level > log_level)
+		return;
+	log_append(level, fmt, ap, 0, 0);
+}
+
+void log_msg(int level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
+	va_end(ap);
+}
+
+void log_warn(const char *fmt, ...)
+{
+	int err = errno;
+	va_list ap;
+	va_start(ap, fmt);
+	log_append(LOG_WARN, fmt, ap, 1, err);
+	va_end(ap);
+}
+
+void fatal(int status, const char *fmt, ...)
+{
+	va_list ap;
+	log_flush();
+	fputs("packhelper: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(status);
+}

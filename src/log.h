@@ -1,0 +1,31 @@
+/* log.h - one logging style for the whole program.
+ *
+ * Lines go to stderr through a buffer that the event loop flushes before it
+ * sleeps (log_flush), so a busy server makes one write per loop turn rather
+ * than one per request.  log_warn appends strerror(errno); log_warnx does not.
+ * fatal() is for start-up and the CLI only: the request path never exits. */
+#ifndef PH_LOG_H
+#define PH_LOG_H
+
+#include <stdarg.h>
+
+enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+
+extern int log_level;
+
+/* Parse "error", "warn", "info", "debug"; -1 if unknown. */
+int log_level_parse(const char *s);
+void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_vmsg(int level, const char *fmt, va_list ap);
+/* Like log_msg at LOG_WARN/LOG_ERROR, with ": strerror(errno)" appended. */
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_flush(void);
+/* Print "packhelper: MSG" and exit(status).  Start-up and CLI only. */
+void fatal(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warnx(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  do { if (log_level >= LOG_INFO) log_msg(LOG_INFO, __VA_ARGS__); } while (0)
+#define log_debug(...) do { if (log_level >= LOG_DEBUG) log_msg(LOG_DEBUG, __VA_ARGS__); } while (0)
+
+#endif

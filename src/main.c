@@ -1,0 +1,48 @@
+/* main.c - verb dispatch, usage and exit codes.
+ *
+ * Exit status: 0 success, 1 failure, 2 usage error. */
+#include <stdio.h>
+#include <string.h>
+
+#include <archive.h>
+#include <curl/curl.h>
+
+#include "serve.h"
+
+#ifndef PACKHELPER_VERSION
+#define PACKHELPER_VERSION "dev"
+#endif
+
+static const char usage[] =
+	"usage: packhelper <command> [options]\n"
+	"\n"
+	"commands:\n"
+	"  serve     run the OCI registry (packhelper serve --help)\n"
+	"  version   print the version and the libraries built in\n"
+	"  help      this text\n";
+
+static int version_main(void)
+{
+	printf("packhelper %s\n%s\n%s\n", PACKHELPER_VERSION, curl_version(),
+	       archive_version_details());
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *verb = argc > 1 ? argv[1] : "serve";
+
+	if (strcmp(verb, "serve") == 0)
+		return serve_main(argc > 1 ? argc - 1 : argc, argc > 1 ? argv + 1 : argv);
+	if (strcmp(verb, "version") == 0 || strcmp(verb, "--version") == 0)
+		return version_main();
+	if (strcmp(verb, "help") == 0 || strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	/* `docker run IMAGE --listen ...` passes serve options straight through */
+	if (verb[0] == '-')
+		return serve_main(argc, argv);
+	fprintf(stderr, "packhelper: unknown command %s\n%s", verb, usage);
+	return 2;
+}

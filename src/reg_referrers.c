@@ -1,0 +1,70 @@
+/* reg_referrers.c - GET /v2/<name>/referrers/<digest>[?artifactType=]: an
+ * image index of the manifests whose subject is digest.  Unknown digests get
+ * an empty index, never 404. */
+#include "reg.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "conn.h"
+#include "json.h"
+#include "manifest.h"
+#include "regerr.h"
+#include "router.h"
+#include "serve.h"
+#include "store.h"
+
+#define REFERRERS_MAX ((size_t)16 << 20)
+
+void reg_referrers(struct conn *c)
+{
+	const struct store_manifest **list;
+	char filter[MEDIA_TYPE_MAX];
+	size_t n;
+	long flen;
+	struct buf b;
+	int r = 0, first = 1;
+
+	flen = router_query(c->rt.query, c->rt.query_len, "artifactType", 0, filter, sizeof filter);
+	if (flen == -2) {
+		regerr_send(c, RE_BAD_REQUEST, "malformed artifactType");
+		return;
+	}
+	if (store_referrers(c->srv->store, c->rt.name, c->rt.ref, &list, &n) < 0) {
+		regerr_send(c, RE_INTERNAL, NULL);
+		return;
+	}
+	buf_init(&b, REFERRERS_MAX);
+	r |= buf_puts(&b, "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX "\",\"manifests\":[");
+	for (size_t i = 0; i < n; i++) {
+		const struct store_manifest *m = list[i];
+		if (flen >= 0 && strcmp(m->artifact_type, filter) != 0)
+			continue;
+		r |= buf_puts(&b, first ? "{\"mediaType\":" : ",{\"mediaType\":");
+		first = 0;
+		r |= json_write_str(&b, m->media_type, strlen(m->media_type));
+		r |= buf_printf(&b, ",\"digest\":\"%s\",\"size\":%zu", m->digest, m->len);
+		if (m->artifact_type[0]) {
+			r |= buf_puts(&b, ",\"artifactType\":");
+			r |= json_write_str(&b, m->artifact_type, strlen(m->artifact_type));
+		}
+		if (m->annotations) {
+			r |= buf_puts(&b, ",\"annotations\":");
+			r |= buf_append(&b, m->annotations, m->annotations_len);
+		}
+		r |= buf_puts(&b, "}");
+	}
+	r |= buf_puts(&b, "]}\n");
+	free(list);
+	if (r) {
+		buf_free(&b);
+		regerr_send(c, RE_INTERNAL, "referrers listing too large");
+		return;
+	}
+	if (flen >= 0)
+		conn_stage(c, "OCI-Filters-Applied: artifactType");
+	conn_begin(c, 200);
+	conn_end(c, MT_OCI_INDEX, b.p, b.len);
+	buf_free(&b);
+}

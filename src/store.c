@@ -1,0 +1,1167 @@
+/* store.c - content-addressed blobs, uploads, and per-repository OCI layouts.
+ * The layout is drawn in store.h. */
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "ev.h"
+#include "log.h"
+#include "map.h"
+
+#define BLOB_REL_MAX 160 /* "blobs/sha512/" + 128 hex */
+#define REL_MAX 640
+#define INDEX_MAX ((size_t)256 << 20)
+#define REF_NAME_ANNOTATION "org.opencontainers.image.ref.name"
+
+struct repo {
+	char *name;
+	struct map tags;      /* tag -> struct store_manifest * (not owned) */
+	struct map manifests; /* digest -> struct store_manifest * (owned) */
+	struct map blobs;     /* digest -> struct store_blob * (not owned) */
+};
+
+struct store {
+	int rootfd;
+	char *root;
+	struct map repos;   /* name -> struct repo * */
+	struct map blobs;   /* digest -> struct store_blob * */
+	struct map uploads; /* id -> struct store_upload * */
+};
+
+/* ---- paths ---- */
+
+/* "blobs/sha256/<hex>" */
+static void blob_rel(char out[BLOB_REL_MAX], const char *digest)
+{
+	const char *colon = strchr(digest, ':');
+	snprintf(out, BLOB_REL_MAX, "blobs/%.*s/%s", (int)(colon - digest), digest, colon + 1);
+}
+
+/* "repos/<name>/_layout/<tail>" */
+static void layout_rel(char out[REL_MAX], const char *repo, const char *tail)
+{
+	snprintf(out, REL_MAX, "repos/%s/_layout/%s", repo, tail);
+}
+
+static void link_rel(char out[REL_MAX], const char *repo, const char *digest)
+{
+	char b[BLOB_REL_MAX];
+	blob_rel(b, digest);
+	layout_rel(out, repo, b);
+}
+
+static int mkdirs_at(int dfd, const char *rel)
+{
+	char p[REL_MAX];
+	size_t n = strlen(rel);
+	if (n >= sizeof p) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(p, rel, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (p[i] != '/' && p[i] != '\0')
+			continue;
+		p[i] = '\0';
+		if (mkdirat(dfd, p, 0755) < 0 && errno != EEXIST)
+			return -1;
+		if (i < n)
+			p[i] = '/';
+	}
+	return 0;
+}
+
+static int fsync_dir_at(int dfd, const char *rel)
+{
+	int fd = openat(dfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r;
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+/* The directory part of rel, for fsync after a rename or link into it. */
+static int fsync_parent_at(int dfd, const char *rel)
+{
+	char p[REL_MAX];
+	const char *slash = strrchr(rel, '/');
+	size_t n = slash ? (size_t)(slash - rel) : 0;
+	if (!slash)
+		return fsync_dir_at(dfd, ".");
+	memcpy(p, rel, n);
+	p[n] = '\0';
+	return fsync_dir_at(dfd, p);
+}
+
+static int write_all(int fd, const void *data, size_t n)
+{
+	const char *p = data;
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Write data to rel through a temporary file and a rename. */
+static int write_file_atomic(struct store *st, const char *rel, const void *data, size_t n)
+{
+	char tmp[REL_MAX + 8];
+	int fd, saved;
+
+	snprintf(tmp, sizeof tmp, "%s.tmp", rel);
+	fd = openat(st->rootfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	if (write_all(fd, data, n) < 0 || fdatasync(fd) < 0)
+		goto fail;
+	close(fd);
+	if (renameat(st->rootfd, tmp, st->rootfd, rel) < 0) {
+		saved = errno;
+		unlinkat(st->rootfd, tmp, 0);
+		errno = saved;
+		return -1;
+	}
+	return fsync_parent_at(st->rootfd, rel);
+fail:
+	saved = errno;
+	close(fd);
+	unlinkat(st->rootfd, tmp, 0);
+	errno = saved;
+	return -1;
+}
+
+static int read_file_at(int dfd, const char *rel, size_t max, struct buf *out)
+{
+	int fd = openat(dfd, rel, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &sb) < 0 || (size_t)sb.st_size > max) {
+		close(fd);
+		errno = EFBIG;
+		return -1;
+	}
+	buf_init(out, max);
+	for (;;) {
+		ssize_t r;
+		if (buf_reserve(out, 65536) < 0 && buf_reserve(out, 1) < 0) {
+			close(fd);
+			buf_free(out);
+			errno = EFBIG;
+			return -1;
+		}
+		r = read(fd, out->p + out->len, out->cap - out->len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+			close(fd);
+			buf_free(out);
+			errno = e;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		out->len += (size_t)r;
+	}
+	close(fd);
+	return 0;
+}
+
+/* ---- repositories ---- */
+
+static void manifest_entry_free(struct store_manifest *e)
+{
+	if (!e)
+		return;
+	free(e->bytes);
+	free(e->annotations);
+	free(e);
+}
+
+static void repo_free(struct repo *r)
+{
+	size_t pos = 0;
+	const char *k;
+	void *v;
+	while (map_next(&r->manifests, &pos, &k, &v))
+		manifest_entry_free(v);
+	map_free(&r->manifests);
+	map_free(&r->tags);
+	map_free(&r->blobs);
+	free(r->name);
+	free(r);
+}
+
+static struct repo *repo_new(struct store *st, const char *name)
+{
+	struct repo *r = calloc(1, sizeof *r);
+	if (!r)
+		return NULL;
+	r->name = strdup(name);
+	map_init(&r->tags);
+	map_init(&r->manifests);
+	map_init(&r->blobs);
+	if (!r->name || map_put(&st->repos, name, r) < 0) {
+		free(r->name);
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+static int index_write(struct store *st, struct repo *r);
+
+/* The repository, created on disk and in memory if new. */
+static struct repo *repo_open(struct store *st, const char *name)
+{
+	static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
+	struct repo *r = map_get(&st->repos, name);
+	char rel[REL_MAX];
+
+	if (r)
+		return r;
+	layout_rel(rel, name, "blobs/sha256");
+	if (mkdirs_at(st->rootfd, rel) < 0)
+		return NULL;
+	layout_rel(rel, name, "blobs/sha512");
+	if (mkdirs_at(st->rootfd, rel) < 0)
+		return NULL;
+	layout_rel(rel, name, "oci-layout");
+	if (write_file_atomic(st, rel, layout, sizeof layout - 1) < 0)
+		return NULL;
+	r = repo_new(st, name);
+	if (!r) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (index_write(st, r) < 0) {
+		map_del(&st->repos, name);
+		repo_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+int store_repo_exists(const struct store *st, const char *repo)
+{
+	return map_get(&st->repos, repo) != NULL;
+}
+
+/* ---- blobs ---- */
+
+const struct store_blob *store_blob_get(const struct store *st, const char *repo,
+					const char *digest)
+{
+	const struct repo *r;
+	if (!repo)
+		return map_get(&st->blobs, digest);
+	r = map_get(&st->repos, repo);
+	return r ? map_get(&r->blobs, digest) : NULL;
+}
+
+int store_blob_open(const struct store *st, const char *digest)
+{
+	char rel[REL_MAX];
+	blob_rel(rel, digest);
+	return openat(st->rootfd, rel, O_RDONLY | O_CLOEXEC);
+}
+
+/* Link a committed blob into repository r. */
+static int repo_link_blob(struct store *st, struct repo *r, const char *digest)
+{
+	struct store_blob *b = map_get(&st->blobs, digest);
+	char from[REL_MAX], to[REL_MAX];
+
+	if (!b) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (map_get(&r->blobs, digest))
+		return 0;
+	blob_rel(from, digest);
+	link_rel(to, r->name, digest);
+	if (linkat(st->rootfd, from, st->rootfd, to, 0) < 0 && errno != EEXIST)
+		return -1;
+	if (fsync_parent_at(st->rootfd, to) < 0)
+		return -1;
+	if (map_put(&r->blobs, digest, b) < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	b->nrepos++;
+	return 0;
+}
+
+int store_blob_mount(struct store *st, const char *repo, const char *digest)
+{
+	struct repo *r;
+	if (!map_get(&st->blobs, digest)) {
+		errno = ENOENT;
+		return -1;
+	}
+	r = repo_open(st, repo);
+	if (!r)
+		return -1;
+	return repo_link_blob(st, r, digest);
+}
+
+/* Drop r's link to digest; remove the bytes when no repository holds them. */
+static int repo_unlink_blob(struct store *st, struct repo *r, const char *digest)
+{
+	struct store_blob *b = map_get(&r->blobs, digest);
+	char rel[REL_MAX];
+
+	if (!b) {
+		errno = ENOENT;
+		return -1;
+	}
+	link_rel(rel, r->name, digest);
+	if (unlinkat(st->rootfd, rel, 0) < 0 && errno != ENOENT)
+		return -1;
+	map_del(&r->blobs, digest);
+	if (--b->nrepos == 0) {
+		blob_rel(rel, digest);
+		if (unlinkat(st->rootfd, rel, 0) < 0 && errno != ENOENT)
+			log_warn("remove %s", rel);
+		free(map_del(&st->blobs, digest));
+	}
+	return 0;
+}
+
+int store_blob_delete(struct store *st, const char *repo, const char *digest)
+{
+	struct repo *r = map_get(&st->repos, repo);
+	if (!r) {
+		errno = ENOENT;
+		return -1;
+	}
+	return repo_unlink_blob(st, r, digest);
+}
+
+/* Move the finished, verified temporary file tmp_rel (open as fd, size bytes)
+ * to its content address and link it into r.  Consumes tmp_rel. */
+static int blob_commit(struct store *st, struct repo *r, const char *tmp_rel, int fd,
+		       const char *digest, uint64_t size)
+{
+	char rel[REL_MAX];
+	struct store_blob *b = map_get(&st->blobs, digest);
+	int saved;
+
+	if (b) {
+		/* already stored: the upload was a duplicate */
+		unlinkat(st->rootfd, tmp_rel, 0);
+		return repo_link_blob(st, r, digest);
+	}
+	if (fdatasync(fd) < 0)
+		goto fail;
+	blob_rel(rel, digest);
+	if (renameat(st->rootfd, tmp_rel, st->rootfd, rel) < 0)
+		goto fail;
+	if (fsync_parent_at(st->rootfd, rel) < 0)
+		return -1;
+	b = calloc(1, sizeof *b);
+	if (!b || map_put(&st->blobs, digest, b) < 0) {
+		free(b);
+		errno = ENOMEM;
+		return -1;
+	}
+	b->size = size;
+	if (repo_link_blob(st, r, digest) < 0) {
+		saved = errno;
+		if (b->nrepos == 0) {
+			unlinkat(st->rootfd, rel, 0);
+			free(map_del(&st->blobs, digest));
+		}
+		errno = saved;
+		return -1;
+	}
+	return 0;
+fail:
+	saved = errno;
+	unlinkat(st->rootfd, tmp_rel, 0);
+	errno = saved;
+	return -1;
+}
+
+/* ---- uploads ---- */
+
+static void random_id(char out[33])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[16];
+	size_t got = 0;
+	while (got < sizeof raw) {
+		ssize_t r = getrandom(raw + got, sizeof raw - got, 0);
+		if (r > 0)
+			got += (size_t)r;
+		else if (errno != EINTR)
+			break;
+	}
+	for (size_t i = 0; i < 16; i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 15];
+	}
+	out[32] = '\0';
+}
+
+struct store_upload *store_upload_start(struct store *st, const char *repo)
+{
+	struct store_upload *up = calloc(1, sizeof *up);
+	char rel[REL_MAX];
+
+	if (!up)
+		return NULL;
+	random_id(up->id);
+	snprintf(up->repo, sizeof up->repo, "%s", repo);
+	snprintf(rel, sizeof rel, "uploads/%s", up->id);
+	up->fd = openat(st->rootfd, rel, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (up->fd < 0) {
+		free(up);
+		return NULL;
+	}
+	hasher_init(&up->h, DIGEST_SHA256);
+	up->touched = ev_clock_ms();
+	if (map_put(&st->uploads, up->id, up) < 0) {
+		close(up->fd);
+		unlinkat(st->rootfd, rel, 0);
+		free(up);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return up;
+}
+
+struct store_upload *store_upload_get(const struct store *st, const char *id)
+{
+	return map_get(&st->uploads, id);
+}
+
+int store_upload_write(struct store *st, struct store_upload *up, const void *data, size_t n)
+{
+	(void)st;
+	if (write_all(up->fd, data, n) < 0)
+		return -1;
+	hasher_update(&up->h, data, n);
+	up->size += n;
+	up->touched = ev_clock_ms();
+	return 0;
+}
+
+static void upload_free(struct store *st, struct store_upload *up, int remove_file)
+{
+	char rel[REL_MAX];
+	snprintf(rel, sizeof rel, "uploads/%s", up->id);
+	if (remove_file)
+		unlinkat(st->rootfd, rel, 0);
+	close(up->fd);
+	map_del(&st->uploads, up->id);
+	free(up);
+}
+
+void store_upload_cancel(struct store *st, struct store_upload *up)
+{
+	upload_free(st, up, 1);
+}
+
+/* Hash the upload's file again with another algorithm (sha512 pushes). */
+static int rehash_file(int fd, enum digest_alg alg, char out[DIGEST_STR_MAX])
+{
+	static char chunk[65536];
+	struct hasher h;
+	off_t off = 0;
+	hasher_init(&h, alg);
+	for (;;) {
+		ssize_t r = pread(fd, chunk, sizeof chunk, off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		hasher_update(&h, chunk, (size_t)r);
+		off += r;
+	}
+	hasher_final(&h, out);
+	return 0;
+}
+
+int store_upload_commit(struct store *st, struct store_upload *up, const char *digest)
+{
+	char got[DIGEST_STR_MAX], rel[REL_MAX];
+	enum digest_alg alg;
+	struct repo *r;
+	int rc;
+
+	digest_parse(digest, strlen(digest), &alg);
+	if (alg == DIGEST_SHA256)
+		hasher_final(&up->h, got);
+	else if (rehash_file(up->fd, alg, got) < 0)
+		goto fail;
+	if (strcmp(got, digest) != 0) {
+		store_upload_cancel(st, up);
+		return STORE_DIGEST_MISMATCH;
+	}
+	r = repo_open(st, up->repo);
+	if (!r)
+		goto fail;
+	snprintf(rel, sizeof rel, "uploads/%s", up->id);
+	rc = blob_commit(st, r, rel, up->fd, digest, up->size);
+	upload_free(st, up, rc < 0);
+	return rc;
+fail:
+	rc = errno;
+	store_upload_cancel(st, up);
+	errno = rc;
+	return -1;
+}
+
+void store_upload_expire(struct store *st, int64_t now, int64_t max_idle_ms)
+{
+	size_t pos = 0;
+	const char *k;
+	void *v;
+	while (map_next(&st->uploads, &pos, &k, &v)) {
+		struct store_upload *up = v;
+		if (!up->busy && now - up->touched > max_idle_ms) {
+			log_info("upload %s to %s expired after %lld s idle", up->id, up->repo,
+				 (long long)(max_idle_ms / 1000));
+			store_upload_cancel(st, up);
+		}
+	}
+}
+
+/* ---- manifests ---- */
+
+static int index_entry(struct buf *b, const struct store_manifest *e, const char *tag, int *first)
+{
+	int r = 0;
+	r |= buf_puts(b, *first ? "\n    {" : ",\n    {");
+	*first = 0;
+	r |= buf_puts(b, "\"mediaType\":");
+	r |= json_write_str(b, e->media_type, strlen(e->media_type));
+	r |= buf_printf(b, ",\"digest\":\"%s\",\"size\":%zu", e->digest, e->len);
+	if (e->artifact_type[0] && e->subject[0]) {
+		r |= buf_puts(b, ",\"artifactType\":");
+		r |= json_write_str(b, e->artifact_type, strlen(e->artifact_type));
+	}
+	if (tag) {
+		r |= buf_puts(b, ",\"annotations\":{\"" REF_NAME_ANNOTATION "\":");
+		r |= json_write_str(b, tag, strlen(tag));
+		r |= buf_puts(b, "}");
+	}
+	r |= buf_puts(b, "}");
+	return r ? -1 : 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Rewrite r's index.json from memory: one entry per tag, and one for each
+ * manifest without a tag, sorted so the file is stable. */
+static int index_write(struct store *st, struct repo *r)
+{
+	struct buf b;
+	const char **keys = NULL;
+	size_t n = 0, pos = 0;
+	const char *k;
+	void *v;
+	int first = 1, rc = -1;
+	char rel[REL_MAX];
+
+	buf_init(&b, INDEX_MAX);
+	keys = malloc((map_len(&r->tags) + map_len(&r->manifests) + 1) * sizeof *keys);
+	if (!keys)
+		goto out;
+	if (buf_puts(&b, "{\n  \"schemaVersion\": 2,\n  \"mediaType\": \"" MT_OCI_INDEX
+			  "\",\n  \"manifests\": [") < 0)
+		goto out;
+	while (map_next(&r->tags, &pos, &k, &v))
+		keys[n++] = k;
+	qsort(keys, n, sizeof *keys, cmp_str);
+	for (size_t i = 0; i < n; i++)
+		if (index_entry(&b, map_get(&r->tags, keys[i]), keys[i], &first) < 0)
+			goto out;
+	n = 0;
+	pos = 0;
+	while (map_next(&r->manifests, &pos, &k, &v))
+		if (((struct store_manifest *)v)->ntags == 0)
+			keys[n++] = k;
+	qsort(keys, n, sizeof *keys, cmp_str);
+	for (size_t i = 0; i < n; i++)
+		if (index_entry(&b, map_get(&r->manifests, keys[i]), NULL, &first) < 0)
+			goto out;
+	if (buf_puts(&b, "\n  ]\n}\n") < 0)
+		goto out;
+	layout_rel(rel, r->name, "index.json");
+	rc = write_file_atomic(st, rel, b.p, b.len);
+out:
+	if (rc < 0 && errno == 0)
+		errno = ENOMEM;
+	free(keys);
+	buf_free(&b);
+	return rc;
+}
+
+static struct store_manifest *manifest_entry_new(const char *digest, const struct manifest *m,
+						 const char *bytes, size_t len)
+{
+	struct store_manifest *e = calloc(1, sizeof *e);
+	if (!e)
+		return NULL;
+	snprintf(e->digest, sizeof e->digest, "%s", digest);
+	snprintf(e->media_type, sizeof e->media_type, "%s", m->media_type);
+	snprintf(e->artifact_type, sizeof e->artifact_type, "%s", m->artifact_type);
+	if (m->has_subject)
+		snprintf(e->subject, sizeof e->subject, "%s", m->subject.digest);
+	e->bytes = malloc(len ? len : 1);
+	if (!e->bytes)
+		goto fail;
+	memcpy(e->bytes, bytes, len);
+	e->len = len;
+	if (m->annotations) {
+		e->annotations = malloc(m->annotations_len);
+		if (!e->annotations)
+			goto fail;
+		memcpy(e->annotations, m->annotations, m->annotations_len);
+		e->annotations_len = m->annotations_len;
+	}
+	return e;
+fail:
+	manifest_entry_free(e);
+	return NULL;
+}
+
+const struct store_manifest *store_manifest_get(const struct store *st, const char *repo,
+						const char *ref)
+{
+	const struct repo *r = map_get(&st->repos, repo);
+	if (!r)
+		return NULL;
+	if (strchr(ref, ':'))
+		return map_get(&r->manifests, ref);
+	return map_get(&r->tags, ref);
+}
+
+/* Point tag at e in memory (no disk). */
+static int tag_set(struct repo *r, const char *tag, struct store_manifest *e)
+{
+	struct store_manifest *old = map_get(&r->tags, tag);
+	if (old == e)
+		return 0;
+	if (map_put(&r->tags, tag, e) < 0)
+		return -1;
+	if (old)
+		old->ntags--;
+	e->ntags++;
+	return 0;
+}
+
+int store_manifest_put(struct store *st, const char *repo, const char *digest,
+		       const struct manifest *m, const char *bytes, size_t len,
+		       const char *const *tags, size_t ntags)
+{
+	struct repo *r = repo_open(st, repo);
+	struct store_manifest *e;
+	int created = 0;
+
+	if (!r)
+		return -1;
+	if (!map_get(&r->blobs, digest)) {
+		/* the manifest's bytes are a blob of the layout too */
+		char rel[REL_MAX];
+		char id[33];
+		int fd;
+		random_id(id);
+		snprintf(rel, sizeof rel, "uploads/%s", id);
+		fd = openat(st->rootfd, rel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return -1;
+		if (write_all(fd, bytes, len) < 0) {
+			int e2 = errno;
+			close(fd);
+			unlinkat(st->rootfd, rel, 0);
+			errno = e2;
+			return -1;
+		}
+		if (blob_commit(st, r, rel, fd, digest, len) < 0) {
+			int e2 = errno;
+			close(fd);
+			errno = e2;
+			return -1;
+		}
+		close(fd);
+	}
+	e = map_get(&r->manifests, digest);
+	if (!e) {
+		e = manifest_entry_new(digest, m, bytes, len);
+		if (!e || map_put(&r->manifests, digest, e) < 0) {
+			manifest_entry_free(e);
+			errno = ENOMEM;
+			return -1;
+		}
+		created = 1;
+	}
+	for (size_t i = 0; i < ntags; i++)
+		if (tag_set(r, tags[i], e) < 0) {
+			errno = ENOMEM;
+			return -1;
+		}
+	if (index_write(st, r) < 0) {
+		log_warn("write index of %s", repo);
+		return -1;
+	}
+	(void)created;
+	return 0;
+}
+
+int store_manifest_delete(struct store *st, const char *repo, const char *digest)
+{
+	struct repo *r = map_get(&st->repos, repo);
+	struct store_manifest *e;
+	size_t pos = 0;
+	const char *k;
+	void *v;
+
+	if (!r || !(e = map_get(&r->manifests, digest))) {
+		errno = ENOENT;
+		return -1;
+	}
+	while (e->ntags && map_next(&r->tags, &pos, &k, &v)) {
+		if (v == e) {
+			map_del(&r->tags, k);
+			e->ntags--;
+		}
+	}
+	map_del(&r->manifests, digest);
+	manifest_entry_free(e);
+	if (map_get(&r->blobs, digest))
+		repo_unlink_blob(st, r, digest);
+	return index_write(st, r);
+}
+
+int store_tag_delete(struct store *st, const char *repo, const char *tag)
+{
+	struct repo *r = map_get(&st->repos, repo);
+	struct store_manifest *e;
+	if (!r || !(e = map_del(&r->tags, tag))) {
+		errno = ENOENT;
+		return -1;
+	}
+	e->ntags--;
+	return index_write(st, r);
+}
+
+/* ---- listings ---- */
+
+static int sorted_keys(const struct map *m, const char ***out, size_t *n)
+{
+	size_t pos = 0, i = 0;
+	const char *k;
+	const char **keys = malloc((map_len(m) + 1) * sizeof *keys);
+	if (!keys)
+		return -1;
+	while (map_next(m, &pos, &k, NULL))
+		keys[i++] = k;
+	qsort(keys, i, sizeof *keys, cmp_str);
+	*out = keys;
+	*n = i;
+	return 0;
+}
+
+int store_tags(const struct store *st, const char *repo, const char ***out, size_t *n)
+{
+	const struct repo *r = map_get(&st->repos, repo);
+	if (!r) {
+		errno = ENOENT;
+		return -1;
+	}
+	return sorted_keys(&r->tags, out, n);
+}
+
+int store_catalog(const struct store *st, const char ***out, size_t *n)
+{
+	return sorted_keys(&st->repos, out, n);
+}
+
+static int cmp_manifest(const void *a, const void *b)
+{
+	return strcmp((*(const struct store_manifest *const *)a)->digest,
+		      (*(const struct store_manifest *const *)b)->digest);
+}
+
+int store_referrers(const struct store *st, const char *repo, const char *digest,
+		    const struct store_manifest ***out, size_t *n)
+{
+	const struct repo *r = map_get(&st->repos, repo);
+	const struct store_manifest **list;
+	size_t pos = 0, i = 0;
+	const char *k;
+	void *v;
+
+	*n = 0;
+	*out = NULL;
+	if (!r)
+		return 0;
+	list = malloc((map_len(&r->manifests) + 1) * sizeof *list);
+	if (!list)
+		return -1;
+	while (map_next(&r->manifests, &pos, &k, &v))
+		if (strcmp(((struct store_manifest *)v)->subject, digest) == 0)
+			list[i++] = v;
+	qsort(list, i, sizeof *list, cmp_manifest);
+	*out = list;
+	*n = i;
+	return 0;
+}
+
+/* ---- loading ---- */
+
+/* Is name a valid "<alg>/<hex>" blob file name for alg? */
+static int blob_name_ok(const char *alg, const char *name, char digest[DIGEST_STR_MAX])
+{
+	enum digest_alg a;
+	size_t n = strlen(name);
+	if (n >= 129)
+		return 0;
+	snprintf(digest, DIGEST_STR_MAX, "%s:%s", alg, name);
+	return digest_parse(digest, strlen(digest), &a) == DIGEST_OK;
+}
+
+static const char *const algs[] = { "sha256", "sha512" };
+
+static int load_blobs(struct store *st)
+{
+	for (size_t a = 0; a < 2; a++) {
+		char rel[REL_MAX], digest[DIGEST_STR_MAX];
+		int dfd;
+		DIR *d;
+		struct dirent *de;
+
+		snprintf(rel, sizeof rel, "blobs/%s", algs[a]);
+		dfd = openat(st->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0 || !(d = fdopendir(dfd))) {
+			if (dfd >= 0)
+				close(dfd);
+			log_warn("open %s/%s", st->root, rel);
+			return -1;
+		}
+		while ((de = readdir(d))) {
+			struct stat sb;
+			struct store_blob *b;
+			if (de->d_name[0] == '.')
+				continue;
+			if (!blob_name_ok(algs[a], de->d_name, digest) ||
+			    fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    !S_ISREG(sb.st_mode)) {
+				log_warnx("store: ignoring %s/%s/%s", st->root, rel, de->d_name);
+				continue;
+			}
+			if (sb.st_nlink < 2) {
+				/* held by no repository: left by a crash between commit
+				 * and link, or by a deleted repository */
+				unlinkat(dfd, de->d_name, 0);
+				continue;
+			}
+			b = calloc(1, sizeof *b);
+			if (!b || map_put(&st->blobs, digest, b) < 0) {
+				free(b);
+				closedir(d);
+				return -1;
+			}
+			b->size = (uint64_t)sb.st_size;
+		}
+		closedir(d);
+	}
+	return 0;
+}
+
+static int name_component_ok(const char *s);
+
+static int load_repo_index(struct store *st, struct repo *r)
+{
+	char rel[REL_MAX];
+	struct buf idx;
+	struct json j;
+	int arr, rc = 0;
+	uint32_t i;
+
+	layout_rel(rel, r->name, "index.json");
+	if (read_file_at(st->rootfd, rel, INDEX_MAX, &idx) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		log_warn("read %s/%s", st->root, rel);
+		return -1;
+	}
+	if (json_parse(&j, idx.p, idx.len) < 0 || j.t[0].type != JSON_OBJECT ||
+	    (arr = json_get(&j, 0, "manifests")) < 0 || j.t[arr].type != JSON_ARRAY) {
+		log_warnx("store: %s/%s is not an OCI index", st->root, rel);
+		json_free(&j);
+		buf_free(&idx);
+		return -1;
+	}
+	i = (uint32_t)arr + 1;
+	for (uint32_t k = 0; k < j.t[arr].size; k++, i = j.t[i].next) {
+		char digest[DIGEST_STR_MAX], mt[MEDIA_TYPE_MAX], tag[STORE_TAG_MAX + 1], why[256];
+		struct store_manifest *e;
+		struct manifest m;
+		struct buf body;
+		enum digest_alg alg;
+		int ann, t;
+
+		if (json_str_copy(&j, json_get(&j, (int)i, "digest"), digest, sizeof digest) < 0 ||
+		    digest_parse(digest, strlen(digest), &alg) != DIGEST_OK ||
+		    json_str_copy(&j, json_get(&j, (int)i, "mediaType"), mt, sizeof mt) < 0) {
+			log_warnx("store: %s: bad entry %u", rel, k);
+			continue;
+		}
+		e = map_get(&r->manifests, digest);
+		if (!e) {
+			char got[DIGEST_STR_MAX], brel[REL_MAX];
+			link_rel(brel, r->name, digest);
+			if (read_file_at(st->rootfd, brel, MANIFEST_MAX, &body) < 0) {
+				log_warn("store: %s: manifest %s", r->name, digest);
+				rc = -1;
+				continue;
+			}
+			digest_of(alg, body.p, body.len, got);
+			if (strcmp(got, digest) != 0 ||
+			    manifest_parse(&m, body.p, body.len, mt, why, sizeof why) < 0) {
+				log_warnx("store: %s: manifest %s is damaged, skipped", r->name, digest);
+				buf_free(&body);
+				continue;
+			}
+			e = manifest_entry_new(digest, &m, body.p, body.len);
+			manifest_free(&m);
+			buf_free(&body);
+			if (!e || map_put(&r->manifests, digest, e) < 0) {
+				manifest_entry_free(e);
+				rc = -1;
+				break;
+			}
+		}
+		ann = json_get(&j, (int)i, "annotations");
+		t = json_get(&j, ann, REF_NAME_ANNOTATION);
+		if (t >= 0 && json_str_copy(&j, t, tag, sizeof tag) > 0)
+			tag_set(r, tag, e);
+	}
+	json_free(&j);
+	buf_free(&idx);
+	return rc;
+}
+
+static int load_repo(struct store *st, const char *name)
+{
+	struct repo *r = repo_new(st, name);
+	if (!r)
+		return -1;
+	for (size_t a = 0; a < 2; a++) {
+		char rel[REL_MAX], tail[32], digest[DIGEST_STR_MAX];
+		int dfd;
+		DIR *d;
+		struct dirent *de;
+
+		snprintf(tail, sizeof tail, "blobs/%s", algs[a]);
+		layout_rel(rel, name, tail);
+		dfd = openat(st->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			continue;
+		d = fdopendir(dfd);
+		if (!d) {
+			close(dfd);
+			continue;
+		}
+		while ((de = readdir(d))) {
+			struct store_blob *b;
+			if (de->d_name[0] == '.' || !blob_name_ok(algs[a], de->d_name, digest))
+				continue;
+			b = map_get(&st->blobs, digest);
+			if (!b) {
+				/* the shared copy is gone: restore it from this link */
+				char brel[REL_MAX], lrel[REL_MAX];
+				struct stat sb;
+				blob_rel(brel, digest);
+				link_rel(lrel, name, digest);
+				if (fstatat(st->rootfd, lrel, &sb, 0) < 0 ||
+				    linkat(st->rootfd, lrel, st->rootfd, brel, 0) < 0)
+					continue;
+				b = calloc(1, sizeof *b);
+				if (!b || map_put(&st->blobs, digest, b) < 0) {
+					free(b);
+					continue;
+				}
+				b->size = (uint64_t)sb.st_size;
+			}
+			if (map_put(&r->blobs, digest, b) == 0)
+				b->nrepos++;
+		}
+		closedir(d);
+	}
+	return load_repo_index(st, r);
+}
+
+/* Walk repos/ for "_layout" directories; rel is "repos[/a/b...]". */
+static int walk_repos(struct store *st, const char *rel, const char *name, int depth)
+{
+	int dfd = openat(st->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+	struct dirent *de;
+	int rc = 0;
+
+	if (dfd < 0)
+		return -1;
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		char sub[REL_MAX], subname[STORE_NAME_MAX + 1];
+		if (strcmp(de->d_name, "_layout") == 0 && name[0]) {
+			if (load_repo(st, name) < 0)
+				rc = -1;
+			continue;
+		}
+		if (!name_component_ok(de->d_name) || depth > 64)
+			continue;
+		if ((size_t)snprintf(subname, sizeof subname, "%s%s%s", name, name[0] ? "/" : "",
+				     de->d_name) >= sizeof subname)
+			continue;
+		snprintf(sub, sizeof sub, "%s/%s", rel, de->d_name);
+		if (walk_repos(st, sub, subname, depth + 1) < 0)
+			rc = -1;
+	}
+	closedir(d);
+	return rc;
+}
+
+/* [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)* */
+static int name_component_ok(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (;;) {
+		const char *start = s;
+		while ((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9'))
+			s++;
+		if (s == start)
+			return 0;
+		if (!*s)
+			return 1;
+		if (*s == '.')
+			s++;
+		else if (*s == '_')
+			s += s[1] == '_' ? 2 : 1;
+		else if (*s == '-')
+			while (*s == '-')
+				s++;
+		else
+			return 0;
+	}
+}
+
+static int clear_uploads(struct store *st)
+{
+	int dfd = openat(st->rootfd, "uploads", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+	struct dirent *de;
+	if (dfd < 0)
+		return -1;
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -1;
+	}
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			unlinkat(dfd, de->d_name, 0);
+	closedir(d);
+	return 0;
+}
+
+int store_open(struct store **out, const char *root)
+{
+	struct store *st = calloc(1, sizeof *st);
+	static const char *const dirs[] = { "blobs/sha256", "blobs/sha512", "uploads", "repos" };
+
+	*out = NULL;
+	if (!st)
+		return -1;
+	map_init(&st->repos);
+	map_init(&st->blobs);
+	map_init(&st->uploads);
+	st->root = strdup(root);
+	if (mkdir(root, 0755) < 0 && errno != EEXIST) {
+		log_warn("create store %s", root);
+		goto fail;
+	}
+	st->rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st->rootfd < 0) {
+		log_warn("open store %s", root);
+		goto fail;
+	}
+	for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)
+		if (mkdirs_at(st->rootfd, dirs[i]) < 0) {
+			log_warn("create %s/%s", root, dirs[i]);
+			goto fail;
+		}
+	if (clear_uploads(st) < 0 || load_blobs(st) < 0 || walk_repos(st, "repos", "", 0) < 0) {
+		log_warnx("store %s could not be loaded", root);
+		goto fail;
+	}
+	*out = st;
+	return 0;
+fail:
+	st->rootfd = st->rootfd > 0 ? st->rootfd : -1;
+	store_close(st);
+	return -1;
+}
+
+void store_close(struct store *st)
+{
+	size_t pos = 0;
+	const char *k;
+	void *v;
+
+	if (!st)
+		return;
+	while (map_next(&st->uploads, &pos, &k, &v)) {
+		struct store_upload *up = v;
+		close(up->fd);
+		free(up);
+	}
+	map_free(&st->uploads);
+	pos = 0;
+	while (map_next(&st->repos, &pos, &k, &v))
+		repo_free(v);
+	map_free(&st->repos);
+	pos = 0;
+	while (map_next(&st->blobs, &pos, &k, &v))
+		free(v);
+	map_free(&st->blobs);
+	if (st->rootfd > 0)
+		close(st->rootfd);
+	free(st->root);
+	free(st);
+}

@@ -1,0 +1,118 @@
+/* store.h - the content store: blobs, uploads, repositories, manifests and tags.
+ *
+ * On disk, under the root (every path is built from a validated repository
+ * name and digest, relative to the root's directory descriptor):
+ *
+ *   ROOT/
+ *     blobs/sha256/<hex>              every committed blob, stored once
+ *     blobs/sha512/<hex>
+ *     uploads/<id>                    uploads in progress (cleared at start-up)
+ *     repos/<name>/_layout/           one OCI image layout per repository
+ *         oci-layout
+ *         index.json                  manifests; tags as org.opencontainers.image.ref.name
+ *         blobs/sha256/<hex>          hard links into ROOT/blobs: what the repository holds
+ *
+ * "_layout" can never be a name component (components start with [a-z0-9]), so
+ * nested names ("a" and "a/b") never collide.  A repository holds a blob when
+ * its layout has the link; the shared copy goes when the last link goes.
+ *
+ * Commit is verify -> fsync -> rename -> fsync(dir): a crash leaves at most an
+ * orphan that start-up removes, never a partial blob under a digest.  A tag is
+ * published by renaming a new index.json into place.
+ *
+ * In memory, everything the request path asks is a hash lookup: repositories,
+ * tags, manifests (with their bytes), the blobs each repository holds, and the
+ * size of every blob.  Only blob bodies are read from disk. */
+#ifndef PH_STORE_H
+#define PH_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "digest.h"
+#include "manifest.h"
+
+#define STORE_NAME_MAX 255
+#define STORE_TAG_MAX 128
+
+struct store;
+
+struct store_blob {
+	uint64_t size;
+	unsigned nrepos;   /* repositories that hold it */
+};
+
+struct store_manifest {
+	char digest[DIGEST_STR_MAX];
+	char media_type[MEDIA_TYPE_MAX];
+	char artifact_type[MEDIA_TYPE_MAX];
+	char subject[DIGEST_STR_MAX];  /* "" when it has none */
+	char *bytes;                   /* the exact bytes the client sent */
+	size_t len;
+	char *annotations;             /* raw JSON object text, or NULL */
+	size_t annotations_len;
+	unsigned ntags;
+};
+
+struct store_upload {
+	char id[33];
+	char repo[STORE_NAME_MAX + 1];
+	int fd;
+	uint64_t size;
+	struct hasher h;   /* sha256 of the bytes so far */
+	int64_t touched;   /* ev_clock_ms of the last activity */
+	int busy;          /* a connection is writing into it */
+};
+
+/* Open (creating if needed) the store at root and load it.  -1 with a message
+ * logged on failure. */
+int store_open(struct store **out, const char *root);
+void store_close(struct store *st);
+
+int store_repo_exists(const struct store *st, const char *repo);
+/* The blob if repo holds it (repo NULL: if any repository does). */
+const struct store_blob *store_blob_get(const struct store *st, const char *repo,
+					const char *digest);
+/* Open the committed blob for reading; -1 with errno. */
+int store_blob_open(const struct store *st, const char *digest);
+/* Give repo a blob that the store holds.  0, or -1 with errno. */
+int store_blob_mount(struct store *st, const char *repo, const char *digest);
+/* Take the blob from repo; the bytes go when no repository holds them.
+ * 0, -1 with errno ENOENT when repo does not hold it. */
+int store_blob_delete(struct store *st, const char *repo, const char *digest);
+
+/* ref is a tag or a digest.  NULL when unknown. */
+const struct store_manifest *store_manifest_get(const struct store *st, const char *repo,
+						const char *ref);
+/* Store bytes (already validated into m, whose digest is digest) in repo and
+ * point the tags at it.  0, or -1 with errno. */
+int store_manifest_put(struct store *st, const char *repo, const char *digest,
+		       const struct manifest *m, const char *bytes, size_t len,
+		       const char *const *tags, size_t ntags);
+/* Remove the manifest and every tag on it.  -1 with ENOENT if unknown. */
+int store_manifest_delete(struct store *st, const char *repo, const char *digest);
+/* Remove one tag.  -1 with ENOENT if unknown. */
+int store_tag_delete(struct store *st, const char *repo, const char *tag);
+
+/* Sorted listings.  The array is malloc'd (free it); its strings belong to the
+ * store and stay valid until the next write. */
+int store_tags(const struct store *st, const char *repo, const char ***out, size_t *n);
+int store_catalog(const struct store *st, const char ***out, size_t *n);
+/* Manifests in repo whose subject is digest, sorted by digest. */
+int store_referrers(const struct store *st, const char *repo, const char *digest,
+		    const struct store_manifest ***out, size_t *n);
+
+struct store_upload *store_upload_start(struct store *st, const char *repo);
+struct store_upload *store_upload_get(const struct store *st, const char *id);
+/* Append and hash.  0, or -1 with errno (ENOSPC, EIO...). */
+int store_upload_write(struct store *st, struct store_upload *up, const void *data, size_t n);
+/* Verify the upload against digest and commit it into its repository.
+ * Returns 0 (up is freed), STORE_DIGEST_MISMATCH, or -1 with errno.  On
+ * failure the upload is cancelled. */
+#define STORE_DIGEST_MISMATCH (-2)
+int store_upload_commit(struct store *st, struct store_upload *up, const char *digest);
+void store_upload_cancel(struct store *st, struct store_upload *up);
+/* Cancel uploads idle for longer than max_idle_ms. */
+void store_upload_expire(struct store *st, int64_t now, int64_t max_idle_ms);
+
+#endif

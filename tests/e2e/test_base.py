@@ -1,0 +1,47 @@
+"""The API base, and the server's life: start, answer, stop on SIGTERM quickly."""
+import signal
+import time
+
+from phtest import ServerTest, Server, error_code
+
+
+class TestBase(ServerTest):
+    def test_v2_base_answers_200_with_api_version_header(self):
+        st, h, body = self.srv.request("GET", "/v2/")
+        self.assertEqual(st, 200)
+        self.assertEqual(h["docker-distribution-api-version"], "registry/2.0")
+        self.assertEqual(body, b"{}")
+
+    def test_unknown_path_is_404_json(self):
+        st, h, body = self.srv.request("GET", "/nope")
+        self.assertEqual(st, 404)
+        self.assertTrue(h["content-type"].startswith("application/json"))
+        error_code(body)
+
+    def test_sigterm_exits_zero_within_a_second(self):
+        # an idle keep-alive connection must not hold the shutdown up
+        c = self.srv.conn()
+        c.request("GET", "/v2/")
+        c.getresponse().read()
+        rc, secs = self.srv.stop(signal.SIGTERM)
+        self.assertEqual(rc, 0)
+        self.assertLess(secs, 1.0)
+
+    def test_sigint_exits_zero(self):
+        rc, secs = self.srv.stop(signal.SIGINT)
+        self.assertEqual(rc, 0)
+        self.assertLess(secs, 1.0)
+
+
+class TestStart(ServerTest):
+    def test_restart_serves_committed_content(self):
+        body, digest = self.srv.push_image("restart/me", "v1")
+        self.srv.stop()
+        srv2 = Server(root=self.srv.root).start()
+        try:
+            st, h, got = srv2.request("GET", "/v2/restart/me/manifests/v1")
+            self.assertEqual(st, 200)
+            self.assertEqual(got, body)
+            self.assertEqual(h["docker-content-digest"], digest)
+        finally:
+            srv2.stop()

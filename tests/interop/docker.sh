@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# tests/interop/docker.sh REGISTRY - docker CLI/engine round trip.
+# Docker 20.10 pushes Docker schema2 manifests, uploads layers with chunked
+# transfer-encoding PATCH + PUT, HEADs blobs before pushing ("Layer already
+# exists") and cross-mounts blobs between repos it knows (POST ?mount=&from=).
+# Docker treats 127.0.0.0/8 registries as insecure (plain HTTP) by default.
+set -uo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ph_init docker "$@"
+
+REPO=interop/docker$RAND
+REPO_B=interop/docker$RAND-b
+LOCAL=packhelper-interop-docker$RAND:v1
+REMOTE=$REG/$REPO:v1
+ph_cleanup "docker rmi -f '$REMOTE' '$REG/$REPO:v2' '$REG/$REPO_B:v1'"
+
+ph_build_image "$LOCAL" || { ph_not_ok "docker build FROM scratch 3-layer image"; ph_finish; exit; }
+IMG_ID=$PH_IMAGE_ID
+DIFFIDS=$(ph_image_diffids "$LOCAL")
+ph_eq "docker build produced a 3-layer image $IMG_ID" 3 "$(wc -l <<<"$DIFFIDS" | tr -d ' ')"
+
+ph_run "docker tag $LOCAL $REMOTE" docker tag "$LOCAL" "$REMOTE"
+ph_run "docker push $REMOTE" docker push "$REMOTE"
+PUSHED=$(grep -oE 'digest: sha256:[0-9a-f]{64}' "$WORK/last.log" | head -n1 | cut -d' ' -f2)
+ph_true "docker push reported a manifest digest ($PUSHED)" test -n "$PUSHED"
+
+if [[ -n $PUSHED ]]; then
+  ph_check_manifest_bytes "docker push" "$REPO" v1 "$PUSHED"
+  ph_get_manifest "$REPO" "$PUSHED" "$WORK/manifest.json" >/dev/null
+  ph_eq "pushed manifest is docker schema2" application/vnd.docker.distribution.manifest.v2+json \
+    "$(jq -r .mediaType "$WORK/manifest.json")"
+  ph_eq "pushed manifest has 3 layers" 3 "$(jq '.layers | length' "$WORK/manifest.json")"
+  ph_eq "pushed config digest == local image ID" "$IMG_ID" "$(jq -r .config.digest "$WORK/manifest.json")"
+fi
+
+# second tag of the same image: every blob must already exist (HEAD) and the
+# manifest digest must be identical
+ph_run "docker tag + push second tag v2" bash -c "docker tag '$LOCAL' '$REG/$REPO:v2' && docker push '$REG/$REPO:v2'"
+ph_eq "push of v2 reports the same digest" "$PUSHED" \
+  "$(grep -oE 'digest: sha256:[0-9a-f]{64}' "$WORK/last.log" | head -n1 | cut -d' ' -f2)"
+ph_eq "push of v2 found all 3 layers already present" 3 "$(grep -c 'Layer already exists' "$WORK/last.log")"
+TAGS=$(ph_tags "$REPO")
+ph_contains "tags/list has v1" v1 "$TAGS"
+ph_contains "tags/list has v2" v2 "$TAGS"
+
+# push to a second repo: docker cross-mounts the layers from the first repo
+ph_run "docker push to a second repo $REPO_B" bash -c "docker tag '$LOCAL' '$REG/$REPO_B:v1' && docker push '$REG/$REPO_B:v1'"
+ph_eq "second repo gets the same manifest digest" "$PUSHED" \
+  "$(grep -oE 'digest: sha256:[0-9a-f]{64}' "$WORK/last.log" | head -n1 | cut -d' ' -f2)"
+MOUNTED=$(grep -c 'Mounted from' "$WORK/last.log")
+ph_eq "second repo push cross-mounted all 3 layers" 3 "$MOUNTED"
+ph_check_manifest_bytes "cross-repo push" "$REPO_B" v1 "$PUSHED"
+
+# drop every local reference, then pull back by tag
+ph_run "docker rmi local image" docker rmi "$LOCAL" "$REMOTE" "$REG/$REPO:v2" "$REG/$REPO_B:v1"
+ph_true "image $IMG_ID is gone locally" bash -c "! docker image inspect '$IMG_ID'"
+ph_run "docker pull $REMOTE" docker pull "$REMOTE"
+ph_eq "docker pull reports the pushed digest" "$PUSHED" \
+  "$(grep -oE 'Digest: sha256:[0-9a-f]{64}' "$WORK/last.log" | head -n1 | cut -d' ' -f2)"
+ph_eq "pulled image ID == built image ID" "$IMG_ID" "$(docker image inspect -f '{{.Id}}' "$REMOTE" 2>/dev/null)"
+ph_eq "pulled diff_ids == built diff_ids" "$DIFFIDS" "$(ph_image_diffids "$REMOTE" 2>/dev/null)"
+ph_contains "RepoDigests has $REG/$REPO@digest" "$REG/$REPO@$PUSHED" \
+  "$(docker image inspect -f '{{range .RepoDigests}}{{println .}}{{end}}' "$REMOTE" 2>/dev/null)"
+
+# and by digest
+ph_run "docker rmi pulled image" docker rmi "$REMOTE"
+ph_run "docker pull by digest" docker pull "$REG/$REPO@$PUSHED"
+ph_cleanup "docker rmi -f '$REG/$REPO@$PUSHED'"
+ph_eq "image pulled by digest has the built image ID" "$IMG_ID" \
+  "$(docker image inspect -f '{{.Id}}' "$REG/$REPO@$PUSHED" 2>/dev/null)"
+
+# a container from the pulled image can be created (not started: no binary)
+CID=$(docker create --name "packhelper-interop-$RAND" "$REG/$REPO@$PUSHED" 2>/dev/null)
+[[ -n $CID ]] && ph_cleanup "docker rm -f '$CID'"
+ph_true "docker create from pulled image" test -n "$CID"
+if [[ -n $CID ]]; then
+  docker cp "$CID:/l1/hello.txt" "$WORK/hello.txt" 2>/dev/null
+  ph_true "file copied out of the pulled image's first layer" grep -q 'packhelper interop' "$WORK/hello.txt"
+fi
+
+ph_finish

@@ -26,7 +26,7 @@ LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
 ASAN_CC     := gcc
 ASAN_FLAGS  := -std=c11 -D_GNU_SOURCE $(WARN) -O1 -g -fno-omit-frame-pointer \
                -fsanitize=address,undefined -fno-sanitize-recover=all -DPACKHELPER_VERSION='"$(VERSION)-asan"'
-ASAN_LIBS   := -larchive -lcurl -lbearssl -lz
+ASAN_LIBS   := -I/usr/include/bearssl -larchive -lcurl -lbearssl -lz
 
 .PHONY: all run test test-unit test-e2e test-conformance test-interop test-asan asan \
         tools bench fuzz clean

@@ -80,7 +80,7 @@ missing_apt_pkgs() {
 
 script_path=${BASH_SOURCE[0]}
 script_hash=$( { cat "$script_path"; printf 'v111=%s\n' "$CONF_V111_VER"; } | sha256sum | cut -c1-16)
-CACHE=${PACKHELPER_CACHE:-$HOME/.cache/packhelper}
+CACHE=${PACKHELPER_CACHE:-${HOME:-/root}/.cache/packhelper}
 TOOLS_DIR=$CACHE/tools-$script_hash
 BIN=$TOOLS_DIR/bin
 
@@ -173,6 +173,7 @@ build_go_tools() {
 
   local tmp
   tmp=$(mktemp -d "$CACHE/.tools-$script_hash.XXXXXX")
+  chmod 755 "$tmp"
   # shellcheck disable=SC2064
   trap "rm -rf '$tmp'" EXIT
   mkdir -p "$tmp/bin"

@@ -160,6 +160,14 @@ void conn_header(struct conn *c, const char *fmt, ...)
 	}
 }
 
+/* An unread body we will not drain: one a 100 Continue never invited, or one
+ * too large to read and drop.  The connection must close after the answer. */
+static int unread_body_closes(const struct conn *c)
+{
+	return conn_has_body(c) &&
+	       (c->expect_continue || (!c->chunked && (uint64_t)c->content_length > DISCARD_MAX));
+}
+
 void conn_begin(struct conn *c, int status)
 {
 	struct server *srv = c->srv;
@@ -176,7 +184,10 @@ void conn_begin(struct conn *c, int status)
 		buf_append(&c->out, c->staged.p, c->staged.len);
 		c->staged.len = 0;
 	}
-	if (!c->keep_alive || c->close_after)
+	/* say so whenever this answer ends the connection */
+	if (!c->keep_alive || (!c->body_taken && unread_body_closes(c)))
+		c->close_after = 1;
+	if (c->close_after)
 		buf_puts(&c->out, "Connection: close\r\n");
 }
 
@@ -325,6 +336,7 @@ static void start_request(struct conn *c)
 	c->quiet = 0;
 	c->body_mode = BODY_NONE;
 	c->body_seen = 0;
+	c->body_taken = 0;
 	c->method = c->req.method;
 	n = c->req.target.n > 256 ? 256 : c->req.target.n;
 	snprintf(c->log_req, sizeof c->log_req, "%.*s %.*s%s", (int)c->req.method_str.n,
@@ -341,8 +353,7 @@ static void start_request(struct conn *c)
 		return;
 	/* the handler answered without the body: drop it, or close */
 	if (conn_has_body(c)) {
-		if (c->expect_continue ||
-		    (!c->chunked && (uint64_t)c->content_length > DISCARD_MAX)) {
+		if (unread_body_closes(c)) {
 			c->close_after = 1;
 		} else {
 			c->state = CS_BODY;
@@ -361,6 +372,7 @@ static void body_begin(struct conn *c, int mode, conn_body_fn *done)
 	c->state = CS_BODY;
 	c->body_mode = mode;
 	c->body_done = done;
+	c->body_taken = 1;
 	c->body_seen = 0;
 	c->body_left = c->chunked ? 0 : (uint64_t)(c->content_length > 0 ? c->content_length : 0);
 	http_chunked_init(&c->chunk);
@@ -394,6 +406,7 @@ void conn_read_body_mem(struct conn *c, size_t max, conn_body_fn *done)
 		c->state = CS_BODY;
 		c->body_mode = BODY_MEM;
 		c->body_done = done;
+		c->body_taken = 1;
 		body_finish(c, CONN_BODY_TOO_BIG);
 		return;
 	}

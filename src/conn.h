@@ -68,6 +68,7 @@ struct conn {
 	struct store_upload *up;    /* CONN_BODY_UPLOAD */
 	int body_errno;
 	conn_body_fn *body_done;
+	int body_taken;             /* the handler read (or refused) the body */
 
 	/* a file body being sent */
 	int file_fd;

@@ -358,8 +358,9 @@ int store_blob_delete(struct store *st, const char *repo, const char *digest)
 	return repo_unlink_blob(st, r, digest);
 }
 
-/* Move the finished, verified temporary file tmp_rel (open as fd, size bytes)
- * to its content address and link it into r.  Consumes tmp_rel. */
+/* Move the finished, verified temporary file tmp_rel (open as fd, size bytes;
+ * fd -1 when the caller synced it) to its content address and link it into r.
+ * Consumes tmp_rel. */
 static int blob_commit(struct store *st, struct repo *r, const char *tmp_rel, int fd,
 		       const char *digest, uint64_t size)
 {
@@ -372,7 +373,7 @@ static int blob_commit(struct store *st, struct repo *r, const char *tmp_rel, in
 		unlinkat(st->rootfd, tmp_rel, 0);
 		return repo_link_blob(st, r, digest);
 	}
-	if (fdatasync(fd) < 0)
+	if (fd >= 0 && fdatasync(fd) < 0)
 		goto fail;
 	blob_rel(rel, digest);
 	if (renameat(st->rootfd, tmp_rel, st->rootfd, rel) < 0)
@@ -401,6 +402,41 @@ fail:
 	unlinkat(st->rootfd, tmp_rel, 0);
 	errno = saved;
 	return -1;
+}
+
+/* ---- temporary files for imports ---- */
+
+static void random_id(char out[33]);
+
+int store_tmp_create(const struct store *st, char rel[STORE_TMP_REL_MAX])
+{
+	char id[33];
+	random_id(id);
+	snprintf(rel, STORE_TMP_REL_MAX, "uploads/import-%s", id);
+	return openat(st->rootfd, rel, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+}
+
+void store_tmp_remove(const struct store *st, const char *rel)
+{
+	unlinkat(st->rootfd, rel, 0);
+}
+
+int store_tmp_open(const struct store *st, const char *rel)
+{
+	return openat(st->rootfd, rel, O_RDONLY | O_CLOEXEC);
+}
+
+int store_blob_commit_tmp(struct store *st, const char *repo, const char *rel,
+			  const char *digest, uint64_t size)
+{
+	struct repo *r = repo_open(st, repo);
+	if (!r) {
+		int e = errno;
+		unlinkat(st->rootfd, rel, 0);
+		errno = e;
+		return -1;
+	}
+	return blob_commit(st, r, rel, -1, digest, size);
 }
 
 /* ---- uploads ---- */

@@ -102,6 +102,22 @@ int store_catalog(const struct store *st, const char ***out, size_t *n);
 int store_referrers(const struct store *st, const char *repo, const char *digest,
 		    const struct store_manifest ***out, size_t *n);
 
+/* ---- imports: temporary files filled outside the event loop ---- */
+
+#define STORE_TMP_REL_MAX 48
+
+/* Create a temporary file in the store's uploads area.  Safe from another
+ * thread: it touches no shared state.  Writes the path relative to the root
+ * into rel; returns a read-write fd, or -1 with errno. */
+int store_tmp_create(const struct store *st, char rel[STORE_TMP_REL_MAX]);
+void store_tmp_remove(const struct store *st, const char *rel);
+/* Open a file below the root for reading (a temporary file, by rel). */
+int store_tmp_open(const struct store *st, const char *rel);
+/* Publish the temporary file rel, already verified to hold size bytes with
+ * this digest and synced to disk, as a blob of repo.  Consumes rel. */
+int store_blob_commit_tmp(struct store *st, const char *repo, const char *rel,
+			  const char *digest, uint64_t size);
+
 struct store_upload *store_upload_start(struct store *st, const char *repo);
 struct store_upload *store_upload_get(const struct store *st, const char *id);
 /* Append and hash.  0, or -1 with errno (ENOSPC, EIO...). */

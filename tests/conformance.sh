@@ -167,6 +167,7 @@ OUT_BASE=${CONFORMANCE_OUT:-}
 overall_rc=0
 tot_pass=0 tot_fail=0 tot_skip=0
 dirs_to_clean=()
+# shellcheck disable=SC2317  # invoked via trap
 cleanup() { if [[ ${#dirs_to_clean[@]} -gt 0 ]]; then rm -rf "${dirs_to_clean[@]}"; fi; }
 trap cleanup EXIT
 

@@ -25,9 +25,9 @@ if ! wait "$pid"; then
   tail -20 "$log" >&2
   rc=1
 fi
-if grep -qE 'ERROR: AddressSanitizer|runtime error:' "$log"; then
+if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$log"; then
   echo "with-server: sanitizer report in the server log:" >&2
-  grep -A30 -E 'ERROR: AddressSanitizer|runtime error:' "$log" | head -60 >&2
+  grep -A30 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$log" | head -60 >&2
   rc=1
 fi
 rm -f "$log"

@@ -5,7 +5,7 @@
 # across repos on copy (POST ?mount=&from=), pages /v2/_catalog and tags/list
 # via ?n=&last= / Link, and deletes manifests by digest.
 set -uo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ph_init crane "$@"
 

@@ -5,7 +5,7 @@
 # exists") and cross-mounts blobs between repos it knows (POST ?mount=&from=).
 # Docker treats 127.0.0.0/8 registries as insecure (plain HTTP) by default.
 set -uo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ph_init docker "$@"
 

@@ -6,7 +6,7 @@
 # dir, removed on exit), TOOLS (pinned tool bin dir, prepended to PATH).
 # Each check prints "ok - ..." or "not ok - ..."; ph_finish prints a closing
 # "NAME: N passed, N failed" line and exits non-zero if any check failed.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # REG RAND WORK TOOLS PH_IMAGE_ID are for the caller
 
 PH_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PH_ROOT=$(cd "$PH_LIB_DIR/../.." && pwd)
@@ -181,7 +181,7 @@ ph_tags() {
     jq -r '.tags // [] | .[]' "$body"
     url=$(ph_header link <"$hdr" | sed -n 's/^<\([^>]*\)>.*/\1/p')
     [[ -n $url ]] || break
-    url=${url#http://$REG}
+    url=${url#http://"$REG"}
   done
   rm -f "$hdr" "$body"
 }

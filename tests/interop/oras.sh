@@ -7,7 +7,7 @@
 # which then shows up in the tag list. It checks the OCI-Subject response header
 # on manifest PUT to decide whether to maintain the fallback index.
 set -uo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ph_init oras "$@"
 

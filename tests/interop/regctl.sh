@@ -6,7 +6,7 @@
 # sha256-<hex> tag schema, and deletes tags with DELETE /v2/<repo>/manifests/<tag>
 # (falling back to pushing a dummy manifest and deleting it by digest).
 set -uo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ph_init regctl "$@"
 

@@ -6,7 +6,7 @@
 # manifest (new digest, same layer blobs); zstd layers use the OCI media type
 # application/vnd.oci.image.layer.v1.tar+zstd.
 set -uo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ph_init skopeo "$@"
 

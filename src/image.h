@@ -1,0 +1,66 @@
+/* image.h - the image model shared by import and push.
+ *
+ * An image is what a source holds for one reference: its blobs (config and
+ * layers, each a verified temporary file) and its manifests, children first,
+ * the tagged top manifest last.  A docker-save archive (legacy <id>/layer.tar
+ * or the Docker >= 25 blobs/sha256 layout) becomes an OCI manifest built here
+ * from manifest.json, with uncompressed layers stored as they are; an OCI
+ * layout keeps its own manifests byte for byte.  Every digest is checked,
+ * and the config's rootfs.diff_ids must match the layers. */
+#ifndef PH_IMAGE_H
+#define PH_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "digest.h"
+#include "manifest.h"
+#include "source.h"
+#include "store.h"
+
+struct image_blob {
+	char digest[DIGEST_STR_MAX];
+	char media_type[MEDIA_TYPE_MAX];
+	uint64_t size;
+	char tmp[STORE_TMP_REL_MAX];  /* the bytes, a store temporary file */
+};
+
+struct image_manifest {
+	char digest[DIGEST_STR_MAX];
+	char media_type[MEDIA_TYPE_MAX];
+	char *bytes;
+	size_t len;
+};
+
+struct image {
+	char repo[STORE_NAME_MAX + 1];
+	char tag[STORE_TAG_MAX + 1];
+	struct image_blob *blobs;         /* deduplicated by digest */
+	size_t nblobs;
+	struct image_manifest *manifests; /* children first; the last is tagged */
+	size_t nmanifests;
+};
+
+struct image_set {
+	struct image *v;
+	size_t n;
+};
+
+/* Find the images src holds and verify them.  select (may be NULL) names one
+ * image by its docker RepoTag or OCI ref name; repo/tag (may be NULL) is where
+ * to put it.  With neither, every image is taken under its own name.
+ * 0, or -1 with a one-line reason in err. */
+int image_load(struct source *src, const char *select, const char *repo, const char *tag,
+	       struct image_set *out, char *err, size_t cap);
+/* Commit an image into the store: blobs, then manifests, the tag last.
+ * Main thread only.  0, or -1 with a reason in err. */
+int image_commit(struct store *st, const struct image *img, char *err, size_t cap);
+/* The digest of the tagged manifest. */
+const char *image_digest(const struct image *img);
+void image_set_free(struct image_set *set);
+
+/* Split "repo:tag" (tag defaults to "latest"; a registry host prefix such as
+ * docker.io/library/ is dropped) and validate both.  0 or -1. */
+int image_parse_ref(const char *ref, char repo[STORE_NAME_MAX + 1], char tag[STORE_TAG_MAX + 1]);
+
+#endif

@@ -1,0 +1,61 @@
+/* source.h - where an image comes from, as a set of named files.
+ *
+ * A tar stream (a docker-save tarball in either layout, an OCI layout tar;
+ * from a file, stdin, or the docker daemon) is read once with libarchive:
+ * every regular file is copied into a store temporary file as it streams
+ * past, hashed on the way, because docker-save puts manifest.json after the
+ * blobs and a pipe cannot seek.  A directory (an OCI layout) is read on
+ * demand instead.  Nothing here touches the store's shared state: scanning
+ * runs off the event loop.  Entry names are only looked up, never used to
+ * build paths, except in a directory source after checking they stay inside. */
+#ifndef PH_SOURCE_H
+#define PH_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "digest.h"
+#include "map.h"
+#include "store.h"
+
+#define SOURCE_MAX_ENTRIES 100000
+#define SOURCE_NAME_MAX 1024
+
+struct source_entry {
+	char *name;
+	char *link;                    /* a symlink's target, resolved on lookup */
+	char tmp[STORE_TMP_REL_MAX];   /* the bytes, in the store's uploads area */
+	char digest[DIGEST_STR_MAX];   /* sha256 of the bytes */
+	uint64_t size;
+	int synced;                    /* fdatasync'd, ready to commit */
+};
+
+struct source {
+	const struct store *st;
+	char what[512];                /* for messages: a path, "stdin", "docker://x" */
+	int dirfd;                     /* directory source, or -1 */
+	struct source_entry *e;
+	size_t n, cap;
+	struct map names;              /* name -> (void *)(index + 1) */
+	uint64_t bytes;                /* total bytes copied */
+};
+
+/* Open path: a directory, or a tar file (read completely now).  0, or -1
+ * with a one-line reason in err. */
+int source_open_path(struct source *src, const struct store *st, const char *path, char *err,
+		     size_t cap);
+/* Read a tar stream from fd completely (fd is not closed). */
+int source_open_fd(struct source *src, const struct store *st, int fd, const char *what,
+		   char *err, size_t cap);
+/* The file called name (symlinks followed), or NULL with the reason in err. */
+struct source_entry *source_get(struct source *src, const char *name, char *err,
+				      size_t cap);
+/* Read a small file (at most max bytes) into a malloc'd buffer. */
+int source_read(struct source *src, const struct source_entry *e, size_t max, char **out,
+		size_t *len, char *err, size_t cap);
+/* Sync the entry's temporary file so it can be committed. */
+int source_sync(struct source *src, struct source_entry *e);
+/* Remove every temporary file still present and free the source. */
+void source_close(struct source *src);
+
+#endif

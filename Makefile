@@ -28,7 +28,9 @@ ASAN_FLAGS  := -std=c11 -D_GNU_SOURCE $(WARN) -O1 -g -fno-omit-frame-pointer \
                -fsanitize=address,undefined -fno-sanitize-recover=all -DPACKHELPER_VERSION='"$(VERSION)-asan"'
 ASAN_LIBS   := -I/usr/include/bearssl -larchive -lcurl -lbearssl -lz
 
-.PHONY: all run test test-unit test-e2e test-conformance test-interop test-asan asan \
+IMAGE     ?= bot-bottle/packhelper:latest
+
+.PHONY: all run test image test-unit test-e2e test-conformance test-interop test-asan asan \
         tools bench fuzz clean
 
 all: $(BUILD)/packhelper
@@ -42,6 +44,17 @@ $(BUILD)/packhelper: $(OBJS)
 
 $(BUILD)/obj:
 	mkdir -p $@
+
+# ---- the FROM-scratch image
+image: $(BUILD)/packhelper
+	rm -rf $(BUILD)/image
+	mkdir -p $(BUILD)/image/etc/ssl/certs $(BUILD)/image/var/lib/packhelper $(BUILD)/image/tmp
+	strip -o $(BUILD)/image/packhelper $(BUILD)/packhelper
+	cp static/passwd static/group $(BUILD)/image/etc/
+	cp /etc/ssl/certs/ca-certificates.crt $(BUILD)/image/etc/ssl/certs/
+	chmod 1777 $(BUILD)/image/var/lib/packhelper $(BUILD)/image/tmp
+	docker build -q --build-arg VERSION=$(VERSION) -t $(IMAGE) -f Dockerfile . >/dev/null
+	@docker image inspect -f '{{.Size}}' $(IMAGE) | awk '{printf "image $(IMAGE): %.2f MiB\n", $$1/1048576}'
 
 run: $(BUILD)/packhelper
 	$(BUILD)/packhelper serve --listen 127.0.0.1:5000 --root $(BUILD)/store

@@ -496,8 +496,9 @@ static int process_input(struct conn *c)
 			n = http_parse_request(c->in.p, c->in.len, &c->req);
 			if (n == HTTP_INCOMPLETE && c->in.len < HTTP_MAX_HEAD)
 				break;
-			if (n < 0) {
-				unparsed_request(c, n == HTTP_INCOMPLETE ? 431 : 400);
+			/* a head may complete past the limit when it arrives in pieces */
+			if (n < 0 || n > HTTP_MAX_HEAD) {
+				unparsed_request(c, n == HTTP_INVALID ? 400 : 431);
 				break;
 			}
 			c->head_len = (size_t)n;

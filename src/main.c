@@ -7,6 +7,11 @@
 #include <archive.h>
 #include <curl/curl.h>
 
+#include <signal.h>
+
+#include "import.h"
+#include "log.h"
+#include "probe.h"
 #include "serve.h"
 
 #ifndef PACKHELPER_VERSION
@@ -17,7 +22,9 @@ static const char usage[] =
 	"usage: packhelper <command> [options]\n"
 	"\n"
 	"commands:\n"
-	"  serve     run the OCI registry (packhelper serve --help)\n"
+	"  serve     run the OCI registry, optionally importing images first\n"
+	"  import    load images into a store without a server\n"
+	"  probe     exit 0 when a registry is ready (the image's HEALTHCHECK)\n"
 	"  version   print the version and the libraries built in\n"
 	"  help      this text\n";
 
@@ -32,8 +39,17 @@ int main(int argc, char **argv)
 {
 	const char *verb = argc > 1 ? argv[1] : "serve";
 
+	/* a reader that goes away must be an error, not a signal */
+	signal(SIGPIPE, SIG_IGN);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatal(1, "cannot initialise libcurl");
+
 	if (strcmp(verb, "serve") == 0)
 		return serve_main(argc > 1 ? argc - 1 : argc, argc > 1 ? argv + 1 : argv);
+	if (strcmp(verb, "import") == 0)
+		return import_main(argc - 1, argv + 1);
+	if (strcmp(verb, "probe") == 0)
+		return probe_main(argc - 1, argv + 1);
 	if (strcmp(verb, "version") == 0 || strcmp(verb, "--version") == 0)
 		return version_main();
 	if (strcmp(verb, "help") == 0 || strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0) {

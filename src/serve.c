@@ -12,9 +12,16 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "cli.h"
 #include "conn.h"
+#include "import.h"
+#include "json.h"
 #include "log.h"
 #include "store.h"
 
@@ -22,6 +29,7 @@
 
 static const char usage[] =
 	"usage: packhelper serve [--listen ADDR:PORT] [--root DIR] [--read-only]\n"
+	"                        [--import SRC[#NAME][=REPO[:TAG]]]... [--ready-file PATH]\n"
 	"                        [--log-level error|warn|info|debug]\n"
 	"                        [--header-timeout S] [--idle-timeout S] [--body-timeout S]\n"
 	"                        [--upload-expiry S]\n";
@@ -182,6 +190,171 @@ static void before_sleep(struct ev *ev, void *data)
 	log_flush();
 }
 
+/* ---- imports and readiness ---- */
+
+struct import_job {
+	struct import_spec spec;
+	struct source src;
+	struct image_set set;
+	int rc;
+	char err[1024];
+	double seconds;
+};
+
+static double since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Read and verify every import, in order, off the event loop; hand each to
+ * the loop through the pipe.  Stops at the first failure. */
+static void *import_thread(void *arg)
+{
+	struct server *srv = arg;
+	for (unsigned i = 0; i < srv->opt->nimports; i++) {
+		struct import_job *job = calloc(1, sizeof *job);
+		struct timespec t0;
+		if (!job)
+			abort();
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		job->rc = import_parse_spec(srv->opt->imports[i], &job->spec, job->err, sizeof job->err);
+		if (job->rc == 0)
+			job->rc = import_load(srv->store, &job->spec, &job->src, &job->set, job->err,
+					      sizeof job->err);
+		job->seconds = since(&t0);
+		if (write(srv->import_pipe[1], &job, sizeof job) != (ssize_t)sizeof job)
+			abort(); /* a pipe write of one pointer cannot be short */
+		if (job->rc < 0)
+			break;
+	}
+	return NULL;
+}
+
+static int write_ready_file(const char *path, const char *line, size_t n)
+{
+	char tmp[4096];
+	int fd;
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
+		return -1;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	if (write(fd, line, n) != (ssize_t)n || close(fd) < 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return rename(tmp, path);
+}
+
+/* Every import is committed: say so on stdout (and in --ready-file). */
+static void announce_ready(struct server *srv)
+{
+	struct buf b;
+	buf_init(&b, 1 << 20);
+	srv->ready = 1;
+	buf_puts(&b, "{\"ready\":true,\"listen\":\"");
+	buf_puts(&b, srv->listen_addr);
+	buf_puts(&b, "\",\"images\":[");
+	if (srv->ready_images && srv->ready_images->len)
+		buf_append(&b, srv->ready_images->p, srv->ready_images->len);
+	buf_printf(&b, "],\"startup_ms\":%lld}\n", (long long)(ev_clock_ms() - srv->t_start_ms));
+	fwrite(b.p, 1, b.len, stdout);
+	fflush(stdout);
+	if (srv->opt->ready_file && write_ready_file(srv->opt->ready_file, b.p, b.len) < 0)
+		log_warn("write --ready-file %s", srv->opt->ready_file);
+	log_info("ready");
+	buf_free(&b);
+}
+
+static void import_failed(struct server *srv, const char *src, const char *err)
+{
+	log_error("import %s: %s", src, err);
+	srv->exit_status = 1;
+	ev_stop(srv->ev);
+}
+
+static void on_import(struct ev *ev, struct ev_io *io, unsigned events)
+{
+	struct server *srv = io->data;
+	struct import_job *job;
+	(void)ev;
+	(void)events;
+	while (read(io->fd, &job, sizeof job) == (ssize_t)sizeof job) {
+		char err[1024];
+		if (job->rc < 0) {
+			import_failed(srv, job->spec.src[0] ? job->spec.src : "?", job->err);
+			free(job);
+			return;
+		}
+		for (size_t i = 0; i < job->set.n; i++) {
+			const struct image *img = &job->set.v[i];
+			if (image_commit(srv->store, img, err, sizeof err) < 0) {
+				import_failed(srv, job->spec.src, err);
+				source_close(&job->src);
+				image_set_free(&job->set);
+				free(job);
+				return;
+			}
+			log_info("imported %s:%s %s from %s (%.1f MiB in %.3f s)", img->repo, img->tag,
+				 image_digest(img), job->spec.src, (double)job->src.bytes / 1048576.0,
+				 job->seconds);
+			if (srv->ready_images->len)
+				buf_puts(srv->ready_images, ",");
+			buf_puts(srv->ready_images, "{\"ref\":");
+			{
+				char ref[STORE_NAME_MAX + STORE_TAG_MAX + 2];
+				snprintf(ref, sizeof ref, "%s:%s", img->repo, img->tag);
+				json_write_str(srv->ready_images, ref, strlen(ref));
+			}
+			buf_printf(srv->ready_images, ",\"digest\":\"%s\"}", image_digest(img));
+		}
+		source_close(&job->src);
+		image_set_free(&job->set);
+		free(job);
+		if (++srv->imports_done == srv->opt->nimports)
+			announce_ready(srv);
+	}
+}
+
+/* Check the specs now, so a typo fails before anything starts. */
+static void check_import_specs(const struct serve_options *opt)
+{
+	for (unsigned i = 0; i < opt->nimports; i++) {
+		struct import_spec spec;
+		char err[1024];
+		if (import_parse_spec(opt->imports[i], &spec, err, sizeof err) < 0)
+			fatal(2, "%s", err);
+	}
+}
+
+static void start_imports(struct server *srv)
+{
+	static struct buf images;
+	pthread_t tid;
+	pthread_attr_t attr;
+
+	buf_init(&images, 1 << 20);
+	srv->ready_images = &images;
+	if (srv->opt->nimports == 0) {
+		announce_ready(srv);
+		return;
+	}
+	if (pipe2(srv->import_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		fatal(1, "pipe: %s", strerror(errno));
+	/* the thread blocks on its writes; only the loop's end is non-blocking */
+	fcntl(srv->import_pipe[1], F_SETFL, 0);
+	ev_io_init(&srv->import_io, srv->import_pipe[0], on_import, srv);
+	if (ev_io_set(srv->ev, &srv->import_io, EV_READ) < 0)
+		fatal(1, "epoll_ctl: %s", strerror(errno));
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&tid, &attr, import_thread, srv) != 0)
+		fatal(1, "cannot start the import thread");
+	pthread_attr_destroy(&attr);
+}
+
 static unsigned conn_limit(void)
 {
 	struct rlimit rl;
@@ -229,6 +402,8 @@ int serve_main(int argc, char **argv)
 		.upload_expiry_ms = 3600 * 1000,
 	};
 	static struct server srv;
+
+	srv.t_start_ms = ev_clock_ms();
 	struct ev_io sig_io;
 	sigset_t mask;
 	int sfd;
@@ -251,6 +426,12 @@ int serve_main(int argc, char **argv)
 			opt.body_timeout_ms = parse_seconds(a, need_arg(argc, argv, &i));
 		} else if (strcmp(a, "--upload-expiry") == 0) {
 			opt.upload_expiry_ms = parse_seconds(a, need_arg(argc, argv, &i));
+		} else if (strcmp(a, "--import") == 0) {
+			if (opt.nimports == SERVE_MAX_IMPORTS)
+				fatal(2, "at most %d --import", SERVE_MAX_IMPORTS);
+			opt.imports[opt.nimports++] = need_arg(argc, argv, &i);
+		} else if (strcmp(a, "--ready-file") == 0) {
+			opt.ready_file = need_arg(argc, argv, &i);
 		} else if (strcmp(a, "--read-only") == 0) {
 			opt.read_only = 1;
 		} else if (strcmp(a, "--log-level") == 0) {
@@ -267,6 +448,7 @@ int serve_main(int argc, char **argv)
 			fatal(2, "serve: unknown option %s\n%s", a, usage);
 		}
 	}
+	check_import_specs(&opt);
 	opt.max_conns = conn_limit();
 	srv.opt = &opt;
 	srv.listen_fd = -1;
@@ -291,8 +473,8 @@ int serve_main(int argc, char **argv)
 		fatal(1, "epoll_ctl: %s", strerror(errno));
 	ev_set_tick(srv.ev, on_tick, &srv);
 	ev_set_before_sleep(srv.ev, before_sleep, &srv);
-	srv.ready = 1;
 	log_info("serving %s on %s%s", opt.root, srv.listen_addr, opt.read_only ? " (read-only)" : "");
+	start_imports(&srv);
 	ev_run(srv.ev);
 
 	while (srv.conns)
@@ -304,5 +486,5 @@ int serve_main(int argc, char **argv)
 	ev_free(srv.ev);
 	log_info("stopped");
 	log_flush();
-	return 0;
+	return srv.exit_status;
 }

@@ -7,8 +7,11 @@
 
 #include "ev.h"
 
+#define SERVE_MAX_IMPORTS 64
+
 struct store;
 struct conn;
+struct import_job;
 
 struct serve_options {
 	const char *listen;      /* ADDR:PORT */
@@ -20,6 +23,9 @@ struct serve_options {
 	int64_t body_timeout_ms;
 	int64_t upload_expiry_ms;
 	unsigned max_conns;
+	const char *ready_file;  /* write the ready line here too */
+	const char *imports[SERVE_MAX_IMPORTS];
+	unsigned nimports;
 };
 
 struct server {
@@ -36,6 +42,13 @@ struct server {
 	long date_sec;
 	char date[30];           /* cached Date header value */
 	char listen_addr[64];    /* the bound address, port resolved */
+	int exit_status;
+	/* imports run on a thread and come back through this pipe to commit */
+	int import_pipe[2];
+	struct ev_io import_io;
+	unsigned imports_done;
+	struct buf *ready_images; /* JSON array items for the ready line */
+	int64_t t_start_ms;
 };
 
 /* `packhelper serve ...`; returns the process exit status. */

@@ -1,0 +1,40 @@
+/* cli.c - durations and option values. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+int64_t cli_duration_ms(const char *s)
+{
+	char *end;
+	double v, scale = 1000;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || !(v >= 0))
+		return -1;
+	if (strcmp(end, "ms") == 0)
+		scale = 1;
+	else if (strcmp(end, "s") == 0 || *end == '\0')
+		scale = 1000;
+	else if (strcmp(end, "m") == 0)
+		scale = 60000;
+	else if (strcmp(end, "h") == 0)
+		scale = 3600000;
+	else
+		return -1;
+	v *= scale;
+	if (v > 86400000.0)
+		return -1;
+	return (int64_t)(v + 0.5);
+}
+
+const char *cli_arg(int argc, char **argv, int *i, const char *usage)
+{
+	if (*i + 1 >= argc)
+		fatal(2, "%s needs a value\n%s", argv[*i], usage);
+	return argv[++*i];
+}

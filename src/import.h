@@ -1,0 +1,37 @@
+/* import.h - load images into a store without HTTP: `serve --import` and
+ * `packhelper import`.
+ *
+ * A spec is SRC[#NAME][=REPO[:TAG]]: SRC is a docker-save tarball, an OCI
+ * layout (directory or tarball), "-" for stdin, or docker://IMAGE (the
+ * Engine API through the daemon's socket).  NAME picks one image of a
+ * multi-image archive by RepoTag or OCI ref name.  Without =REPO:TAG every
+ * image is imported under its own name. */
+#ifndef PH_IMPORT_H
+#define PH_IMPORT_H
+
+#include <stddef.h>
+
+#include "image.h"
+#include "source.h"
+#include "store.h"
+
+struct import_spec {
+	char src[4096];
+	char select[512];           /* "" when none */
+	char repo[STORE_NAME_MAX + 1]; /* "" when importing under own names */
+	char tag[STORE_TAG_MAX + 1];
+};
+
+int import_parse_spec(const char *arg, struct import_spec *spec, char *err, size_t cap);
+/* Read and verify spec's images (blocking; safe off the event loop).  On
+ * success src stays open (its files are the blobs) until after the commit. */
+int import_load(const struct store *st, const struct import_spec *spec, struct source *src,
+		struct image_set *set, char *err, size_t cap);
+/* `packhelper import SRC REPO[:TAG] [--root DIR]`; returns the exit status. */
+int import_main(int argc, char **argv);
+
+/* source_daemon.c: stream `docker save IMAGE` from the Engine API. */
+int source_open_daemon(struct source *src, const struct store *st, const char *image, char *err,
+		       size_t cap);
+
+#endif

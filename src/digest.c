@@ -3,6 +3,11 @@
 
 #include <string.h>
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
+
 static int is_alg_component(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
@@ -79,19 +84,160 @@ int digest_parse(const char *s, size_t n, enum digest_alg *alg)
 	return DIGEST_OK;
 }
 
+/* ---- SHA-256 on the SHA extensions ---- */
+
+static const uint32_t sha256_iv[8] = {
+	0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+	0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+};
+
+static int ni_allowed = 1;
+
+void digest_allow_sha_ni(int allow)
+{
+	ni_allowed = allow;
+}
+
+#if defined(__x86_64__)
+static const uint32_t sha256_k[64] = {
+	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+	0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+	0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+	0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+	0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+int digest_have_sha_ni(void)
+{
+	static int cached = -1;
+	unsigned a, b, c, d;
+	if (cached >= 0)
+		return cached;
+	cached = 0;
+	if (__get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_1) &&
+	    __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_SHA))
+		cached = 1;
+	return cached;
+}
+
+/* Hash n 64-byte blocks.  The state lives as ABEF/CDGH in two registers;
+ * each group of four rounds takes one message vector, and the schedule for
+ * group g+1 (msg2) and g+3 (msg1) is computed alongside. */
+__attribute__((target("sha,sse4.1"))) static void sha256_ni_blocks(uint32_t h[8],
+								  const unsigned char *p,
+								  size_t n)
+{
+	const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+	__m128i s0, s1, t, m[4];
+
+	t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xB1); /* CDAB */
+	s1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1B); /* HGFE */
+	s0 = _mm_alignr_epi8(t, s1, 8);         /* ABEF */
+	s1 = _mm_blend_epi16(s1, t, 0xF0);      /* CDGH */
+	for (; n; n--, p += 64) {
+		__m128i save0 = s0, save1 = s1;
+		for (int g = 0; g < 16; g++) {
+			__m128i msg;
+			if (g < 4)
+				m[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * g)), bswap);
+			msg = _mm_add_epi32(m[g & 3], _mm_loadu_si128((const __m128i *)&sha256_k[4 * g]));
+			s1 = _mm_sha256rnds2_epu32(s1, s0, msg);
+			if (g >= 3 && g <= 14) {
+				t = _mm_alignr_epi8(m[g & 3], m[(g - 1) & 3], 4);
+				m[(g + 1) & 3] = _mm_add_epi32(m[(g + 1) & 3], t);
+				m[(g + 1) & 3] = _mm_sha256msg2_epu32(m[(g + 1) & 3], m[g & 3]);
+			}
+			msg = _mm_shuffle_epi32(msg, 0x0E);
+			s0 = _mm_sha256rnds2_epu32(s0, s1, msg);
+			if (g >= 1 && g <= 12)
+				m[(g - 1) & 3] = _mm_sha256msg1_epu32(m[(g - 1) & 3], m[g & 3]);
+		}
+		s0 = _mm_add_epi32(s0, save0);
+		s1 = _mm_add_epi32(s1, save1);
+	}
+	t = _mm_shuffle_epi32(s0, 0x1B);        /* FEBA */
+	s1 = _mm_shuffle_epi32(s1, 0xB1);       /* DCHG */
+	s0 = _mm_blend_epi16(t, s1, 0xF0);      /* DCBA */
+	s1 = _mm_alignr_epi8(s1, t, 8);         /* HGFE */
+	_mm_storeu_si128((__m128i *)&h[0], s0);
+	_mm_storeu_si128((__m128i *)&h[4], s1);
+}
+#else
+int digest_have_sha_ni(void)
+{
+	return 0;
+}
+
+static void sha256_ni_blocks(uint32_t h[8], const unsigned char *p, size_t n)
+{
+	(void)h;
+	(void)p;
+	(void)n;
+}
+#endif
+
+static void ni_update(struct sha256_ni *c, const unsigned char *p, size_t n)
+{
+	size_t have = (size_t)(c->count & 63);
+	c->count += n;
+	if (have) {
+		size_t take = 64 - have < n ? 64 - have : n;
+		memcpy(c->buf + have, p, take);
+		p += take;
+		n -= take;
+		if (have + take < 64)
+			return;
+		sha256_ni_blocks(c->h, c->buf, 1);
+	}
+	if (n >= 64) {
+		sha256_ni_blocks(c->h, p, n / 64);
+		p += n & ~(size_t)63;
+		n &= 63;
+	}
+	memcpy(c->buf, p, n);
+}
+
+static void ni_final(const struct sha256_ni *in, unsigned char out[32])
+{
+	struct sha256_ni c = *in;
+	unsigned char pad[72] = { 0x80 };
+	uint64_t bits = c.count * 8;
+	size_t padlen = (c.count & 63) < 56 ? 56 - (c.count & 63) : 120 - (c.count & 63);
+	for (int i = 0; i < 8; i++)
+		pad[padlen + (size_t)i] = (unsigned char)(bits >> (56 - 8 * i));
+	ni_update(&c, pad, padlen + 8);
+	for (int i = 0; i < 8; i++) {
+		out[4 * i] = (unsigned char)(c.h[i] >> 24);
+		out[4 * i + 1] = (unsigned char)(c.h[i] >> 16);
+		out[4 * i + 2] = (unsigned char)(c.h[i] >> 8);
+		out[4 * i + 3] = (unsigned char)c.h[i];
+	}
+}
+
 void hasher_init(struct hasher *h, enum digest_alg alg)
 {
 	h->alg = alg;
-	if (alg == DIGEST_SHA512)
+	h->ni = 0;
+	if (alg == DIGEST_SHA512) {
 		br_sha512_init(&h->u.s512);
-	else
+	} else if (ni_allowed && digest_have_sha_ni()) {
+		h->ni = 1;
+		memcpy(h->u.ni.h, sha256_iv, sizeof sha256_iv);
+		h->u.ni.count = 0;
+	} else {
 		br_sha256_init(&h->u.s256);
+	}
 }
 
 void hasher_update(struct hasher *h, const void *data, size_t n)
 {
 	if (h->alg == DIGEST_SHA512)
 		br_sha512_update(&h->u.s512, data, n);
+	else if (h->ni)
+		ni_update(&h->u.ni, data, n);
 	else
 		br_sha256_update(&h->u.s256, data, n);
 }
@@ -106,6 +252,9 @@ void hasher_final(const struct hasher *h, char out[DIGEST_STR_MAX])
 	if (h->alg == DIGEST_SHA512) {
 		br_sha512_out(&h->u.s512, raw);
 		rawlen = 64;
+	} else if (h->ni) {
+		ni_final(&h->u.ni, raw);
+		rawlen = 32;
 	} else {
 		br_sha256_out(&h->u.s256, raw);
 		rawlen = 32;

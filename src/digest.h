@@ -29,13 +29,28 @@ int digest_parse(const char *s, size_t n, enum digest_alg *alg);
 size_t digest_hex_len(enum digest_alg alg);
 const char *digest_alg_name(enum digest_alg alg);
 
+/* SHA-256 with the x86 SHA extensions: the block function is ours, the
+ * padding is the usual. */
+struct sha256_ni {
+	uint32_t h[8];
+	unsigned char buf[64];
+	uint64_t count;
+};
+
 struct hasher {
 	enum digest_alg alg;
+	int ni;  /* sha256 on the SHA extensions */
 	union {
 		br_sha256_context s256;
 		br_sha512_context s512;
+		struct sha256_ni ni;
 	} u;
 };
+
+/* Does this CPU have the SHA extensions (and SSE4.1)?  Cached. */
+int digest_have_sha_ni(void);
+/* For tests and benchmarks: 0 forces BearSSL's SHA-256, 1 allows SHA-NI. */
+void digest_allow_sha_ni(int allow);
 
 void hasher_init(struct hasher *h, enum digest_alg alg);
 void hasher_update(struct hasher *h, const void *data, size_t n);

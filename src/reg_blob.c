@@ -54,6 +54,13 @@ void reg_blob_get(struct conn *c)
 
 void reg_blob_delete(struct conn *c)
 {
+	if (store_manifest_get(c->srv->store, c->rt.name, c->rt.ref)) {
+		/* the manifest's own bytes: dropping them here would leave the
+		 * layout's index.json naming a file that is gone */
+		conn_stage(c, "Allow: GET, HEAD");
+		regerr_send(c, RE_UNSUPPORTED, "this blob is a manifest: delete it as a manifest");
+		return;
+	}
 	if (store_blob_delete(c->srv->store, c->rt.name, c->rt.ref) < 0) {
 		regerr_send(c, errno == ENOENT ? RE_BLOB_UNKNOWN : regerr_from_errno(errno), c->rt.ref);
 		return;

@@ -792,9 +792,13 @@ int store_manifest_delete(struct store *st, const char *repo, const char *digest
 	}
 	map_del(&r->manifests, digest);
 	manifest_entry_free(e);
+	/* index first: a crash in between leaves an unnamed link, never an
+	 * index.json naming bytes that are gone (which start-up refuses) */
+	if (index_write(st, r) < 0)
+		return -1;
 	if (map_get(&r->blobs, digest))
 		repo_unlink_blob(st, r, digest);
-	return index_write(st, r);
+	return 0;
 }
 
 int store_tag_delete(struct store *st, const char *repo, const char *tag)

@@ -182,6 +182,8 @@ static void sha256_ni_blocks(uint32_t h[8], const unsigned char *p, size_t n)
 static void ni_update(struct sha256_ni *c, const unsigned char *p, size_t n)
 {
 	size_t have = (size_t)(c->count & 63);
+	if (n == 0)
+		return; /* p may be NULL (an empty body), which memcpy must not see */
 	c->count += n;
 	if (have) {
 		size_t take = 64 - have < n ? 64 - have : n;

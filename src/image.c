@@ -92,13 +92,13 @@ static struct image *set_add(struct image_set *set, const char *repo, const char
 
 /* Add e as a blob of img; its file is synced now, as the blob must be on disk
  * before anything points at it. */
-static int add_blob(struct source *src, struct image *img, struct source_entry *e,
-		    const char *media_type, char *err, size_t cap)
+static long add_blob(struct source *src, struct image *img, struct source_entry *e,
+		     const char *media_type, char *err, size_t cap)
 {
 	struct image_blob *b;
 	for (size_t i = 0; i < img->nblobs; i++)
 		if (strcmp(img->blobs[i].digest, e->digest) == 0)
-			return 0;
+			return (long)i;
 	if (source_sync(src, e) < 0)
 		return fail(err, cap, "sync %s: %s", e->name, strerror(errno));
 	b = realloc(img->blobs, (img->nblobs + 1) * sizeof *b);
@@ -111,7 +111,7 @@ static int add_blob(struct source *src, struct image *img, struct source_entry *
 	snprintf(b->media_type, sizeof b->media_type, "%s", media_type);
 	snprintf(b->tmp, sizeof b->tmp, "%s", e->tmp);
 	b->size = e->size;
-	return 0;
+	return (long)(img->nblobs - 1);
 }
 
 /* Take ownership of bytes as a manifest of img (unless already there). */
@@ -187,7 +187,7 @@ static int docker_image(struct source *src, const struct json *j, int item, stru
 {
 	char name[SOURCE_NAME_MAX], diff[DIGEST_STR_MAX];
 	struct source_entry *cfg;
-	int layers = json_get(j, item, "Layers"), ct, diffs, rootfs;
+	int layers = json_get(j, item, "Layers"), diffs, rootfs;
 	char *cbytes = NULL;
 	size_t clen;
 	struct json cj;
@@ -220,49 +220,58 @@ static int docker_image(struct source *src, const struct json *j, int item, stru
 		     cj.t[diffs].size, nl);
 		goto out;
 	}
-	if (add_blob(src, img, cfg, MT_OCI_CONFIG, err, cap) < 0)
-		goto out;
-	buf_init(&m, SMALL_MAX);
-	buf_printf(&m, "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_MANIFEST "\","
-		       "\"config\":{\"mediaType\":\"" MT_OCI_CONFIG "\",\"digest\":\"%s\",\"size\":%llu},"
-		       "\"layers\":[",
-		   cfg->digest, (unsigned long long)cfg->size);
+	{
+		long ci = add_blob(src, img, cfg, MT_OCI_CONFIG, err, cap);
+		if (ci < 0)
+			goto out;
+		img->config = (size_t)ci;
+		img->blobs[ci].is_config = 1;
+	}
+	img->layers = calloc(nl ? nl : 1, sizeof *img->layers);
+	if (!img->layers)
+		goto oom;
 	for (uint32_t i = 0; i < nl; i++) {
 		struct source_entry *le;
+		long li;
 		if (json_str_copy(j, json_index(j, layers, i), name, sizeof name) <= 0) {
 			fail(err, cap, "%s: manifest.json layer %u is not a file name", src->what, i);
-			goto outm;
+			goto out;
 		}
 		le = source_get(src, name, err, cap);
 		if (!le || check_blob_name(src, le, err, cap) < 0)
-			goto outm;
+			goto out;
 		if (json_str_copy(&cj, json_index(&cj, diffs, i), diff, sizeof diff) <= 0 ||
 		    strcmp(diff, le->digest) != 0) {
 			fail(err, cap, "%s: layer %u (%s) is %s but the config's diff_id says %s",
 			     src->what, i, name, le->digest, diff);
-			goto outm;
+			goto out;
 		}
-		if (add_blob(src, img, le, MT_OCI_LAYER_TAR, err, cap) < 0)
-			goto outm;
-		buf_printf(&m, "%s{\"mediaType\":\"" MT_OCI_LAYER_TAR "\",\"digest\":\"%s\",\"size\":%llu}",
-			   i ? "," : "", le->digest, (unsigned long long)le->size);
+		li = add_blob(src, img, le, MT_OCI_LAYER_TAR, err, cap);
+		if (li < 0)
+			goto out;
+		img->layers[img->nlayers++] = (size_t)li;
 	}
-	if (buf_puts(&m, "]}") < 0)
-		goto oomm;
+	img->generated = 1;
 	{
+		const struct image_blob **lp = calloc(nl ? nl : 1, sizeof *lp);
 		char d[DIGEST_STR_MAX];
+		if (!lp)
+			goto oom;
+		for (size_t i = 0; i < img->nlayers; i++)
+			lp[i] = &img->blobs[img->layers[i]];
+		buf_init(&m, SMALL_MAX);
+		if (image_write_manifest(&m, IMAGE_FORMAT_OCI, &img->blobs[img->config], lp,
+					 img->nlayers) < 0) {
+			free(lp);
+			buf_free(&m);
+			goto oom;
+		}
+		free(lp);
 		digest_of(DIGEST_SHA256, m.p, m.len, d);
 		if (add_manifest(img, d, MT_OCI_MANIFEST, m.p, m.len) < 0)
 			goto oom;
-		m.p = NULL; /* owned by the image now */
 	}
-	(void)ct;
 	rc = 0;
-	goto out;
-oomm:
-	fail(err, cap, "out of memory");
-outm:
-	buf_free(&m);
 	goto out;
 oom:
 	fail(err, cap, "out of memory");
@@ -412,8 +421,10 @@ static int oci_manifest(struct source *src, const struct descriptor *d, struct i
 	}
 	if (m.kind == MANIFEST_IMAGE) {
 		struct source_entry *c = oci_blob(src, &m.config, err, cap);
-		if (!c || add_blob(src, img, c, m.config.media_type, err, cap) < 0)
+		long ci;
+		if (!c || (ci = add_blob(src, img, c, m.config.media_type, err, cap)) < 0)
 			goto out;
+		img->blobs[ci].is_config = 1;
 		for (size_t i = 0; i < m.nrefs; i++) {
 			struct source_entry *l;
 			if (m.refs[i].has_urls)
@@ -554,6 +565,25 @@ int image_commit(struct store *st, const struct image *img, char *err, size_t ca
 	return 0;
 }
 
+int image_write_manifest(struct buf *out, enum image_format fmt, const struct image_blob *config,
+			 const struct image_blob *const *layers, size_t nlayers)
+{
+	int r = 0;
+	r |= buf_printf(out, "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{\"mediaType\":",
+			fmt == IMAGE_FORMAT_DOCKER ? MT_DOCKER_MANIFEST : MT_OCI_MANIFEST);
+	r |= json_write_str(out, config->media_type, strlen(config->media_type));
+	r |= buf_printf(out, ",\"digest\":\"%s\",\"size\":%llu},\"layers\":[", config->digest,
+			(unsigned long long)config->size);
+	for (size_t i = 0; i < nlayers; i++) {
+		r |= buf_puts(out, i ? ",{\"mediaType\":" : "{\"mediaType\":");
+		r |= json_write_str(out, layers[i]->media_type, strlen(layers[i]->media_type));
+		r |= buf_printf(out, ",\"digest\":\"%s\",\"size\":%llu}", layers[i]->digest,
+				(unsigned long long)layers[i]->size);
+	}
+	r |= buf_puts(out, "]}");
+	return r ? -1 : 0;
+}
+
 const char *image_digest(const struct image *img)
 {
 	return img->nmanifests ? img->manifests[img->nmanifests - 1].digest : "";
@@ -566,6 +596,7 @@ void image_set_free(struct image_set *set)
 			free(set->v[i].manifests[k].bytes);
 		free(set->v[i].manifests);
 		free(set->v[i].blobs);
+		free(set->v[i].layers);
 	}
 	free(set->v);
 	set->v = NULL;

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "digest.h"
 #include "manifest.h"
 #include "source.h"
@@ -23,6 +24,7 @@ struct image_blob {
 	char media_type[MEDIA_TYPE_MAX];
 	uint64_t size;
 	char tmp[STORE_TMP_REL_MAX];  /* the bytes, a store temporary file */
+	int is_config;
 };
 
 struct image_manifest {
@@ -39,7 +41,16 @@ struct image {
 	size_t nblobs;
 	struct image_manifest *manifests; /* children first; the last is tagged */
 	size_t nmanifests;
+	/* From docker save: the manifest is ours (built from manifest.json), so
+	 * a sink may rebuild it, e.g. with compressed layers.  Indexes into
+	 * blobs; a layer may repeat. */
+	int generated;
+	size_t config;
+	size_t *layers;
+	size_t nlayers;
 };
+
+enum image_format { IMAGE_FORMAT_OCI = 0, IMAGE_FORMAT_DOCKER = 1 };
 
 struct image_set {
 	struct image *v;
@@ -55,6 +66,11 @@ int image_load(struct source *src, const char *select, const char *repo, const c
 /* Commit an image into the store: blobs, then manifests, the tag last.
  * Main thread only.  0, or -1 with a reason in err. */
 int image_commit(struct store *st, const struct image *img, char *err, size_t cap);
+/* Write an image manifest for config and layers (their media types as given)
+ * in the chosen format.  0, or -1 when the buffer's limit is hit. */
+int image_write_manifest(struct buf *out, enum image_format fmt, const struct image_blob *config,
+			 const struct image_blob *const *layers, size_t nlayers);
+
 /* The digest of the tagged manifest. */
 const char *image_digest(const struct image *img);
 void image_set_free(struct image_set *set);

@@ -12,6 +12,7 @@
 #include "import.h"
 #include "log.h"
 #include "probe.h"
+#include "push.h"
 #include "serve.h"
 
 #ifndef PACKHELPER_VERSION
@@ -24,6 +25,7 @@ static const char usage[] =
 	"commands:\n"
 	"  serve     run the OCI registry, optionally importing images first\n"
 	"  import    load images into a store without a server\n"
+	"  push      push an image from a file, stdin or the docker daemon to a registry\n"
 	"  probe     exit 0 when a registry is ready (the image's HEALTHCHECK)\n"
 	"  version   print the version and the libraries built in\n"
 	"  help      this text\n";
@@ -48,6 +50,8 @@ int main(int argc, char **argv)
 		return serve_main(argc > 1 ? argc - 1 : argc, argc > 1 ? argv + 1 : argv);
 	if (strcmp(verb, "import") == 0)
 		return import_main(argc - 1, argv + 1);
+	if (strcmp(verb, "push") == 0)
+		return push_main(argc - 1, argv + 1);
 	if (strcmp(verb, "probe") == 0)
 		return probe_main(argc - 1, argv + 1);
 	if (strcmp(verb, "version") == 0 || strcmp(verb, "--version") == 0)

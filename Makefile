@@ -30,7 +30,8 @@ ASAN_LIBS   := -I/usr/include/bearssl -larchive -lcurl -lbearssl -lz
 
 IMAGE     ?= bot-bottle/packhelper:latest
 
-.PHONY: all run test image test-unit test-e2e test-conformance test-interop test-asan asan \
+.PHONY: all run test image test-unit test-e2e test-conformance test-interop test-oneshot test-push \
+        test-asan asan \
         tools bench fuzz clean
 
 all: $(BUILD)/packhelper
@@ -83,6 +84,12 @@ test-conformance: $(BUILD)/packhelper tools
 test-interop: $(BUILD)/packhelper tools
 	@tests/with-server.sh $(BUILD)/packhelper tests/interop/all.sh
 
+test-oneshot: image tools
+	@tests/oneshot/all.sh
+
+test-push: $(BUILD)/packhelper tools
+	@tests/push/all.sh
+
 # ---- sanitizers
 asan: $(BUILD)/asan/packhelper
 
@@ -95,23 +102,33 @@ test-asan: $(BUILD)/asan/packhelper
 	@PACKHELPER=$(BUILD)/asan/packhelper python3 tests/e2e/run.py
 	@tests/with-server.sh $(BUILD)/asan/packhelper tests/conformance.sh
 
-test: all test-unit test-e2e test-conformance test-interop test-asan
+test: all test-unit test-e2e test-conformance test-interop test-oneshot test-push test-asan
 
-# ---- fuzzing (clang libFuzzer, glibc)
+# ---- fuzzing (clang libFuzzer, glibc; Debian: clang libclang-rt-14-dev libbearssl-dev)
+# Only the parsers are linked (libc and BearSSL, whose Debian headers live in
+# /usr/include/bearssl).  UBSan findings abort, so libFuzzer reports them.
+# Crash inputs go to $(BUILD)/fuzz/artifacts-<target>/; a crash fails `make fuzz`.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SRCS    := src/http.c src/json.c src/buf.c src/digest.c src/manifest.c src/router.c
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Isrc -I/usr/include/bearssl \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-$(BUILD)/fuzz/%: tests/fuzz/fuzz_%.c $(LIB_SRCS) $(wildcard src/*.h)
+$(BUILD)/fuzz/%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard src/*.h)
 	@mkdir -p $(BUILD)/fuzz
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined \
-		-o $@ $< $(filter-out src/serve.c src/conn.c src/reg%.c src/ev.c,$(LIB_SRCS)) -lbearssl
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS) -lbearssl
 
 fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
 	@for t in $(FUZZ_TARGETS); do \
-		mkdir -p $(BUILD)/fuzz/corpus-$$t; \
+		mkdir -p $(BUILD)/fuzz/corpus-$$t $(BUILD)/fuzz/artifacts-$$t; \
+		dict=; if [ -f tests/fuzz/$$t.dict ]; then dict=-dict=tests/fuzz/$$t.dict; fi; \
 		echo "fuzz $$t for $(FUZZ_SECONDS)s"; \
-		$(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-			$(BUILD)/fuzz/corpus-$$t tests/fuzz/corpus/$$t 2>&1 | grep -E 'stat::|ERROR|SUMMARY' || exit 1; \
+		$(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$dict \
+			-artifact_prefix=$(BUILD)/fuzz/artifacts-$$t/ \
+			$(BUILD)/fuzz/corpus-$$t tests/fuzz/corpus/$$t >$(BUILD)/fuzz/$$t.log 2>&1; \
+		rc=$$?; \
+		grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^Done|stat::|ERROR|SUMMARY|Test unit written' $(BUILD)/fuzz/$$t.log; \
+		if [ $$rc -ne 0 ]; then echo "fuzz $$t: exit $$rc, see $(BUILD)/fuzz/$$t.log" >&2; exit 1; fi; \
 	done
 
 bench: $(BUILD)/packhelper tools

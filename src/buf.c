@@ -30,7 +30,7 @@ int buf_reserve(struct buf *b, size_t extra)
 	need = b->len + extra;
 	if (need <= b->cap)
 		return 0;
-	cap = b->cap ? b->cap : 256;
+	cap = b->cap ? b->cap : (b->max < 256 ? b->max : 256);
 	while (cap < need)
 		cap = cap > b->max / 2 ? b->max : cap * 2;
 	p = realloc(b->p, cap);

@@ -161,7 +161,7 @@ static int docker_config_creds(struct client *c)
 		    b64_decode(key, dec, sizeof dec) > 0 && strchr(dec, ':')) {
 			char *colon = strchr(dec, ':');
 			*colon = '\0';
-			snprintf(c->user, sizeof c->user, "%s", dec);
+			set_str(c->user, sizeof c->user, dec);
 			c->pass = strdup(colon + 1);
 			rc = c->pass != NULL;
 		} else if (json_str_copy(&j, json_get(&j, ent, "username"), c->user, sizeof c->user) > 0 &&

@@ -116,7 +116,7 @@ int import_main(int argc, char **argv)
 	if (import_parse_spec(arg, &spec, err, sizeof err) < 0)
 		fatal(2, "import: %s", err);
 	log_level = log_level < LOG_WARN ? log_level : LOG_WARN;
-	if (store_open(&st, root) < 0)
+	if (store_open(&st, root, 0) < 0)
 		fatal(1, "import: cannot open the store at %s", root);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (import_load(st, &spec, &src, &set, err, sizeof err) < 0) {

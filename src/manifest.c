@@ -228,26 +228,26 @@ void manifest_free(struct manifest *m)
 	m->nrefs = 0;
 }
 
-/* Does one media range (such as application/json or a wildcard, with ;q=) match mt? q=0 excludes. */
-static int range_matches(const char *r, size_t n, const char *mt)
+/* How specifically one media range matches mt: 3 exact, 2 a type wildcard, 1 any,
+ * 0 not at all; *zero is set when the range carries q=0 (a refusal). */
+static int range_match(const char *r, size_t n, const char *mt, int *zero)
 {
 	size_t len = n, mtlen = strlen(mt), slash;
 	const char *semi = memchr(r, ';', n);
 
+	*zero = 0;
 	if (semi) {
-		/* look for q=0 (an explicit refusal) among the parameters */
 		const char *p = semi;
 		while (p < r + n) {
 			while (p < r + n && (*p == ';' || *p == ' ' || *p == '\t'))
 				p++;
 			if (r + n - p >= 3 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
 				const char *v = p + 2;
-				int zero = 1;
+				int z = 1;
 				for (; v < r + n && *v != ';'; v++)
 					if (*v != '0' && *v != '.' && *v != ' ')
-						zero = 0;
-				if (zero)
-					return 0;
+						z = 0;
+				*zero = z;
 			}
 			while (p < r + n && *p != ';')
 				p++;
@@ -256,12 +256,12 @@ static int range_matches(const char *r, size_t n, const char *mt)
 	}
 	while (len && (r[len - 1] == ' ' || r[len - 1] == '\t'))
 		len--;
-	if (len == 3 && memcmp(r, "*/*", 3) == 0)
-		return 1;
 	if (len == mtlen && strncasecmp(r, mt, len) == 0)
-		return 1;
+		return 3;
 	slash = strcspn(mt, "/");
 	if (len == slash + 2 && strncasecmp(r, mt, slash + 1) == 0 && r[slash + 1] == '*')
+		return 2;
+	if (len == 3 && memcmp(r, "*/*", 3) == 0)
 		return 1;
 	return 0;
 }
@@ -269,8 +269,9 @@ static int range_matches(const char *r, size_t n, const char *mt)
 int manifest_accepts(const char *accept, size_t len, const char *mt)
 {
 	size_t i = 0;
-	int any = 0;
+	int any = 0, best = 0, best_zero = 0;
 
+	/* RFC 9110 12.5.1: the most specific range that matches decides */
 	while (i < len) {
 		size_t start, end;
 		while (i < len && (accept[i] == ' ' || accept[i] == '\t' || accept[i] == ','))
@@ -280,10 +281,15 @@ int manifest_accepts(const char *accept, size_t len, const char *mt)
 			i++;
 		end = i;
 		if (end > start) {
+			int zero, m = range_match(accept + start, end - start, mt, &zero);
 			any = 1;
-			if (range_matches(accept + start, end - start, mt))
-				return 1;
+			if (m > best || (m == best && m && !zero && best_zero)) {
+				best = m;
+				best_zero = zero;
+			}
 		}
 	}
-	return !any; /* an empty Accept accepts anything */
+	if (!any)
+		return 1; /* an empty Accept accepts anything */
+	return best > 0 && !best_zero;
 }

@@ -810,7 +810,7 @@ int push_main(int argc, char **argv)
 	if (!mkdtemp(tmpl))
 		fatal(1, "push: cannot create a scratch directory in %s: %s",
 		      getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", strerror(errno));
-	if (store_open(&p.scratch, tmpl) < 0) {
+	if (store_open(&p.scratch, tmpl, 0) < 0) {
 		remove_tree(tmpl);
 		fatal(1, "push: cannot use the scratch directory %s", tmpl);
 	}

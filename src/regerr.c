@@ -30,7 +30,7 @@ static const struct {
 	[RE_TOOMANYREQUESTS] = { 429, "TOOMANYREQUESTS", "too many requests" },
 	[RE_TAG_INVALID] = { 400, "MANIFEST_INVALID", "invalid tag" },
 	[RE_RANGE_INVALID] = { 416, "BLOB_UPLOAD_INVALID", "chunk out of order: Content-Range does not start at the upload's size" },
-	[RE_RANGE_UNSATISFIABLE] = { 416, "BLOB_UNKNOWN", "requested range not satisfiable" },
+	[RE_RANGE_UNSATISFIABLE] = { 416, "RANGE_NOT_SATISFIABLE", "requested range not satisfiable" },
 	[RE_MANIFEST_TOO_BIG] = { 413, "MANIFEST_INVALID", "manifest too large" },
 	[RE_READ_ONLY] = { 405, "UNSUPPORTED", "the registry is read-only" },
 	[RE_METHOD] = { 405, "UNSUPPORTED", "method not allowed on this endpoint" },

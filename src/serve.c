@@ -465,7 +465,7 @@ int serve_main(int argc, char **argv)
 	if (!srv.ev)
 		fatal(1, "epoll: %s", strerror(errno));
 	srv.listen_fd = listen_on(&srv, opt.listen);
-	if (store_open(&srv.store, opt.root) < 0)
+	if (store_open(&srv.store, opt.root, opt.read_only ? STORE_READ_ONLY : 0) < 0)
 		fatal(1, "cannot open the store at %s", opt.root);
 	ev_io_init(&srv.listen_io, srv.listen_fd, on_accept, &srv);
 	ev_io_init(&sig_io, sfd, on_signal, &srv);

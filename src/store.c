@@ -36,6 +36,7 @@ struct store {
 	struct map repos;   /* name -> struct repo * */
 	struct map blobs;   /* digest -> struct store_blob * */
 	struct map uploads; /* id -> struct store_upload * */
+	int read_only;      /* never change what is on disk */
 };
 
 /* ---- paths ---- */
@@ -921,7 +922,8 @@ static int load_blobs(struct store *st)
 			if (sb.st_nlink < 2) {
 				/* held by no repository: left by a crash between commit
 				 * and link, or by a deleted repository */
-				unlinkat(dfd, de->d_name, 0);
+				if (!st->read_only)
+					unlinkat(dfd, de->d_name, 0);
 				continue;
 			}
 			b = calloc(1, sizeof *b);
@@ -981,8 +983,8 @@ static int load_repo_index(struct store *st, struct repo *r)
 			char got[DIGEST_STR_MAX], brel[REL_MAX];
 			link_rel(brel, r->name, digest);
 			if (read_file_at(st->rootfd, brel, MANIFEST_MAX, &body) < 0) {
-				log_warn("store: %s: manifest %s", r->name, digest);
-				rc = -1;
+				/* one lost manifest must not keep the rest offline */
+				log_warn("store: %s: manifest %s is missing, skipped", r->name, digest);
 				continue;
 			}
 			digest_of(alg, body.p, body.len, got);
@@ -1140,7 +1142,7 @@ static int clear_uploads(struct store *st)
 	return 0;
 }
 
-int store_open(struct store **out, const char *root)
+int store_open(struct store **out, const char *root, int flags)
 {
 	struct store *st = calloc(1, sizeof *st);
 	static const char *const dirs[] = { "blobs/sha256", "blobs/sha512", "uploads", "repos" };
@@ -1152,6 +1154,7 @@ int store_open(struct store **out, const char *root)
 	map_init(&st->blobs);
 	map_init(&st->uploads);
 	st->root = strdup(root);
+	st->read_only = (flags & STORE_READ_ONLY) != 0;
 	if (mkdir(root, 0755) < 0 && errno != EEXIST) {
 		log_warn("create store %s", root);
 		goto fail;
@@ -1166,7 +1169,7 @@ int store_open(struct store **out, const char *root)
 			log_warn("create %s/%s", root, dirs[i]);
 			goto fail;
 		}
-	if (clear_uploads(st) < 0 || load_blobs(st) < 0 || walk_repos(st, "repos", "", 0) < 0) {
+	if ((!st->read_only && clear_uploads(st) < 0) || load_blobs(st) < 0 || walk_repos(st, "repos", "", 0) < 0) {
 		log_warnx("store %s could not be loaded", root);
 		goto fail;
 	}

@@ -64,9 +64,11 @@ struct store_upload {
 	int busy;          /* a connection is writing into it */
 };
 
+#define STORE_READ_ONLY 1 /* leave the disk alone: no clean-up of uploads or orphans */
+
 /* Open (creating if needed) the store at root and load it.  -1 with a message
  * logged on failure. */
-int store_open(struct store **out, const char *root);
+int store_open(struct store **out, const char *root, int flags);
 void store_close(struct store *st);
 
 int store_repo_exists(const struct store *st, const char *repo);

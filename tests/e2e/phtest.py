@@ -56,11 +56,15 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("packhelper exited early:\n" + self.output())
+            # the socket listens before the store is loaded: wait for an answer
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                    s.sendall(b"GET /readyz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                    if s.recv(64).startswith(b"HTTP/1.1 200 "):
+                        return self
             except OSError:
-                time.sleep(0.01)
+                pass
+            time.sleep(0.01)
         raise RuntimeError("packhelper did not listen in time:\n" + self.output())
 
     def output(self):
@@ -82,10 +86,22 @@ class Server:
             rc = self.proc.wait()
         return rc, time.monotonic() - t0
 
+    def sanitizer_report(self):
+        """The sanitizer's complaint in the log (an ASan/UBSan build), or None."""
+        out = self.output()
+        for marker in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer"):
+            if marker in out:
+                at = out.rfind("\n", 0, out.index(marker)) + 1
+                return out[at:][:3000]
+        return None
+
     def cleanup(self):
         self.stop()
         if self.own_root:
             shutil.rmtree(self.root, ignore_errors=True)
+        report = self.sanitizer_report()
+        if report:
+            raise AssertionError("sanitizer report from packhelper:\n" + report)
 
     # ---- HTTP ----
     def conn(self, timeout=10):
@@ -99,6 +115,17 @@ class Server:
             r = c.getresponse()
             data = r.read()
             return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+        finally:
+            c.close()
+
+    def req(self, method, path, body=None, headers=None):
+        """Like request, but returns a RawResponse that keeps repeated headers."""
+        c = self.conn()
+        try:
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            data = r.read()
+            return RawResponse(r.status, r.reason, [(k.lower(), v) for k, v in r.getheaders()], data)
         finally:
             c.close()
 
@@ -166,3 +193,132 @@ class ServerTest(unittest.TestCase):
 
     def tearDown(self):
         self.srv.cleanup()
+
+
+# ---- raw HTTP over one socket (pipelining, odd framing, Expect, timeouts) ----
+
+class RawResponse:
+    def __init__(self, status, reason, headers, body):
+        self.status = status
+        self.reason = reason
+        self.headers = headers          # list of (lowercase name, value), in order
+        self.body = body
+
+    def header(self, name):
+        vals = self.all(name)
+        return vals[0] if vals else None
+
+    def all(self, name):
+        name = name.lower()
+        return [v for k, v in self.headers if k == name]
+
+
+class RawConn:
+    """One TCP connection; send raw bytes, read HTTP responses one by one."""
+
+    def __init__(self, srv, timeout=5.0, rcvbuf=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect(("127.0.0.1", srv.port))
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed by the server")
+        self.buf += chunk
+
+    def read_head(self):
+        """Read a status line and headers; returns (status, reason, headers list)."""
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        proto, status, reason = (lines[0].split(" ", 2) + [""])[:3]
+        assert proto == "HTTP/1.1", lines[0]
+        headers = []
+        for line in lines[1:]:
+            k, v = line.split(":", 1)
+            headers.append((k.strip().lower(), v.strip()))
+        return int(status), reason, headers
+
+    def read_response(self, head_request=False):
+        """Read one whole response (not 1xx); the body by Content-Length."""
+        status, reason, headers = self.read_head()
+        lengths = [v for k, v in headers if k == "content-length"]
+        n = 0 if (head_request or status in (204, 304) or status < 200) else int(lengths[0]) if lengths else 0
+        while len(self.buf) < n:
+            self._fill()
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return RawResponse(status, reason, headers, body)
+
+    def read_exact(self, n):
+        while len(self.buf) < n:
+            self._fill()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def closed_within(self, seconds):
+        """True if the server closes (EOF or reset) within seconds, reading and
+        keeping whatever else arrives; False on timeout."""
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                return False
+            except ConnectionResetError:
+                return True
+            if not chunk:
+                return True
+            self.buf += chunk
+
+    def close(self):
+        self.sock.close()
+
+
+def wait_for(pred, timeout=3.0, step=0.02):
+    """Poll pred() until it is true (returns its value) or timeout (returns the last value)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(step)
+
+
+def tree(root):
+    """{relative path: bytes} of every file under root (for 'the store is unchanged')."""
+    out = {}
+    for d, _, files in os.walk(root):
+        for f in files:
+            p = os.path.join(d, f)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, root)] = fh.read()
+    return out
+
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+OCI_EMPTY = "application/vnd.oci.empty.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+
+
+def desc(media_type, data, **extra):
+    d = {"mediaType": media_type, "digest": sha256(data), "size": len(data)}
+    d.update(extra)
+    return d

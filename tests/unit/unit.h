@@ -3,12 +3,16 @@
  *   TEST(name) { CHECK(cond); CHECK_EQ_INT(a, b); CHECK_EQ_STR(a, b); }
  *   int main(void) { RUN(name); ...; return unit_report("http"); }
  *
- * unit_report prints "MODULE: N passed, N failed" and returns the exit code. */
+ * unit_report prints "MODULE: N passed, N failed" and returns the exit code.
+ * unit_guard_put places an input right before a PROT_NONE page (over-reads crash). */
 #ifndef PH_UNIT_H
 #define PH_UNIT_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static int unit_failed_checks;
 static int unit_passed, unit_failed;
@@ -54,6 +58,46 @@ static int unit_passed, unit_failed;
 			fprintf(stderr, "FAIL %s\n", #name);                        \
 		}                                                                   \
 	} while (0)
+
+/* Guard pages (picohttpparser's test trick): unit_guard_put copies data[0..n)
+ * so that it ends exactly where an inaccessible (PROT_NONE) page begins, so a
+ * parser that reads even one byte past its input dies with SIGSEGV instead of
+ * passing by luck.  Release with unit_guard_free.  n may be 0: the pointer is
+ * then the first byte of the guard page itself. */
+struct unit_guard {
+	char *map;
+	size_t maplen;
+};
+
+static inline char *unit_guard_put(struct unit_guard *g, const void *data, size_t n)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t body = (n + page - 1) / page * page;
+	char *m;
+
+	g->maplen = body + page;
+	m = mmap(NULL, g->maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED || mprotect(m + body, page, PROT_NONE) != 0) {
+		perror("unit_guard_put");
+		exit(2);
+	}
+	g->map = m;
+	if (n)
+		memcpy(m + body - n, data, n);
+	return m + body - n;
+}
+
+static inline void unit_guard_free(struct unit_guard *g)
+{
+	munmap(g->map, g->maplen);
+	g->map = NULL;
+}
+
+/* A NUL-terminated string at the end of a page, without its NUL. */
+static inline char *unit_guard_str(struct unit_guard *g, const char *s)
+{
+	return unit_guard_put(g, s, strlen(s));
+}
 
 static inline int unit_report(const char *module)
 {

@@ -60,12 +60,18 @@ APT_NEEDS=(
   "/usr/bin/python3:python3"
   "file:file"
   "openssl:openssl"
+  # the ASan/UBSan build links Debian's glibc libraries; the fuzzers need libFuzzer
+  "/usr/include/bearssl/bearssl_hash.h:libbearssl-dev"
+  "/usr/include/x86_64-linux-gnu/curl/curl.h:libcurl4-openssl-dev"
+  "/usr/include/archive.h:libarchive-dev"
+  "/usr/include/zlib.h:zlib1g-dev"
+  "/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev"
 )
 
 # ---------------------------------------------------------------------------
 have_cmd() {
   case $1 in
-    /*) [[ -x $1 ]] ;;
+    /*) [[ -e $1 ]] ;;
     *) command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 || -x /usr/bin/$1 ]] ;;
   esac
 }

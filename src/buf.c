@@ -68,7 +68,7 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return -1;
-	if ((size_t)n < room) {
+	if ((size_t)n < room && (size_t)n <= b->max - b->len) {
 		b->len += (size_t)n;
 		return 0;
 	}

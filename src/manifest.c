@@ -107,6 +107,8 @@ static int parse_descriptor_array(struct manifest *m, int arr, const char *what,
 	if (j->t[arr].type != JSON_ARRAY)
 		return fail(why, whycap, "\"%s\" must be an array", what);
 	m->nrefs = j->t[arr].size;
+	if (m->nrefs > MANIFEST_MAX_REFS)
+		return fail(why, whycap, "more than %d entries in \"%s\"", MANIFEST_MAX_REFS, what);
 	if (m->nrefs) {
 		m->refs = calloc(m->nrefs, sizeof *m->refs);
 		if (!m->refs)

@@ -14,6 +14,7 @@
 
 #define MANIFEST_MAX (4u << 20)
 #define MEDIA_TYPE_MAX 256
+#define MANIFEST_MAX_REFS 16384 /* layers or child manifests */
 
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"

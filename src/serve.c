@@ -216,6 +216,7 @@ static void *import_thread(void *arg)
 	for (unsigned i = 0; i < srv->opt->nimports; i++) {
 		struct import_job *job = calloc(1, sizeof *job);
 		struct timespec t0;
+		int rc;
 		if (!job)
 			abort();
 		clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -224,9 +225,10 @@ static void *import_thread(void *arg)
 			job->rc = import_load(srv->store, &job->spec, &job->src, &job->set, job->err,
 					      sizeof job->err);
 		job->seconds = since(&t0);
+		rc = job->rc; /* once written, job belongs to the loop, which frees it */
 		if (write(srv->import_pipe[1], &job, sizeof job) != (ssize_t)sizeof job)
 			abort(); /* a pipe write of one pointer cannot be short */
-		if (job->rc < 0)
+		if (rc < 0)
 			break;
 	}
 	return NULL;
@@ -270,7 +272,8 @@ static void announce_ready(struct server *srv)
 
 static void import_failed(struct server *srv, const char *src, const char *err)
 {
-	log_error("import %s: %s", src, err);
+	(void)src; /* every message names its source already */
+	log_error("import failed: %s", err);
 	srv->exit_status = 1;
 	ev_stop(srv->ev);
 }

@@ -166,6 +166,7 @@ bad:
 
 struct ar_ctx {
 	struct archive *a;
+	const char *what;
 	const char *name;
 	int64_t expect;  /* next offset: sparse members are refused */
 };
@@ -179,9 +180,10 @@ static long ar_read(void *ctx, const void **buf, char *err, size_t cap)
 	if (r == ARCHIVE_EOF)
 		return 0;
 	if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
-		return fail(err, cap, "reading %s: %s", c->name, archive_error_string(c->a));
+		return fail(err, cap, "%s: reading %s: %s", c->what, c->name, archive_error_string(c->a));
 	if (off != c->expect)
-		return fail(err, cap, "%s is a sparse file, which an image never holds", c->name);
+		return fail(err, cap, "%s: %s is a sparse file, which an image never holds", c->what,
+			    c->name);
 	c->expect += (int64_t)size;
 	return (long)size;
 }
@@ -199,8 +201,11 @@ static int scan_archive(struct source *src, struct archive *a, char *err, size_t
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
 			const char *why = archive_error_string(a);
 			if (members == 0)
-				return fail(err, cap, "%s is not a tar archive (%s)", src->what,
-					    why ? why : "unrecognised format");
+				return fail(err, cap, "%s is not a tar archive (%s)%s", src->what,
+					    why ? why : "unrecognised format",
+					    strcmp(src->what, "stdin") == 0
+						    ? "; empty stdin? `docker run` needs -i to pass it on"
+						    : "");
 			return fail(err, cap, "%s: %s", src->what, why ? why : "damaged archive");
 		}
 		members++;
@@ -213,7 +218,7 @@ static int scan_archive(struct source *src, struct archive *a, char *err, size_t
 		}
 		switch (archive_entry_filetype(ent)) {
 		case AE_IFREG: {
-			struct ar_ctx c = { a, name, 0 };
+			struct ar_ctx c = { a, src->what, name, 0 };
 			struct source_entry *e = add_entry(src, name, err, cap);
 			if (!e || copy_in(src, e, ar_read, &c, err, cap) < 0)
 				return -1;
@@ -264,7 +269,9 @@ int source_open_fd(struct source *src, const struct store *st, int fd, const cha
 	if (!a)
 		return fail(err, cap, "out of memory");
 	if (archive_read_open_fd(a, fd, COPY_CHUNK) != ARCHIVE_OK) {
-		r = fail(err, cap, "%s: %s", what, archive_error_string(a));
+		r = fail(err, cap, "%s is not a tar archive (%s)%s", what, archive_error_string(a),
+			 strcmp(what, "stdin") == 0 ? "; empty stdin? `docker run` needs -i to pass it on"
+						    : "");
 		archive_read_free(a);
 		return r;
 	}
@@ -349,9 +356,48 @@ static struct source_entry *dir_load(struct source *src, const char *name, char 
 
 /* ---- lookups ---- */
 
+/* What a symlink at cur pointing at target names: target taken relative to
+ * cur's directory (docker save writes "../<id>/layer.tar"), with "." and ".."
+ * folded.  -1 if it climbs out of the archive or does not fit in cap. */
+static int resolve_link(const char *cur, const char *target, char *out, size_t cap)
+{
+	char joined[SOURCE_NAME_MAX * 2 + 2];
+	const char *slash = strrchr(cur, '/'), *in = joined;
+	size_t o = 0;
+
+	if (target[0] == '/' || !slash)
+		snprintf(joined, sizeof joined, "%s", target);
+	else
+		snprintf(joined, sizeof joined, "%.*s/%s", (int)(slash - cur), cur, target);
+	while (*in) {
+		const char *end = strchr(in, '/');
+		size_t n = end ? (size_t)(end - in) : strlen(in);
+		if (n == 2 && in[0] == '.' && in[1] == '.') {
+			if (o == 0)
+				return -1;
+			while (o > 0 && out[o - 1] != '/')
+				o--;
+			if (o > 0)
+				o--;
+		} else if (n > 0 && !(n == 1 && in[0] == '.')) {
+			if (o + n + 2 > cap)
+				return -1;
+			if (o)
+				out[o++] = '/';
+			memcpy(out + o, in, n);
+			o += n;
+		}
+		in += n + (end ? 1 : 0);
+	}
+	if (o == 0)
+		return -1;
+	out[o] = '\0';
+	return 0;
+}
+
 struct source_entry *source_get(struct source *src, const char *name, char *err, size_t cap)
 {
-	char cur[SOURCE_NAME_MAX], next[SOURCE_NAME_MAX * 2];
+	char cur[SOURCE_NAME_MAX], next[SOURCE_NAME_MAX];
 
 	if (clean_name(name, cur, sizeof cur) < 0) {
 		fail(err, cap, "%s: unacceptable file name %.200s", src->what, name);
@@ -360,7 +406,6 @@ struct source_entry *source_get(struct source *src, const char *name, char *err,
 	for (int depth = 0; depth < 8; depth++) {
 		void *v = map_get(&src->names, cur);
 		struct source_entry *e;
-		const char *slash;
 		if (!v) {
 			if (src->dirfd >= 0)
 				return dir_load(src, cur, err, cap);
@@ -370,17 +415,11 @@ struct source_entry *source_get(struct source *src, const char *name, char *err,
 		e = &src->e[(size_t)v - 1];
 		if (!e->link)
 			return e;
-		/* resolve the link relative to its own directory */
-		slash = strrchr(cur, '/');
-		if (e->link[0] == '/')
-			snprintf(next, sizeof next, "%s", e->link);
-		else
-			snprintf(next, sizeof next, "%.*s%s%s", slash ? (int)(slash - cur) : 0, cur,
-				 slash ? "/" : "", e->link);
-		if (clean_name(next, cur, sizeof cur) < 0) {
+		if (resolve_link(cur, e->link, next, sizeof next) < 0) {
 			fail(err, cap, "%s: symlink %s leaves the archive", src->what, name);
 			return NULL;
 		}
+		memcpy(cur, next, sizeof cur);
 	}
 	fail(err, cap, "%s: too many symlinks at %s", src->what, name);
 	return NULL;

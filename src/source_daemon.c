@@ -105,10 +105,15 @@ int source_open_daemon(struct source *src, const struct store *st, const char *i
 	char *esc;
 
 	snprintf(what, sizeof what, "docker://%s", image);
-	if (access(sock, W_OK) < 0)
+	if (access(sock, W_OK) < 0) {
+		if (errno == EACCES)
+			return fail(err, cap, "%s: no permission on the docker socket %s; run the "
+					      "container with --group-add <the socket's gid> or --user 0",
+				    what, sock);
 		return fail(err, cap, "%s: cannot use the docker socket %s (%s); mount it with "
 				      "-v /var/run/docker.sock:/var/run/docker.sock",
 			    what, sock, strerror(errno));
+	}
 	f.curl = curl_easy_init();
 	if (!f.curl)
 		return fail(err, cap, "%s: cannot start libcurl", what);

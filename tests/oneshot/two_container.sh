@@ -3,7 +3,7 @@
 # data path: a packhelper registry on a per-session network, and a second
 # packhelper container pushing a docker-save tarball to it by container name
 # (plain HTTP through --insecure).  Then the same through compose/push.yaml.
-# Prints ok/not ok lines and "two-container: N passed, N failed".
+# Prints ok/not ok lines and "oneshot: N passed, N failed".
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 IMAGE=${PACKHELPER_IMAGE:-bot-bottle/packhelper:latest}
@@ -73,5 +73,5 @@ cport=$(PACKHELPER_TARBALL=$tmp/img.tar docker-compose -p "$id" -f "$ROOT/compos
 got=$(wait_pulled "localhost:$cport/$id/c:latest")
 check "compose: docker pull gives the same image ID" test "$got" = "$want"
 
-echo "two-container: $passed passed, $failed failed"
+echo "oneshot: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -27,6 +27,8 @@ enum { BODY_NONE, BODY_DISCARD, BODY_MEM, BODY_UPLOAD };
 #define DISCARD_MAX ((uint64_t)1 << 20) /* read and drop at most this much unwanted body */
 #define LINGER_MS 2000
 #define READS_PER_EVENT 16
+#define SENDFILE_CHUNK ((size_t)1 << 20)
+#define SENDFILE_BUDGET ((size_t)4 << 20)  /* per wake-up, then others' turn */
 
 /* Body bytes are read here and go straight to their sink (single-threaded). */
 static char rbuf[256 * 1024];
@@ -124,12 +126,13 @@ void conn_reap(struct server *srv)
 
 static void log_request(struct conn *c)
 {
-	double ms = (double)(now_us() - c->t_start_us) / 1000.0;
 	int level = c->quiet ? LOG_DEBUG : LOG_INFO;
+	long long us;
 	if (log_level < level)
 		return;
-	log_msg(level, "%s \"%s\" %d %llu %.3fms", c->peer, c->log_req, c->status,
-		(unsigned long long)c->bytes_out, ms);
+	us = (long long)(now_us() - c->t_start_us);
+	log_msg(level, "%s \"%s\" %d %llu %lld.%03lldms", c->peer, c->log_req, c->status,
+		(unsigned long long)c->bytes_out, us / 1000, us % 1000);
 }
 
 void conn_stage(struct conn *c, const char *fmt, ...)
@@ -536,9 +539,14 @@ static int flush_output(struct conn *c)
 		}
 		buf_consume(&c->out, (size_t)n);
 	}
-	while (c->file_left) {
-		size_t chunk = c->file_left > (1u << 30) ? (1u << 30) : (size_t)c->file_left;
-		ssize_t n = sendfile(c->io.fd, c->file_fd, &c->file_off, chunk);
+	/* a large blob goes in bounded pieces, so one download cannot hold the
+	 * loop: after SENDFILE_BUDGET the connection waits its turn for EV_WRITE */
+	for (size_t budget = SENDFILE_BUDGET; c->file_left;) {
+		size_t chunk = c->file_left > SENDFILE_CHUNK ? SENDFILE_CHUNK : (size_t)c->file_left;
+		ssize_t n;
+		if (budget == 0)
+			return 0;
+		n = sendfile(c->io.fd, c->file_fd, &c->file_off, chunk);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -554,6 +562,7 @@ static int flush_output(struct conn *c)
 			return -1;
 		}
 		c->file_left -= (uint64_t)n;
+		budget = (size_t)n < budget ? budget - (size_t)n : 0;
 		if (c->file_left == 0) {
 			close(c->file_fd);
 			c->file_fd = -1;

@@ -18,6 +18,10 @@ static size_t log_len;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
+static time_t stamp_sec = -1;
+static char stamp[32];
+static size_t stamp_len;
+
 int log_level_parse(const char *s)
 {
 	for (int i = 0; i < 4; i++)
@@ -49,12 +53,29 @@ static void log_append(int level, const char *fmt, va_list ap, int with_errno, i
 	int r;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
-	r = snprintf(line + n, sizeof line - n, ".%03ldZ %-5s ", ts.tv_nsec / 1000000L,
-		     level_names[level]);
-	if (r > 0)
-		n += (size_t)r;
+	if (ts.tv_sec != stamp_sec) {
+		/* the date part changes once a second: format it then */
+		stamp_sec = ts.tv_sec;
+		gmtime_r(&ts.tv_sec, &tm);
+		stamp_len = strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S.", &tm);
+	}
+	memcpy(line, stamp, stamp_len);
+	n = stamp_len;
+	{
+		long msec = ts.tv_nsec / 1000000L;
+		const char *lv = level_names[level];
+		size_t lvn = strlen(lv);
+		line[n++] = (char)('0' + msec / 100);
+		line[n++] = (char)('0' + msec / 10 % 10);
+		line[n++] = (char)('0' + msec % 10);
+		line[n++] = 'Z';
+		line[n++] = ' ';
+		memcpy(line + n, lv, lvn);
+		n += lvn;
+		while (lvn++ < 5)
+			line[n++] = ' ';
+		line[n++] = ' ';
+	}
 	r = vsnprintf(line + n, sizeof line - n, fmt, ap);
 	if (r > 0)
 		n = (size_t)r + n >= sizeof line ? sizeof line - 1 : n + (size_t)r;

@@ -23,17 +23,6 @@
 #define MAX_ATTEMPTS 6
 #define DEFAULT_CA "/etc/ssl/certs/ca-certificates.crt"
 
-static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* Copy src into dst[cap], cutting it short if it does not fit. */
 static void set_str(char *dst, size_t cap, const char *src)
 {
@@ -185,7 +174,7 @@ int client_init(struct client *c, const char *host, const struct client_opts *op
 {
 	memset(c, 0, sizeof *c);
 	if (strlen(host) >= sizeof c->host)
-		return fail(err, cap, "registry host too long");
+		return log_fail(err, cap, "registry host too long");
 	snprintf(c->host, sizeof c->host, "%s", host);
 	c->opt = *opt;
 	pthread_mutex_init(&c->lock, NULL);
@@ -413,16 +402,16 @@ static void tls_failure(const struct client *c, CURLcode rc, const char *msg, ch
 {
 	if (strstr(msg, "BR_ERR_UNSUPPORTED_VERSION") || strstr(msg, "alert 70") ||
 	    strstr(msg, "protocol_version") || strstr(msg, "UNSUPPORTED_VERSION"))
-		fail(err, cap, "%s: the server offers no TLS 1.2 (TLS 1.3 only?), and this build "
+		log_fail(err, cap, "%s: the server offers no TLS 1.2 (TLS 1.3 only?), and this build "
 			       "speaks TLS 1.2 at most (BearSSL): %s",
 		     c->host, msg);
 	else if (rc == CURLE_PEER_FAILED_VERIFICATION || strstr(msg, "X509") ||
 		 strstr(msg, "certificate"))
-		fail(err, cap, "%s: certificate not trusted (%s); pass --ca-file with the "
+		log_fail(err, cap, "%s: certificate not trusted (%s); pass --ca-file with the "
 			       "registry's CA, or --insecure",
 		     c->host, msg);
 	else
-		fail(err, cap, "%s: TLS handshake failed: %s", c->host, msg);
+		log_fail(err, cap, "%s: TLS handshake failed: %s", c->host, msg);
 }
 
 static int transient_curl(CURLcode rc)
@@ -553,16 +542,16 @@ static int fetch_token(struct client *c, CURL *h, const char *scope, char *err, 
 	curl_slist_free_all(hdr);
 	if (rc != CURLE_OK) {
 		client_resp_free(&r);
-		return fail(err, cap, "token endpoint %s: %s", c->realm, curl_easy_strerror(rc));
+		return log_fail(err, cap, "token endpoint %s: %s", c->realm, curl_easy_strerror(rc));
 	}
 	if (r.status != 200) {
 		client_resp_free(&r);
-		return fail(err, cap, "token endpoint %s: HTTP %ld%s", c->realm, r.status,
+		return log_fail(err, cap, "token endpoint %s: HTTP %ld%s", c->realm, r.status,
 			    r.status == 401 ? " (credentials rejected)" : "");
 	}
 	if (json_parse(&j, r.body.p ? r.body.p : "", r.body.len) < 0) {
 		client_resp_free(&r);
-		return fail(err, cap, "token endpoint %s: answer is not JSON", c->realm);
+		return log_fail(err, cap, "token endpoint %s: answer is not JSON", c->realm);
 	}
 	t = json_get(&j, 0, "token");
 	if (t < 0)
@@ -570,7 +559,7 @@ static int fetch_token(struct client *c, CURL *h, const char *scope, char *err, 
 	if (t < 0 || json_str_copy(&j, t, tok, sizeof tok) <= 0) {
 		json_free(&j);
 		client_resp_free(&r);
-		return fail(err, cap, "token endpoint %s: no token in the answer", c->realm);
+		return log_fail(err, cap, "token endpoint %s: no token in the answer", c->realm);
 	}
 	json_free(&j);
 	memset(r.body.p, 0, r.body.len);
@@ -694,7 +683,7 @@ int client_request(struct client *c, CURL *h, const char *method, const char *pa
 				backoff(attempt, 0);
 				continue;
 			}
-			return fail(err, cap, "%s %s: %s", method, url,
+			return log_fail(err, cap, "%s %s: %s", method, url,
 				    curl_err[0] ? curl_err : curl_easy_strerror(rc));
 		}
 		if (resp->status == 401 && !reauthed && resp->www_auth[0]) {
@@ -708,7 +697,7 @@ int client_request(struct client *c, CURL *h, const char *method, const char *pa
 				if (fetch_token(c, h, scope ? scope : sc, err, cap) < 0)
 					return -1;
 			} else if (!c->have_creds) {
-				return fail(err, cap, "%s requires credentials: use --username with "
+				return log_fail(err, cap, "%s requires credentials: use --username with "
 						      "--password-stdin, PACKHELPER_USERNAME/PASSWORD, or docker login",
 					    c->host);
 			}
@@ -772,7 +761,7 @@ int client_connect(struct client *c, CURL *h, char *err, size_t cap)
 	if (rc == 0 && r.status != 200 && r.status != 401) {
 		char d[256];
 		client_describe(&r, d, sizeof d);
-		rc = fail(err, cap, "%s does not look like a registry: GET /v2/ gave %s", c->host, d);
+		rc = log_fail(err, cap, "%s does not look like a registry: GET /v2/ gave %s", c->host, d);
 	}
 	if (rc == 0 && r.status == 401 && r.www_auth[0])
 		note_challenge(c, r.www_auth);

@@ -138,7 +138,7 @@ static void log_request(struct conn *c)
 void conn_stage(struct conn *c, const char *fmt, ...)
 {
 	va_list ap;
-	char line[1024];
+	char line[2048];
 	int n;
 	va_start(ap, fmt);
 	n = vsnprintf(line, sizeof line, fmt, ap);
@@ -146,20 +146,6 @@ void conn_stage(struct conn *c, const char *fmt, ...)
 	if (n > 0 && (size_t)n < sizeof line) {
 		buf_append(&c->staged, line, (size_t)n);
 		buf_append(&c->staged, "\r\n", 2);
-	}
-}
-
-void conn_header(struct conn *c, const char *fmt, ...)
-{
-	va_list ap;
-	char line[2048];
-	int n;
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	if (n > 0 && (size_t)n < sizeof line) {
-		buf_append(&c->out, line, (size_t)n);
-		buf_append(&c->out, "\r\n", 2);
 	}
 }
 

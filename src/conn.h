@@ -93,7 +93,6 @@ void conn_tick(struct server *srv, int64_t now);
 void conn_stage(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Start a response: status line, standard headers, staged headers. */
 void conn_begin(struct conn *c, int status);
-void conn_header(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* End the head with Content-Type (NULL: none) and Content-Length len, and
  * queue body (not for HEAD requests). */
 void conn_end(struct conn *c, const char *content_type, const char *body, size_t len);

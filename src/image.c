@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "json.h"
 #include "router.h"
+#include "log.h"
 
 #define SMALL_MAX ((size_t)4 << 20)    /* manifest.json, index.json, manifests */
 #define CONFIG_MAX ((size_t)16 << 20)
@@ -20,17 +21,6 @@
 #define MT_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
 #define MT_OCI_LAYER_TAR "application/vnd.oci.image.layer.v1.tar"
 #define REF_NAME "org.opencontainers.image.ref.name"
-
-static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* ---- references ---- */
 
@@ -100,10 +90,10 @@ static long add_blob(struct source *src, struct image *img, struct source_entry 
 		if (strcmp(img->blobs[i].digest, e->digest) == 0)
 			return (long)i;
 	if (source_sync(src, e) < 0)
-		return fail(err, cap, "sync %s: %s", e->name, strerror(errno));
+		return log_fail(err, cap, "sync %s: %s", e->name, strerror(errno));
 	b = realloc(img->blobs, (img->nblobs + 1) * sizeof *b);
 	if (!b)
-		return fail(err, cap, "out of memory");
+		return log_fail(err, cap, "out of memory");
 	img->blobs = b;
 	b = &b[img->nblobs++];
 	memset(b, 0, sizeof *b);
@@ -147,7 +137,7 @@ static int check_blob_name(struct source *src, struct source_entry *e, char *err
 		return 0;
 	snprintf(want, sizeof want, "sha256:%s", n + 13);
 	if (strcmp(want, e->digest) != 0)
-		return fail(err, cap, "%s: %s does not hold what its name says (it is %s)", src->what,
+		return log_fail(err, cap, "%s: %s does not hold what its name says (it is %s)", src->what,
 			    n, e->digest);
 	return 0;
 }
@@ -197,26 +187,26 @@ static int docker_image(struct source *src, const struct json *j, int item, stru
 
 	if (json_str_copy(j, json_get(j, item, "Config"), name, sizeof name) <= 0 || layers < 0 ||
 	    j->t[layers].type != JSON_ARRAY)
-		return fail(err, cap, "%s: manifest.json entry lacks Config or Layers", src->what);
+		return log_fail(err, cap, "%s: manifest.json entry lacks Config or Layers", src->what);
 	nl = j->t[layers].size;
 	if (nl > MAX_LAYERS)
-		return fail(err, cap, "%s: more than %d layers", src->what, MAX_LAYERS);
+		return log_fail(err, cap, "%s: more than %d layers", src->what, MAX_LAYERS);
 	cfg = source_get(src, name, err, cap);
 	if (!cfg || check_blob_name(src, cfg, err, cap) < 0 ||
 	    source_read(src, cfg, CONFIG_MAX, &cbytes, &clen, err, cap) < 0)
 		return -1;
 	if (json_parse(&cj, cbytes, clen) < 0) {
 		free(cbytes);
-		return fail(err, cap, "%s: config %s is not valid JSON", src->what, name);
+		return log_fail(err, cap, "%s: config %s is not valid JSON", src->what, name);
 	}
 	rootfs = json_get(&cj, 0, "rootfs");
 	diffs = json_get(&cj, rootfs, "diff_ids");
 	if (diffs < 0 || cj.t[diffs].type != JSON_ARRAY) {
-		fail(err, cap, "%s: config %s has no rootfs.diff_ids", src->what, name);
+		log_fail(err, cap, "%s: config %s has no rootfs.diff_ids", src->what, name);
 		goto out;
 	}
 	if (cj.t[diffs].size != nl) {
-		fail(err, cap, "%s: config lists %u layers but manifest.json has %u", src->what,
+		log_fail(err, cap, "%s: config lists %u layers but manifest.json has %u", src->what,
 		     cj.t[diffs].size, nl);
 		goto out;
 	}
@@ -234,7 +224,7 @@ static int docker_image(struct source *src, const struct json *j, int item, stru
 		struct source_entry *le;
 		long li;
 		if (json_str_copy(j, json_index(j, layers, i), name, sizeof name) <= 0) {
-			fail(err, cap, "%s: manifest.json layer %u is not a file name", src->what, i);
+			log_fail(err, cap, "%s: manifest.json layer %u is not a file name", src->what, i);
 			goto out;
 		}
 		le = source_get(src, name, err, cap);
@@ -242,7 +232,7 @@ static int docker_image(struct source *src, const struct json *j, int item, stru
 			goto out;
 		if (json_str_copy(&cj, json_index(&cj, diffs, i), diff, sizeof diff) <= 0 ||
 		    strcmp(diff, le->digest) != 0) {
-			fail(err, cap, "%s: layer %u (%s) is %s but the config's diff_id says %s",
+			log_fail(err, cap, "%s: layer %u (%s) is %s but the config's diff_id says %s",
 			     src->what, i, name, le->digest, diff);
 			goto out;
 		}
@@ -274,7 +264,7 @@ static int docker_image(struct source *src, const struct json *j, int item, stru
 	rc = 0;
 	goto out;
 oom:
-	fail(err, cap, "out of memory");
+	log_fail(err, cap, "out of memory");
 out:
 	json_free(&cj);
 	free(cbytes);
@@ -295,7 +285,7 @@ static int load_docker(struct source *src, struct source_entry *mj, const char *
 		if (j.t)
 			json_free(&j);
 		free(bytes);
-		return fail(err, cap, "%s: manifest.json is not a non-empty JSON array", src->what);
+		return log_fail(err, cap, "%s: manifest.json is not a non-empty JSON array", src->what);
 	}
 	if (repo) {
 		/* one image: the only one, the one named, or the one tagged repo:tag */
@@ -312,7 +302,7 @@ static int load_docker(struct source *src, struct source_entry *mj, const char *
 			buf_init(&names, 4096);
 			docker_item_names(&j, &names);
 			buf_cstr(&names);
-			fail(err, cap, "%s holds %u images (%s)%s%s; name one with SRC#NAME=REPO:TAG",
+			log_fail(err, cap, "%s holds %u images (%s)%s%s; name one with SRC#NAME=REPO:TAG",
 			     src->what, j.t[0].size, names.p ? names.p : "", select ? ", none is " : "",
 			     select ? select : "");
 			buf_free(&names);
@@ -330,7 +320,7 @@ static int load_docker(struct source *src, struct source_entry *mj, const char *
 			int tags = json_get(&j, item, "RepoTags");
 			char t[512], r[STORE_NAME_MAX + 1], tg[STORE_TAG_MAX + 1];
 			if (tags < 0 || j.t[tags].type != JSON_ARRAY || j.t[tags].size == 0) {
-				fail(err, cap, "%s: image %u has no RepoTags; import it with =REPO:TAG",
+				log_fail(err, cap, "%s: image %u has no RepoTags; import it with =REPO:TAG",
 				     src->what, i);
 				goto out;
 			}
@@ -338,7 +328,7 @@ static int load_docker(struct source *src, struct source_entry *mj, const char *
 				struct image *img;
 				if (json_str_copy(&j, json_index(&j, tags, k), t, sizeof t) <= 0 ||
 				    image_parse_ref(t, r, tg) < 0) {
-					fail(err, cap, "%s: RepoTag %.200s is not a repo:tag", src->what, t);
+					log_fail(err, cap, "%s: RepoTag %.200s is not a repo:tag", src->what, t);
 					goto out;
 				}
 				img = set_add(out, r, tg);
@@ -368,13 +358,13 @@ static struct source_entry *oci_blob(struct source *src, const struct descriptor
 	if (!e)
 		return NULL;
 	if (e->size != d->size) {
-		fail(err, cap, "%s: %s has %llu bytes but its descriptor says %llu", src->what, name,
+		log_fail(err, cap, "%s: %s has %llu bytes but its descriptor says %llu", src->what, name,
 		     (unsigned long long)e->size, (unsigned long long)d->size);
 		return NULL;
 	}
 	if (strncmp(d->digest, "sha256:", 7) == 0) {
 		if (strcmp(e->digest, d->digest) != 0) {
-			fail(err, cap, "%s: %s does not match its digest (it is %s)", src->what, name,
+			log_fail(err, cap, "%s: %s does not match its digest (it is %s)", src->what, name,
 			     e->digest);
 			return NULL;
 		}
@@ -383,7 +373,7 @@ static struct source_entry *oci_blob(struct source *src, const struct descriptor
 		char *bytes;
 		size_t len;
 		if (e->size > CONFIG_MAX) {
-			fail(err, cap, "%s: sha512 blob %s is too large to verify", src->what, name);
+			log_fail(err, cap, "%s: sha512 blob %s is too large to verify", src->what, name);
 			return NULL;
 		}
 		if (source_read(src, e, CONFIG_MAX, &bytes, &len, err, cap) < 0)
@@ -391,7 +381,7 @@ static struct source_entry *oci_blob(struct source *src, const struct descriptor
 		digest_of(DIGEST_SHA512, bytes, len, got);
 		free(bytes);
 		if (strcmp(got, d->digest) != 0) {
-			fail(err, cap, "%s: %s does not match its digest", src->what, name);
+			log_fail(err, cap, "%s: %s does not match its digest", src->what, name);
 			return NULL;
 		}
 	}
@@ -412,12 +402,12 @@ static int oci_manifest(struct source *src, const struct descriptor *d, struct i
 	if (!e)
 		return -1;
 	if (depth > MAX_INDEX_DEPTH)
-		return fail(err, cap, "%s: indexes nested too deep", src->what);
+		return log_fail(err, cap, "%s: indexes nested too deep", src->what);
 	if (source_read(src, e, SMALL_MAX, &bytes, &len, err, cap) < 0)
 		return -1;
 	if (manifest_parse(&m, bytes, len, d->media_type, why, sizeof why) < 0) {
 		free(bytes);
-		return fail(err, cap, "%s: manifest %s: %s", src->what, d->digest, why);
+		return log_fail(err, cap, "%s: manifest %s: %s", src->what, d->digest, why);
 	}
 	if (m.kind == MANIFEST_IMAGE) {
 		struct source_entry *c = oci_blob(src, &m.config, err, cap);
@@ -440,7 +430,7 @@ static int oci_manifest(struct source *src, const struct descriptor *d, struct i
 	}
 	if (add_manifest(img, d->digest, m.media_type, bytes, len) < 0) {
 		bytes = NULL;
-		fail(err, cap, "out of memory");
+		log_fail(err, cap, "out of memory");
 		goto out;
 	}
 	bytes = NULL;
@@ -465,7 +455,7 @@ static int load_oci(struct source *src, struct source_entry *ie, const char *sel
 	if (manifest_parse(&idx, bytes, len, MT_OCI_INDEX, why, sizeof why) < 0 ||
 	    idx.kind != MANIFEST_INDEX) {
 		free(bytes);
-		return fail(err, cap, "%s: index.json: %s", src->what, why);
+		return log_fail(err, cap, "%s: index.json: %s", src->what, why);
 	}
 	for (size_t i = 0; i < idx.nrefs; i++) {
 		char ref[512] = "", r[STORE_NAME_MAX + 1], tg[STORE_TAG_MAX + 1];
@@ -486,7 +476,7 @@ static int load_oci(struct source *src, struct source_entry *ie, const char *sel
 			snprintf(r, sizeof r, "%s", repo);
 			snprintf(tg, sizeof tg, "%s", tag);
 		} else if (!ref[0] || !strchr(ref, ':') || image_parse_ref(ref, r, tg) < 0) {
-			fail(err, cap, "%s: manifest %zu has no repo:tag ref name; import it with =REPO:TAG",
+			log_fail(err, cap, "%s: manifest %zu has no repo:tag ref name; import it with =REPO:TAG",
 			     src->what, i);
 			goto out;
 		}
@@ -496,7 +486,7 @@ static int load_oci(struct source *src, struct source_entry *ie, const char *sel
 		taken++;
 	}
 	if (!taken) {
-		fail(err, cap, "%s: no image in index.json matches %s", src->what,
+		log_fail(err, cap, "%s: no image in index.json matches %s", src->what,
 		     select ? select : "the target (name one with SRC#NAME=REPO:TAG)");
 		goto out;
 	}
@@ -524,7 +514,7 @@ int image_load(struct source *src, const char *select, const char *repo, const c
 		if (load_oci(src, e, select, repo, tag, out, err, cap) < 0)
 			goto bad;
 	} else {
-		fail(err, cap, "%s holds neither manifest.json (docker save) nor index.json (OCI layout)",
+		log_fail(err, cap, "%s holds neither manifest.json (docker save) nor index.json (OCI layout)",
 		     src->what);
 		goto bad;
 	}
@@ -542,11 +532,11 @@ int image_commit(struct store *st, const struct image *img, char *err, size_t ca
 			continue;
 		if (store_blob_get(st, NULL, b->digest)) {
 			if (store_blob_mount(st, img->repo, b->digest) < 0)
-				return fail(err, cap, "link %s: %s", b->digest, strerror(errno));
+				return log_fail(err, cap, "link %s: %s", b->digest, strerror(errno));
 			continue;
 		}
 		if (store_blob_commit_tmp(st, img->repo, b->tmp, b->digest, b->size) < 0)
-			return fail(err, cap, "commit %s: %s", b->digest, strerror(errno));
+			return log_fail(err, cap, "commit %s: %s", b->digest, strerror(errno));
 	}
 	for (size_t i = 0; i < img->nmanifests; i++) {
 		const struct image_manifest *m = &img->manifests[i];
@@ -555,12 +545,12 @@ int image_commit(struct store *st, const struct image *img, char *err, size_t ca
 		char why[256];
 		int last = i + 1 == img->nmanifests, r;
 		if (manifest_parse(&pm, m->bytes, m->len, m->media_type, why, sizeof why) < 0)
-			return fail(err, cap, "manifest %s: %s", m->digest, why);
+			return log_fail(err, cap, "manifest %s: %s", m->digest, why);
 		r = store_manifest_put(st, img->repo, m->digest, &pm, m->bytes, m->len, tags,
 				       last ? 1 : 0);
 		manifest_free(&pm);
 		if (r < 0)
-			return fail(err, cap, "store manifest %s: %s", m->digest, strerror(errno));
+			return log_fail(err, cap, "store manifest %s: %s", m->digest, strerror(errno));
 	}
 	return 0;
 }

@@ -10,17 +10,6 @@
 #include "cli.h"
 #include "log.h"
 
-static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 int import_parse_spec(const char *arg, struct import_spec *spec, char *err, size_t cap)
 {
 	const char *eq = strrchr(arg, '=');
@@ -31,10 +20,10 @@ int import_parse_spec(const char *arg, struct import_spec *spec, char *err, size
 	n = eq ? (size_t)(eq - arg) : strlen(arg);
 	if (eq) {
 		if (image_parse_ref(eq + 1, spec->repo, spec->tag) < 0)
-			return fail(err, cap, "--import %s: %s is not a valid REPO[:TAG]", arg, eq + 1);
+			return log_fail(err, cap, "--import %s: %s is not a valid REPO[:TAG]", arg, eq + 1);
 	}
 	if (n == 0 || n >= sizeof spec->src)
-		return fail(err, cap, "--import %s: no source", arg);
+		return log_fail(err, cap, "--import %s: no source", arg);
 	memcpy(spec->src, arg, n);
 	spec->src[n] = '\0';
 	hash = strrchr(spec->src, '#');
@@ -42,15 +31,15 @@ int import_parse_spec(const char *arg, struct import_spec *spec, char *err, size
 		snprintf(spec->select, sizeof spec->select, "%s", hash + 1);
 		spec->src[hash - spec->src] = '\0';
 		if (!spec->select[0] || !spec->src[0])
-			return fail(err, cap, "--import %s: empty #NAME or source", arg);
+			return log_fail(err, cap, "--import %s: empty #NAME or source", arg);
 	}
 	if (strncmp(spec->src, "docker://", 9) == 0) {
 		const char *image = spec->src + 9;
 		if (!*image)
-			return fail(err, cap, "--import %s: docker:// needs an image name", arg);
+			return log_fail(err, cap, "--import %s: docker:// needs an image name", arg);
 		/* docker save IMAGE names it in RepoTags (unless IMAGE is an id) */
 		if (!spec->repo[0] && image_parse_ref(image, spec->repo, spec->tag) < 0)
-			return fail(err, cap, "--import %s: give =REPO:TAG for %s", arg, image);
+			return log_fail(err, cap, "--import %s: give =REPO:TAG for %s", arg, image);
 	}
 	return 0;
 }

@@ -132,3 +132,12 @@ void fatal(int status, const char *fmt, ...)
 	fputc('\n', stderr);
 	exit(status);
 }
+
+int log_fail(char *err, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, cap, fmt, ap);
+	va_end(ap);
+	return -1;
+}

@@ -8,6 +8,7 @@
 #define PH_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
@@ -20,6 +21,9 @@ void log_vmsg(int level, const char *fmt, va_list ap);
 /* Like log_msg at LOG_WARN/LOG_ERROR, with ": strerror(errno)" appended. */
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_flush(void);
+/* Write a one-line error message into err[cap] for a caller to report;
+ * returns -1, so `return log_fail(err, cap, ...)` ends a failing function. */
+int log_fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Print "packhelper: MSG" and exit(status).  Start-up and CLI only. */
 void fatal(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 

@@ -1,22 +1,12 @@
 /* manifest.c - manifest validation and reference extraction. */
 #include "manifest.h"
+#include "log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-static int fail(char *why, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *why, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, cap, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 int manifest_type_known(const char *mt)
 {
@@ -49,11 +39,11 @@ static int get_string(const struct json *j, int obj, const char *key, char *out,
 	int t = json_get(j, obj, key);
 	out[0] = '\0';
 	if (t == -2)
-		return fail(why, whycap, "duplicate key \"%s\"", key);
+		return log_fail(why, whycap, "duplicate key \"%s\"", key);
 	if (t < 0)
-		return required ? fail(why, whycap, "missing \"%s\"", key) : 0;
+		return required ? log_fail(why, whycap, "missing \"%s\"", key) : 0;
 	if (json_str_copy(j, t, out, cap) < 0)
-		return fail(why, whycap, "\"%s\" must be a string of at most %zu bytes", key, cap - 1);
+		return log_fail(why, whycap, "\"%s\" must be a string of at most %zu bytes", key, cap - 1);
 	return 0;
 }
 
@@ -65,32 +55,32 @@ static int parse_descriptor(const struct json *j, int obj, struct descriptor *d,
 
 	memset(d, 0, sizeof *d);
 	if (obj < 0 || j->t[obj].type != JSON_OBJECT)
-		return fail(why, whycap, "%s must be an object", what);
+		return log_fail(why, whycap, "%s must be an object", what);
 	if (get_string(j, obj, "mediaType", d->media_type, sizeof d->media_type, 1, why, whycap) < 0)
 		return -1;
 	if (!media_type_valid(d->media_type))
-		return fail(why, whycap, "%s has an invalid mediaType", what);
+		return log_fail(why, whycap, "%s has an invalid mediaType", what);
 	if (get_string(j, obj, "digest", d->digest, sizeof d->digest, 1, why, whycap) < 0)
-		return fail(why, whycap, "%s needs a valid digest", what);
+		return log_fail(why, whycap, "%s needs a valid digest", what);
 	if (digest_parse(d->digest, strlen(d->digest), &alg) != DIGEST_OK)
-		return fail(why, whycap, "%s has an invalid digest", what);
+		return log_fail(why, whycap, "%s has an invalid digest", what);
 	t = json_get(j, obj, "size");
 	if (t < 0 || json_u64(j, t, &d->size) < 0)
-		return fail(why, whycap, "%s needs a non-negative integer size", what);
+		return log_fail(why, whycap, "%s needs a non-negative integer size", what);
 	if (get_string(j, obj, "artifactType", d->artifact_type, sizeof d->artifact_type, 0, why,
 		       whycap) < 0)
 		return -1;
 	t = json_get(j, obj, "urls");
 	if (t == -2)
-		return fail(why, whycap, "duplicate key \"urls\"");
+		return log_fail(why, whycap, "duplicate key \"urls\"");
 	if (t >= 0) {
 		if (j->t[t].type != JSON_ARRAY)
-			return fail(why, whycap, "%s urls must be an array", what);
+			return log_fail(why, whycap, "%s urls must be an array", what);
 		d->has_urls = j->t[t].size > 0;
 	}
 	t = json_get(j, obj, "annotations");
 	if (t == -2 || (t >= 0 && j->t[t].type != JSON_OBJECT))
-		return fail(why, whycap, "%s annotations must be an object", what);
+		return log_fail(why, whycap, "%s annotations must be an object", what);
 	return 0;
 }
 
@@ -101,18 +91,18 @@ static int parse_descriptor_array(struct manifest *m, int arr, const char *what,
 	uint32_t i;
 
 	if (arr == -2)
-		return fail(why, whycap, "duplicate key \"%s\"", what);
+		return log_fail(why, whycap, "duplicate key \"%s\"", what);
 	if (arr < 0)
-		return fail(why, whycap, "missing \"%s\"", what);
+		return log_fail(why, whycap, "missing \"%s\"", what);
 	if (j->t[arr].type != JSON_ARRAY)
-		return fail(why, whycap, "\"%s\" must be an array", what);
+		return log_fail(why, whycap, "\"%s\" must be an array", what);
 	m->nrefs = j->t[arr].size;
 	if (m->nrefs > MANIFEST_MAX_REFS)
-		return fail(why, whycap, "more than %d entries in \"%s\"", MANIFEST_MAX_REFS, what);
+		return log_fail(why, whycap, "more than %d entries in \"%s\"", MANIFEST_MAX_REFS, what);
 	if (m->nrefs) {
 		m->refs = calloc(m->nrefs, sizeof *m->refs);
 		if (!m->refs)
-			return fail(why, whycap, "out of memory");
+			return log_fail(why, whycap, "out of memory");
 	}
 	i = (uint32_t)arr + 1;
 	for (size_t k = 0; k < m->nrefs; k++) {
@@ -133,16 +123,16 @@ int manifest_parse(struct manifest *m, const char *body, size_t len, const char 
 
 	memset(m, 0, sizeof *m);
 	if (len > MANIFEST_MAX)
-		return fail(why, whycap, "manifest larger than %u bytes", MANIFEST_MAX);
+		return log_fail(why, whycap, "manifest larger than %u bytes", MANIFEST_MAX);
 	if (json_parse(j, body, len) < 0)
-		return fail(why, whycap, "manifest is not valid JSON");
+		return log_fail(why, whycap, "manifest is not valid JSON");
 	if (j->t[0].type != JSON_OBJECT) {
-		fail(why, whycap, "manifest must be a JSON object");
+		log_fail(why, whycap, "manifest must be a JSON object");
 		goto bad;
 	}
 	t = json_get(j, 0, "schemaVersion");
 	if (t < 0 || json_u64(j, t, &version) < 0 || version != 2) {
-		fail(why, whycap, "schemaVersion must be 2");
+		log_fail(why, whycap, "schemaVersion must be 2");
 		goto bad;
 	}
 	if (get_string(j, 0, "mediaType", m->media_type, sizeof m->media_type, 0, why, whycap) < 0)
@@ -159,7 +149,7 @@ int manifest_parse(struct manifest *m, const char *body, size_t len, const char 
 	}
 	if (m->media_type[0] && ct[0] && strcmp(ct, m->media_type) != 0 &&
 	    manifest_type_known(ct)) {
-		fail(why, whycap, "Content-Type %s does not match mediaType %s", ct, m->media_type);
+		log_fail(why, whycap, "Content-Type %s does not match mediaType %s", ct, m->media_type);
 		goto bad;
 	}
 	if (!m->media_type[0]) {
@@ -176,7 +166,7 @@ int manifest_parse(struct manifest *m, const char *body, size_t len, const char 
 		t = json_get(j, 0, "config");
 		if (t == -2 || parse_descriptor(j, t, &m->config, "config", why, whycap) < 0) {
 			if (t < 0)
-				fail(why, whycap, "missing \"config\"");
+				log_fail(why, whycap, "missing \"config\"");
 			goto bad;
 		}
 		if (parse_descriptor_array(m, json_get(j, 0, "layers"), "layers", why, whycap) < 0)
@@ -187,21 +177,21 @@ int manifest_parse(struct manifest *m, const char *body, size_t len, const char 
 		if (parse_descriptor_array(m, json_get(j, 0, "manifests"), "manifests", why, whycap) < 0)
 			goto bad;
 	} else {
-		fail(why, whycap, "unsupported manifest mediaType %s", m->media_type);
+		log_fail(why, whycap, "unsupported manifest mediaType %s", m->media_type);
 		goto bad;
 	}
 	if (get_string(j, 0, "artifactType", m->artifact_type, sizeof m->artifact_type, 0, why,
 		       whycap) < 0)
 		goto bad;
 	if (m->artifact_type[0] && !media_type_valid(m->artifact_type)) {
-		fail(why, whycap, "invalid artifactType");
+		log_fail(why, whycap, "invalid artifactType");
 		goto bad;
 	}
 	if (!m->artifact_type[0] && m->kind == MANIFEST_IMAGE)
 		memcpy(m->artifact_type, m->config.media_type, sizeof m->artifact_type);
 	t = json_get(j, 0, "subject");
 	if (t == -2) {
-		fail(why, whycap, "duplicate key \"subject\"");
+		log_fail(why, whycap, "duplicate key \"subject\"");
 		goto bad;
 	}
 	if (t >= 0) {
@@ -211,7 +201,7 @@ int manifest_parse(struct manifest *m, const char *body, size_t len, const char 
 	}
 	t = json_get(j, 0, "annotations");
 	if (t == -2 || (t >= 0 && j->t[t].type != JSON_OBJECT)) {
-		fail(why, whycap, "annotations must be an object");
+		log_fail(why, whycap, "annotations must be an object");
 		goto bad;
 	}
 	if (t >= 0)

@@ -92,17 +92,6 @@ struct push {
 	struct timespec t0;
 };
 
-static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* host[:port]/repo[:tag|@digest]; a first component without '.' or ':' and
  * not "localhost" means Docker Hub, as docker and crane read it. */
 static int parse_ref(const char *s, struct ref *r)
@@ -218,11 +207,11 @@ static int gzip_blob(struct push *p, struct image_blob *b, enum image_format fmt
 
 	memset(&z, 0, sizeof z);
 	if (!in || !out || ifd < 0 || ofd < 0) {
-		fail(err, cap, "compress %s: %s", b->digest, strerror(errno));
+		log_fail(err, cap, "compress %s: %s", b->digest, strerror(errno));
 		goto out;
 	}
 	if (deflateInit2(&z, p->gzip_level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-		fail(err, cap, "compress %s: zlib init failed", b->digest);
+		log_fail(err, cap, "compress %s: zlib init failed", b->digest);
 		goto out;
 	}
 	hasher_init(&h, DIGEST_SHA256);
@@ -230,7 +219,7 @@ static int gzip_blob(struct push *p, struct image_blob *b, enum image_format fmt
 		if (z.avail_in == 0 && !eof) {
 			ssize_t n = read(ifd, in, CH);
 			if (n < 0) {
-				fail(err, cap, "compress %s: %s", b->digest, strerror(errno));
+				log_fail(err, cap, "compress %s: %s", b->digest, strerror(errno));
 				goto outz;
 			}
 			eof = n == 0;
@@ -241,7 +230,7 @@ static int gzip_blob(struct push *p, struct image_blob *b, enum image_format fmt
 		z.avail_out = (uInt)CH;
 		zr = deflate(&z, eof ? Z_FINISH : Z_NO_FLUSH);
 		if (zr == Z_STREAM_ERROR) {
-			fail(err, cap, "compress %s: zlib error", b->digest);
+			log_fail(err, cap, "compress %s: zlib error", b->digest);
 			goto outz;
 		}
 		{
@@ -254,7 +243,7 @@ static int gzip_blob(struct push *p, struct image_blob *b, enum image_format fmt
 				if (w < 0 && errno == EINTR)
 					continue;
 				if (w < 0) {
-					fail(err, cap, "compress %s: %s", b->digest, strerror(errno));
+					log_fail(err, cap, "compress %s: %s", b->digest, strerror(errno));
 					goto outz;
 				}
 				q += w;
@@ -314,7 +303,7 @@ static int blob_error(struct push *p, const struct image_blob *b, const char *wh
 {
 	char d[600];
 	client_describe(r, d, sizeof d);
-	return fail(err, cap, "blob %s to %s/%s: %s: %s", b->digest, p->ref->host, p->ref->repo,
+	return log_fail(err, cap, "blob %s to %s/%s: %s: %s", b->digest, p->ref->host, p->ref->repo,
 		    what, d);
 }
 
@@ -340,7 +329,7 @@ static int push_blob(struct push *p, CURL *h, struct blob_job *j, char *err, siz
 	}
 	fd = store_tmp_open(p->scratch, b->tmp);
 	if (fd < 0) {
-		fail(err, cap, "blob %s: %s", b->digest, strerror(errno));
+		log_fail(err, cap, "blob %s: %s", b->digest, strerror(errno));
 		goto out;
 	}
 	for (int attempt = 0; attempt < BLOB_ATTEMPTS; attempt++) {
@@ -437,10 +426,10 @@ static int push_blob(struct push *p, CURL *h, struct blob_job *j, char *err, siz
 		goto out;
 	}
 	if (!err[0])
-		fail(err, cap, "blob %s to %s/%s: gave up after %d attempts", b->digest, p->ref->host,
+		log_fail(err, cap, "blob %s to %s/%s: gave up after %d attempts", b->digest, p->ref->host,
 		     p->ref->repo, BLOB_ATTEMPTS);
 	else
-		fail(err, cap, "blob %s to %s/%s: gave up after %d attempts (%.400s)", b->digest,
+		log_fail(err, cap, "blob %s to %s/%s: gave up after %d attempts (%.400s)", b->digest,
 		     p->ref->host, p->ref->repo, BLOB_ATTEMPTS, err);
 out:
 	if (rc < 0)
@@ -534,14 +523,14 @@ static int prepare_image(struct push *p, struct image *img, char *err, size_t ca
 	}
 	lp = calloc(img->nlayers ? img->nlayers : 1, sizeof *lp);
 	if (!lp)
-		return fail(err, cap, "out of memory");
+		return log_fail(err, cap, "out of memory");
 	for (size_t i = 0; i < img->nlayers; i++)
 		lp[i] = &img->blobs[img->layers[i]];
 	buf_init(&m, (size_t)4 << 20);
 	if (image_write_manifest(&m, p->format, &img->blobs[img->config], lp, img->nlayers) < 0) {
 		free(lp);
 		buf_free(&m);
-		return fail(err, cap, "manifest too large");
+		return log_fail(err, cap, "manifest too large");
 	}
 	free(lp);
 	digest_of(DIGEST_SHA256, m.p, m.len, d);
@@ -569,10 +558,10 @@ static int put_manifest(struct push *p, CURL *h, const struct image_manifest *m,
 		rc = -1;
 	} else if (r.status != 201) {
 		client_describe(&r, d, sizeof d);
-		rc = fail(err, cap, "manifest %s to %s/%s:%s: %s", m->digest, p->ref->host, p->ref->repo,
+		rc = log_fail(err, cap, "manifest %s to %s/%s:%s: %s", m->digest, p->ref->host, p->ref->repo,
 			  ref, d);
 	} else if (r.digest[0] && strcmp(r.digest, m->digest) != 0) {
-		rc = fail(err, cap, "manifest to %s/%s:%s: the registry says %s, we sent %s",
+		rc = log_fail(err, cap, "manifest to %s/%s:%s: the registry says %s, we sent %s",
 			  p->ref->host, p->ref->repo, ref, r.digest, m->digest);
 	}
 	client_resp_free(&r);
@@ -595,7 +584,7 @@ static int push_image(struct push *p, struct image *img, const struct ref *ref,
 	p->ref = ref;
 	h = client_handle(&cl);
 	if (!h) {
-		fail(err, cap, "cannot start libcurl");
+		log_fail(err, cap, "cannot start libcurl");
 		goto out;
 	}
 	if (client_connect(&cl, h, err, cap) < 0)
@@ -603,7 +592,7 @@ static int push_image(struct push *p, struct image *img, const struct ref *ref,
 	/* jobs: layers first, then configs */
 	p->bj = calloc(img->nblobs ? img->nblobs : 1, sizeof *p->bj);
 	if (!p->bj) {
-		fail(err, cap, "out of memory");
+		log_fail(err, cap, "out of memory");
 		goto out;
 	}
 	p->nbj = 0;
@@ -629,7 +618,7 @@ static int push_image(struct push *p, struct image *img, const struct ref *ref,
 		draw_progress(p, 1);
 	}
 	if (p->failed) {
-		fail(err, cap, "%s", p->err);
+		log_fail(err, cap, "%s", p->err);
 		goto out;
 	}
 	/* manifests: children by digest, the top by tag (or digest), then extra tags */
@@ -638,7 +627,7 @@ static int push_image(struct push *p, struct image *img, const struct ref *ref,
 		int top = i + 1 == img->nmanifests;
 		if (!top || ref->digest[0]) {
 			if (top && strcmp(ref->digest, m->digest) != 0) {
-				fail(err, cap, "%s@%s: the image's manifest is %s", ref->repo, ref->digest,
+				log_fail(err, cap, "%s@%s: the image's manifest is %s", ref->repo, ref->digest,
 				     m->digest);
 				goto out;
 			}

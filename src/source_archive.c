@@ -1,6 +1,7 @@
 /* source_archive.c - image sources: tar streams through libarchive, and
  * OCI layout directories read on demand. */
 #include "source.h"
+#include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,17 +16,6 @@
 #include <archive_entry.h>
 
 #define COPY_CHUNK (1 << 20)
-
-static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static void source_init(struct source *src, const struct store *st, const char *what)
 {
@@ -83,14 +73,14 @@ static struct source_entry *add_entry(struct source *src, const char *name, char
 		return e;
 	}
 	if (src->n == SOURCE_MAX_ENTRIES) {
-		fail(err, cap, "%s: more than %d files", src->what, SOURCE_MAX_ENTRIES);
+		log_fail(err, cap, "%s: more than %d files", src->what, SOURCE_MAX_ENTRIES);
 		return NULL;
 	}
 	if (src->n == src->cap) {
 		size_t ncap = src->cap ? src->cap * 2 : 64;
 		struct source_entry *v = realloc(src->e, ncap * sizeof *v);
 		if (!v) {
-			fail(err, cap, "out of memory");
+			log_fail(err, cap, "out of memory");
 			return NULL;
 		}
 		src->e = v;
@@ -101,7 +91,7 @@ static struct source_entry *add_entry(struct source *src, const char *name, char
 	e->name = strdup(name);
 	if (!e->name || map_put(&src->names, name, (void *)(src->n + 1)) < 0) {
 		free(e->name);
-		fail(err, cap, "out of memory");
+		log_fail(err, cap, "out of memory");
 		return NULL;
 	}
 	src->n++;
@@ -133,7 +123,7 @@ static int copy_in(struct source *src, struct source_entry *e, read_fn *rd, void
 	int fd = store_tmp_create(src->st, e->tmp);
 	if (fd < 0) {
 		e->tmp[0] = '\0';
-		return fail(err, cap, "cannot create a temporary file in the store: %s",
+		return log_fail(err, cap, "cannot create a temporary file in the store: %s",
 			    strerror(errno));
 	}
 	hasher_init(&h, DIGEST_SHA256);
@@ -145,7 +135,7 @@ static int copy_in(struct source *src, struct source_entry *e, read_fn *rd, void
 		if (n == 0)
 			break;
 		if (write_full(fd, buf, (size_t)n) < 0) {
-			fail(err, cap, "writing into the store: %s", strerror(errno));
+			log_fail(err, cap, "writing into the store: %s", strerror(errno));
 			goto bad;
 		}
 		hasher_update(&h, buf, (size_t)n);
@@ -180,9 +170,9 @@ static long ar_read(void *ctx, const void **buf, char *err, size_t cap)
 	if (r == ARCHIVE_EOF)
 		return 0;
 	if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
-		return fail(err, cap, "%s: reading %s: %s", c->what, c->name, archive_error_string(c->a));
+		return log_fail(err, cap, "%s: reading %s: %s", c->what, c->name, archive_error_string(c->a));
 	if (off != c->expect)
-		return fail(err, cap, "%s: %s is a sparse file, which an image never holds", c->what,
+		return log_fail(err, cap, "%s: %s is a sparse file, which an image never holds", c->what,
 			    c->name);
 	c->expect += (int64_t)size;
 	return (long)size;
@@ -201,19 +191,19 @@ static int scan_archive(struct source *src, struct archive *a, char *err, size_t
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
 			const char *why = archive_error_string(a);
 			if (members == 0)
-				return fail(err, cap, "%s is not a tar archive (%s)%s", src->what,
+				return log_fail(err, cap, "%s is not a tar archive (%s)%s", src->what,
 					    why ? why : "unrecognised format",
 					    strcmp(src->what, "stdin") == 0
 						    ? "; empty stdin? `docker run` needs -i to pass it on"
 						    : "");
-			return fail(err, cap, "%s: %s", src->what, why ? why : "damaged archive");
+			return log_fail(err, cap, "%s: %s", src->what, why ? why : "damaged archive");
 		}
 		members++;
 		if (clean_name(archive_entry_pathname(ent) ? archive_entry_pathname(ent) : "", name,
 			       sizeof name) < 0) {
 			if (archive_entry_filetype(ent) == AE_IFDIR)
 				continue; /* "./" and the like */
-			return fail(err, cap, "%s: unacceptable member name %.200s", src->what,
+			return log_fail(err, cap, "%s: unacceptable member name %.200s", src->what,
 				    archive_entry_pathname(ent) ? archive_entry_pathname(ent) : "");
 		}
 		switch (archive_entry_filetype(ent)) {
@@ -229,13 +219,13 @@ static int scan_archive(struct source *src, struct archive *a, char *err, size_t
 			const char *t = archive_entry_symlink(ent);
 			struct source_entry *e;
 			if (!t || strlen(t) >= SOURCE_NAME_MAX)
-				return fail(err, cap, "%s: bad symlink %s", src->what, name);
+				return log_fail(err, cap, "%s: bad symlink %s", src->what, name);
 			e = add_entry(src, name, err, cap);
 			if (!e)
 				return -1;
 			e->link = strdup(t);
 			if (!e->link)
-				return fail(err, cap, "out of memory");
+				return log_fail(err, cap, "out of memory");
 			break;
 		}
 		default:
@@ -243,7 +233,7 @@ static int scan_archive(struct source *src, struct archive *a, char *err, size_t
 		}
 	}
 	if (members == 0)
-		return fail(err, cap, "%s is empty or not a tar archive", src->what);
+		return log_fail(err, cap, "%s is empty or not a tar archive", src->what);
 	return 0;
 }
 
@@ -267,9 +257,9 @@ int source_open_fd(struct source *src, const struct store *st, int fd, const cha
 	source_init(src, st, what);
 	a = new_reader();
 	if (!a)
-		return fail(err, cap, "out of memory");
+		return log_fail(err, cap, "out of memory");
 	if (archive_read_open_fd(a, fd, COPY_CHUNK) != ARCHIVE_OK) {
-		r = fail(err, cap, "%s is not a tar archive (%s)%s", what, archive_error_string(a),
+		r = log_fail(err, cap, "%s is not a tar archive (%s)%s", what, archive_error_string(a),
 			 strcmp(what, "stdin") == 0 ? "; empty stdin? `docker run` needs -i to pass it on"
 						    : "");
 		archive_read_free(a);
@@ -288,16 +278,16 @@ int source_open_path(struct source *src, const struct store *st, const char *pat
 
 	source_init(src, st, path);
 	if (stat(path, &sb) < 0)
-		return fail(err, cap, "%s: %s", path, strerror(errno));
+		return log_fail(err, cap, "%s: %s", path, strerror(errno));
 	if (S_ISDIR(sb.st_mode)) {
 		src->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (src->dirfd < 0)
-			return fail(err, cap, "%s: %s", path, strerror(errno));
+			return log_fail(err, cap, "%s: %s", path, strerror(errno));
 		return 0;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, cap, "%s: %s", path, strerror(errno));
+		return log_fail(err, cap, "%s: %s", path, strerror(errno));
 	r = source_open_fd(src, st, fd, path, err, cap);
 	close(fd);
 	return r;
@@ -319,7 +309,7 @@ static long fd_read(void *ctx, const void **buf, char *err, size_t cap)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return fail(err, cap, "reading %s: %s", c->name, strerror(errno));
+			return log_fail(err, cap, "reading %s: %s", c->name, strerror(errno));
 		*buf = c->buf;
 		return (long)n;
 	}
@@ -335,18 +325,18 @@ static struct source_entry *dir_load(struct source *src, const char *name, char 
 
 	c.fd = openat(src->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (c.fd < 0) {
-		fail(err, cap, "%s has no %s (%s)", src->what, name, strerror(errno));
+		log_fail(err, cap, "%s has no %s (%s)", src->what, name, strerror(errno));
 		return NULL;
 	}
 	if (fstat(c.fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
 		close(c.fd);
-		fail(err, cap, "%s/%s is not a regular file", src->what, name);
+		log_fail(err, cap, "%s/%s is not a regular file", src->what, name);
 		return NULL;
 	}
 	c.buf = malloc(COPY_CHUNK);
 	e = c.buf ? add_entry(src, name, err, cap) : NULL;
 	if (!c.buf)
-		fail(err, cap, "out of memory");
+		log_fail(err, cap, "out of memory");
 	if (e && copy_in(src, e, fd_read, &c, err, cap) < 0)
 		e = NULL;
 	free(c.buf);
@@ -400,7 +390,7 @@ struct source_entry *source_get(struct source *src, const char *name, char *err,
 	char cur[SOURCE_NAME_MAX], next[SOURCE_NAME_MAX];
 
 	if (clean_name(name, cur, sizeof cur) < 0) {
-		fail(err, cap, "%s: unacceptable file name %.200s", src->what, name);
+		log_fail(err, cap, "%s: unacceptable file name %.200s", src->what, name);
 		return NULL;
 	}
 	for (int depth = 0; depth < 8; depth++) {
@@ -409,19 +399,19 @@ struct source_entry *source_get(struct source *src, const char *name, char *err,
 		if (!v) {
 			if (src->dirfd >= 0)
 				return dir_load(src, cur, err, cap);
-			fail(err, cap, "%s has no %s", src->what, cur);
+			log_fail(err, cap, "%s has no %s", src->what, cur);
 			return NULL;
 		}
 		e = &src->e[(size_t)v - 1];
 		if (!e->link)
 			return e;
 		if (resolve_link(cur, e->link, next, sizeof next) < 0) {
-			fail(err, cap, "%s: symlink %s leaves the archive", src->what, name);
+			log_fail(err, cap, "%s: symlink %s leaves the archive", src->what, name);
 			return NULL;
 		}
 		memcpy(cur, next, sizeof cur);
 	}
-	fail(err, cap, "%s: too many symlinks at %s", src->what, name);
+	log_fail(err, cap, "%s: too many symlinks at %s", src->what, name);
 	return NULL;
 }
 
@@ -433,14 +423,14 @@ int source_read(struct source *src, const struct source_entry *e, size_t max, ch
 	size_t got = 0;
 
 	if (e->size > max)
-		return fail(err, cap, "%s: %s is larger than %zu bytes", src->what, e->name, max);
+		return log_fail(err, cap, "%s: %s is larger than %zu bytes", src->what, e->name, max);
 	fd = store_tmp_open(src->st, e->tmp);
 	if (fd < 0)
-		return fail(err, cap, "%s: %s: %s", src->what, e->name, strerror(errno));
+		return log_fail(err, cap, "%s: %s: %s", src->what, e->name, strerror(errno));
 	buf = malloc(e->size + 1);
 	if (!buf) {
 		close(fd);
-		return fail(err, cap, "out of memory");
+		return log_fail(err, cap, "out of memory");
 	}
 	while (got < e->size) {
 		ssize_t n = read(fd, buf + got, e->size - got);
@@ -449,7 +439,7 @@ int source_read(struct source *src, const struct source_entry *e, size_t max, ch
 		if (n <= 0) {
 			free(buf);
 			close(fd);
-			return fail(err, cap, "%s: %s: short read", src->what, e->name);
+			return log_fail(err, cap, "%s: %s: short read", src->what, e->name);
 		}
 		got += (size_t)n;
 	}

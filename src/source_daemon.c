@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "json.h"
+#include "log.h"
 
 #define DAEMON_ERR_MAX 4096
 
@@ -27,17 +28,6 @@ struct fetch {
 	CURLcode rc;
 	char curl_err[CURL_ERROR_SIZE];
 };
-
-static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 {
@@ -107,21 +97,21 @@ int source_open_daemon(struct source *src, const struct store *st, const char *i
 	snprintf(what, sizeof what, "docker://%s", image);
 	if (access(sock, W_OK) < 0) {
 		if (errno == EACCES)
-			return fail(err, cap, "%s: no permission on the docker socket %s; run the "
+			return log_fail(err, cap, "%s: no permission on the docker socket %s; run the "
 					      "container with --group-add <the socket's gid> or --user 0",
 				    what, sock);
-		return fail(err, cap, "%s: cannot use the docker socket %s (%s); mount it with "
+		return log_fail(err, cap, "%s: cannot use the docker socket %s (%s); mount it with "
 				      "-v /var/run/docker.sock:/var/run/docker.sock",
 			    what, sock, strerror(errno));
 	}
 	f.curl = curl_easy_init();
 	if (!f.curl)
-		return fail(err, cap, "%s: cannot start libcurl", what);
+		return log_fail(err, cap, "%s: cannot start libcurl", what);
 	/* names keep their '/' and ':'; anything else odd is escaped */
 	esc = curl_easy_escape(f.curl, image, 0);
 	if (!esc) {
 		curl_easy_cleanup(f.curl);
-		return fail(err, cap, "out of memory");
+		return log_fail(err, cap, "out of memory");
 	}
 	{
 		/* undo the escaping of '/' and ':' which the API expects raw */
@@ -143,7 +133,7 @@ int source_open_daemon(struct source *src, const struct store *st, const char *i
 	curl_free(esc);
 	if (pipe2(fds, O_CLOEXEC) < 0) {
 		curl_easy_cleanup(f.curl);
-		return fail(err, cap, "pipe: %s", strerror(errno));
+		return log_fail(err, cap, "pipe: %s", strerror(errno));
 	}
 	f.wfd = fds[1];
 	buf_init(&f.errbody, DAEMON_ERR_MAX);
@@ -159,19 +149,19 @@ int source_open_daemon(struct source *src, const struct store *st, const char *i
 		close(fds[1]);
 		curl_easy_cleanup(f.curl);
 		buf_free(&f.errbody);
-		return fail(err, cap, "cannot start a thread");
+		return log_fail(err, cap, "cannot start a thread");
 	}
 	r = source_open_fd(src, st, fds[0], what, err, cap);
 	close(fds[0]); /* a writer still blocked gets EPIPE and stops */
 	pthread_join(tid, NULL);
 	if (f.rc != CURLE_OK && f.status != 200)
-		r = fail(err, cap, "%s: docker daemon at %s: %s", what, sock,
+		r = log_fail(err, cap, "%s: docker daemon at %s: %s", what, sock,
 			 f.curl_err[0] ? f.curl_err : curl_easy_strerror(f.rc));
 	else if (f.status != 200) {
 		daemon_message(&f, msg, sizeof msg);
-		r = fail(err, cap, "%s: docker daemon: %s", what, msg);
+		r = log_fail(err, cap, "%s: docker daemon: %s", what, msg);
 	} else if (f.rc != CURLE_OK && r == 0) {
-		r = fail(err, cap, "%s: transfer from the docker daemon failed: %s", what,
+		r = log_fail(err, cap, "%s: transfer from the docker daemon failed: %s", what,
 			 f.curl_err[0] ? f.curl_err : curl_easy_strerror(f.rc));
 	}
 	curl_easy_cleanup(f.curl);

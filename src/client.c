@@ -198,6 +198,8 @@ void client_fini(struct client *c)
 		free(c->pass);
 	}
 	for (size_t i = 0; i < c->ntokens; i++) {
+		if (!c->tokens[i].value)
+			continue;
 		memset(c->tokens[i].value, 0, strlen(c->tokens[i].value));
 		free(c->tokens[i].value);
 	}
@@ -400,7 +402,23 @@ void client_abs_url(const struct client *c, const char *loc, char *out, size_t c
 /* A TLS failure, explained. */
 static void tls_failure(const struct client *c, CURLcode rc, const char *msg, char *err, size_t cap)
 {
-	if (strstr(msg, "BR_ERR_UNSUPPORTED_VERSION") || strstr(msg, "alert 70") ||
+	/* curl's BearSSL backend: "BearSSL: connection error 0x%04x", where
+	 * 0x100 + n is fatal alert n received, 0x200 + n sent (bearssl_ssl.h) */
+	const char *ce = strstr(msg, "connection error 0x");
+	long code = ce ? strtol(ce + 17, NULL, 16) : -1;
+	if (code == 0x100 + 70 || code == 0x100 + 40)
+		log_fail(err, cap, "%s: the server refused TLS 1.2 (TLS 1.3 only?); this build speaks "
+				   "TLS 1.2 at most (BearSSL)",
+			 c->host);
+	else if (code == 3 || code == 4 || code == 9)
+		log_fail(err, cap, "%s: the server does not answer in TLS (a plain-HTTP registry? "
+				   "then use --insecure)",
+			 c->host);
+	else if (strstr(msg, "IP address"))
+		log_fail(err, cap, "%s: certificates cannot be checked against an IP address in this "
+				   "build (BearSSL); use a host name the certificate names, or --insecure",
+			 c->host);
+	else if (strstr(msg, "BR_ERR_UNSUPPORTED_VERSION") || strstr(msg, "alert 70") ||
 	    strstr(msg, "protocol_version") || strstr(msg, "UNSUPPORTED_VERSION"))
 		log_fail(err, cap, "%s: the server offers no TLS 1.2 (TLS 1.3 only?), and this build "
 			       "speaks TLS 1.2 at most (BearSSL): %s",
@@ -566,10 +584,14 @@ static int fetch_token(struct client *c, CURL *h, const char *scope, char *err, 
 	client_resp_free(&r);
 	pthread_mutex_lock(&c->lock);
 	{
-		size_t slot = c->ntokens < 16 ? c->ntokens++ : 15;
+		size_t slot = SIZE_MAX;
 		for (size_t i = 0; i < c->ntokens; i++)
 			if (strcmp(c->tokens[i].scope, scope) == 0)
 				slot = i;
+		if (slot == SIZE_MAX)
+			slot = c->ntokens < 16 ? c->ntokens++ : 15;
+		if (c->tokens[slot].value)
+			memset(c->tokens[slot].value, 0, strlen(c->tokens[slot].value));
 		free(c->tokens[slot].value);
 		snprintf(c->tokens[slot].scope, sizeof c->tokens[slot].scope, "%s", scope);
 		c->tokens[slot].value = strdup(tok);
@@ -686,6 +708,9 @@ int client_request(struct client *c, CURL *h, const char *method, const char *pa
 			return log_fail(err, cap, "%s %s: %s", method, url,
 				    curl_err[0] ? curl_err : curl_easy_strerror(rc));
 		}
+		if (resp->status == 401 && reauthed && c->auth_kind == 1 && c->have_creds)
+			return log_fail(err, cap, "%s rejected the credentials of %s (HTTP 401)", c->host,
+					c->user);
 		if (resp->status == 401 && !reauthed && resp->www_auth[0]) {
 			reauthed = 1;
 			note_challenge(c, resp->www_auth);
@@ -704,7 +729,7 @@ int client_request(struct client *c, CURL *h, const char *method, const char *pa
 			attempt--; /* an auth round is not a failure */
 			continue;
 		}
-		if (idempotent && (resp->status == 429 || resp->status == 500 || resp->status == 502 ||
+		if (idempotent && (resp->status == 408 || resp->status == 429 || resp->status == 500 || resp->status == 502 ||
 				   resp->status == 503 || resp->status == 504) &&
 		    attempt + 1 < MAX_ATTEMPTS) {
 			log_debug("%s %s: HTTP %ld; retrying", method, url, resp->status);
@@ -746,13 +771,21 @@ int client_connect(struct client *c, CURL *h, char *err, size_t cap)
 		{
 			char url[400];
 			snprintf(url, sizeof url, "http://%s/v2/", c->host);
-			if (perform(c, h, "GET", url, NULL, NULL, NULL, &r, curl_err) == CURLE_OK &&
-			    (r.status == 200 || r.status == 401)) {
-				c->plain_http = 1;
-				if (r.status == 401 && r.www_auth[0])
-					note_challenge(c, r.www_auth);
-				client_resp_free(&r);
-				return 0;
+			if (perform(c, h, "GET", url, NULL, NULL, NULL, &r, curl_err) == CURLE_OK) {
+				if (r.status == 200 || r.status == 401) {
+					c->plain_http = 1;
+					if (r.status == 401 && r.www_auth[0])
+						note_challenge(c, r.www_auth);
+					client_resp_free(&r);
+					return 0;
+				}
+				if (r.status != 400) { /* 400: a TLS port that was sent plain HTTP */
+					char d[256];
+					client_describe(&r, d, sizeof d);
+					client_resp_free(&r);
+					return log_fail(err, cap, "%s does not look like a registry: GET %s gave %s",
+							c->host, url, d);
+				}
 			}
 		}
 	}

@@ -610,6 +610,11 @@ static void conn_run(struct conn *c)
 			}
 			continue;
 		}
+		/* Out of rounds: leave the bytes in the socket, where level-triggered
+		 * epoll reports them again.  Bytes read now would sit unparsed in
+		 * c->in with nothing to wake us: a head stuck until the 408. */
+		if (round + 1 == READS_PER_EVENT)
+			break;
 		if (c->state == CS_BODY && c->in.len == 0) {
 			r = read_some(c, rbuf, sizeof rbuf);
 			if (r == -1)

@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,9 @@
 #include <unistd.h>
 
 int log_level = LOG_INFO;
+int log_immediate;
+/* push logs from its worker threads */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 #define LOG_BUF_SIZE 65536
 #define LOG_LINE_MAX 4096
@@ -30,7 +34,16 @@ int log_level_parse(const char *s)
 	return -1;
 }
 
+static void log_flush_locked(void);
+
 void log_flush(void)
+{
+	pthread_mutex_lock(&log_lock);
+	log_flush_locked();
+	pthread_mutex_unlock(&log_lock);
+}
+
+static void log_flush_locked(void)
 {
 	size_t off = 0;
 	while (off < log_len) {
@@ -88,13 +101,15 @@ static void log_append(int level, const char *fmt, va_list ap, int with_errno, i
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
 			line[i] = '?';
+	pthread_mutex_lock(&log_lock);
 	if (log_len + n + 1 > LOG_BUF_SIZE)
-		log_flush();
+		log_flush_locked();
 	memcpy(log_buf + log_len, line, n);
 	log_len += n;
 	log_buf[log_len++] = '\n';
-	if (level <= LOG_WARN)
-		log_flush();
+	if (level <= LOG_WARN || log_immediate)
+		log_flush_locked();
+	pthread_mutex_unlock(&log_lock);
 }
 
 void log_vmsg(int level, const char *fmt, va_list ap)

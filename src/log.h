@@ -13,6 +13,8 @@
 enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
 extern int log_level;
+/* Write each line at once (client verbs, whose threads share stderr). */
+extern int log_immediate;
 
 /* Parse "error", "warn", "info", "debug"; -1 if unknown. */
 int log_level_parse(const char *s);

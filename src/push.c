@@ -321,6 +321,10 @@ static int push_blob(struct push *p, CURL *h, struct blob_job *j, char *err, siz
 	snprintf(path, sizeof path, "/v2/%s/blobs/%s", p->ref->repo, b->digest);
 	if (client_request(p->cl, h, "HEAD", path, scope, NULL, NULL, 1, &r, err, cap) < 0)
 		goto out;
+	if (r.status != 200 && r.status != 404) {
+		blob_error(p, b, "check (HEAD)", &r, err, cap);
+		goto out;
+	}
 	if (r.status == 200) {
 		j->state = B_EXISTS;
 		j->done = b->size;
@@ -369,8 +373,11 @@ static int push_blob(struct push *p, CURL *h, struct blob_job *j, char *err, siz
 				rc = 0;
 				goto out;
 			}
-			if (r.status >= 500 || r.status == 429)
+			if (r.status >= 500 || r.status == 429) {
+				blob_error(p, b, "upload", &r, err, cap);
+				backoff_ms(r.retry_after > 0 ? r.retry_after * 1000 : 200L << attempt);
 				continue;
+			}
 			blob_error(p, b, "upload", &r, err, cap);
 			goto out;
 		}
@@ -425,12 +432,14 @@ static int push_blob(struct push *p, CURL *h, struct blob_job *j, char *err, siz
 		blob_error(p, b, "finish upload", &r, err, cap);
 		goto out;
 	}
-	if (!err[0])
+	if (!err[0]) {
 		log_fail(err, cap, "blob %s to %s/%s: gave up after %d attempts", b->digest, p->ref->host,
-		     p->ref->repo, BLOB_ATTEMPTS);
-	else
-		log_fail(err, cap, "blob %s to %s/%s: gave up after %d attempts (%.400s)", b->digest,
-		     p->ref->host, p->ref->repo, BLOB_ATTEMPTS, err);
+			 p->ref->repo, BLOB_ATTEMPTS);
+	} else {
+		char last[800]; /* err is both the format's argument and its output */
+		snprintf(last, sizeof last, "%s", err);
+		log_fail(err, cap, "%s (gave up after %d attempts)", last, BLOB_ATTEMPTS);
+	}
 out:
 	if (rc < 0)
 		j->state = B_FAILED;
@@ -785,6 +794,7 @@ int push_main(int argc, char **argv)
 		p.copt.password = pass;
 	}
 	p.copt.verbose = verbose;
+	log_immediate = 1; /* -v lines as they happen, between curl's */
 	if (verbose && log_level < LOG_DEBUG)
 		log_level = LOG_DEBUG;
 	else if (log_level > LOG_WARN)

@@ -79,9 +79,9 @@ say "bench-push: tarball $TAR_MIB MiB"
 
 # ---- one run: a fresh registry, the timed command, a check ------------------
 start_registry() {
-  local try
+  local _
   rm -rf "$WORK/store"
-  for try in 1 2 3; do
+  for _ in 1 2 3; do
     PORT=$(python3 "$HELPER" port)
     cat >"$WORK/reg.yml" <<EOF
 version: 0.1

@@ -100,6 +100,7 @@ static long add_blob(struct source *src, struct image *img, struct source_entry 
 	snprintf(b->digest, sizeof b->digest, "%s", e->digest);
 	snprintf(b->media_type, sizeof b->media_type, "%s", media_type);
 	snprintf(b->tmp, sizeof b->tmp, "%s", e->tmp);
+	b->off = e->off;
 	b->size = e->size;
 	return (long)(img->nblobs - 1);
 }
@@ -535,6 +536,8 @@ int image_commit(struct store *st, const struct image *img, char *err, size_t ca
 				return log_fail(err, cap, "link %s: %s", b->digest, strerror(errno));
 			continue;
 		}
+		if (!b->tmp[0])
+			return log_fail(err, cap, "commit %s: its bytes are not in the store", b->digest);
 		if (store_blob_commit_tmp(st, img->repo, b->tmp, b->digest, b->size) < 0)
 			return log_fail(err, cap, "commit %s: %s", b->digest, strerror(errno));
 	}

@@ -23,8 +23,10 @@ struct image_blob {
 	char digest[DIGEST_STR_MAX];
 	char media_type[MEDIA_TYPE_MAX];
 	uint64_t size;
-	char tmp[STORE_TMP_REL_MAX];  /* the bytes, a store temporary file */
+	char tmp[STORE_TMP_REL_MAX];  /* the bytes, a store temporary file, or */
+	int64_t off;                  /* >= 0: at off in the source's tar (in place) */
 	int is_config;
+	int gzipped;                  /* compressed by a sink (push) */
 };
 
 struct image_manifest {

@@ -44,8 +44,8 @@ int import_parse_spec(const char *arg, struct import_spec *spec, char *err, size
 	return 0;
 }
 
-int import_load(const struct store *st, const struct import_spec *spec, struct source *src,
-		struct image_set *set, char *err, size_t cap)
+int import_load(const struct store *st, const struct import_spec *spec, int flags,
+		struct source *src, struct image_set *set, char *err, size_t cap)
 {
 	int r;
 	const char *select = spec->select[0] ? spec->select : NULL;
@@ -55,7 +55,7 @@ int import_load(const struct store *st, const struct import_spec *spec, struct s
 	else if (strncmp(spec->src, "docker://", 9) == 0)
 		r = source_open_daemon(src, st, spec->src + 9, err, cap);
 	else
-		r = source_open_path(src, st, spec->src, err, cap);
+		r = source_open_path(src, st, spec->src, flags, err, cap);
 	if (r < 0) {
 		source_close(src);
 		return -1;
@@ -108,7 +108,7 @@ int import_main(int argc, char **argv)
 	if (store_open(&st, root, 0) < 0)
 		fatal(1, "import: cannot open the store at %s", root);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (import_load(st, &spec, &src, &set, err, sizeof err) < 0) {
+	if (import_load(st, &spec, 0, &src, &set, err, sizeof err) < 0) {
 		store_close(st);
 		fatal(1, "import: %s", err);
 	}

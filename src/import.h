@@ -24,9 +24,10 @@ struct import_spec {
 
 int import_parse_spec(const char *arg, struct import_spec *spec, char *err, size_t cap);
 /* Read and verify spec's images (blocking; safe off the event loop).  On
- * success src stays open (its files are the blobs) until after the commit. */
-int import_load(const struct store *st, const struct import_spec *spec, struct source *src,
-		struct image_set *set, char *err, size_t cap);
+ * success src stays open (its files are the blobs) until after the commit.
+ * flags: SOURCE_IN_PLACE for a sink that reads the blobs back (push). */
+int import_load(const struct store *st, const struct import_spec *spec, int flags,
+		struct source *src, struct image_set *set, char *err, size_t cap);
 /* `packhelper import SRC REPO[:TAG] [--root DIR]`; returns the exit status. */
 int import_main(int argc, char **argv);
 

@@ -81,6 +81,8 @@ struct push {
 	struct client *cl;
 	const struct ref *ref;
 	struct store *scratch;
+	struct source *src;       /* the image's files (tar members read in place) */
+	int gzip_layers;          /* this image's layers are ours to compress */
 	struct blob_job *bj;
 	size_t nbj;
 	size_t next;              /* next job for a worker */
@@ -191,15 +193,50 @@ static void on_progress(void *ctx, uint64_t sent)
 
 /* ---- gzip ---- */
 
-/* Compress blob b's file into a new temporary file; b now describes it. */
-static int gzip_blob(struct push *p, struct image_blob *b, enum image_format fmt, char *err,
-		     size_t cap)
+/* Open a blob's bytes: a scratch file, or the source tar in place. */
+static int blob_open(const struct push *p, const struct image_blob *b, uint64_t *off)
 {
-	static const size_t CH = 1 << 20;
+	if (b->off >= 0) {
+		*off = (uint64_t)b->off;
+		return fcntl(p->src->tarfd, F_DUPFD_CLOEXEC, 0);
+	}
+	*off = 0;
+	return store_tmp_open(p->scratch, b->tmp);
+}
+
+/* Write n bytes of compressed output to fd, hashing them. */
+static int emit(int fd, struct hasher *h, const unsigned char *q, size_t n, uint64_t *total)
+{
+	hasher_update(h, q, n);
+	*total += n;
+	while (n) {
+		ssize_t w = write(fd, q, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		q += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+#define GZ_CHUNK ((size_t)1 << 20)
+#define GZ_WINDOW ((uint64_t)4 << 20)   /* judge compressibility over this much input */
+#define GZ_PROBE ((uint64_t)32 << 20)   /* stored this long, then try compressing again */
+
+/* Compress blob b into a new scratch file; b then describes the gzip.  Data
+ * that does not shrink (over 97% after a 4 MiB window) is stored instead,
+ * and compression is tried again every 32 MiB: the output is still one
+ * valid gzip stream, and the same input always gives the same bytes. */
+static int gzip_blob(struct push *p, struct image_blob *b, char *err, size_t cap)
+{
 	char rel[STORE_TMP_REL_MAX];
-	unsigned char *in = malloc(CH), *out = malloc(CH);
-	int ifd = store_tmp_open(p->scratch, b->tmp);
+	unsigned char *in = malloc(GZ_CHUNK), *out = malloc(GZ_CHUNK);
+	uint64_t off, done = 0, win_in = 0, win_out = 0, stored_since = 0;
+	int ifd = blob_open(p, b, &off);
 	int ofd = store_tmp_create(p->scratch, rel);
+	int level = p->gzip_level;
 	struct hasher h;
 	z_stream z;
 	uint64_t total = 0;
@@ -210,54 +247,75 @@ static int gzip_blob(struct push *p, struct image_blob *b, enum image_format fmt
 		log_fail(err, cap, "compress %s: %s", b->digest, strerror(errno));
 		goto out;
 	}
-	if (deflateInit2(&z, p->gzip_level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+	if (deflateInit2(&z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
 		log_fail(err, cap, "compress %s: zlib init failed", b->digest);
 		goto out;
 	}
 	hasher_init(&h, DIGEST_SHA256);
 	for (int eof = 0; zr != Z_STREAM_END;) {
 		if (z.avail_in == 0 && !eof) {
-			ssize_t n = read(ifd, in, CH);
-			if (n < 0) {
-				log_fail(err, cap, "compress %s: %s", b->digest, strerror(errno));
+			size_t want = b->size - done < GZ_CHUNK ? (size_t)(b->size - done) : GZ_CHUNK;
+			ssize_t n;
+			int next = level;
+			/* adapt, between chunks: compressing what does not shrink only
+			 * costs time */
+			if (level > 0 && z.total_in - win_in >= GZ_WINDOW) {
+				if ((z.total_out - win_out) * 100 > (z.total_in - win_in) * 97)
+					next = 0;
+				win_in = z.total_in;
+				win_out = z.total_out;
+			} else if (level == 0 && z.total_in - stored_since >= GZ_PROBE) {
+				next = p->gzip_level;
+			}
+			if (next != level) {
+				/* deflateParams flushes what it holds: give it room */
+				z.next_out = out;
+				z.avail_out = (uInt)GZ_CHUNK;
+				zr = deflateParams(&z, next, Z_DEFAULT_STRATEGY);
+				if (emit(ofd, &h, out, GZ_CHUNK - z.avail_out, &total) < 0) {
+					log_fail(err, cap, "compress %s: %s", b->digest, strerror(errno));
+					goto outz;
+				}
+				if (zr == Z_OK) {
+					level = next;
+					stored_since = win_in = z.total_in;
+					win_out = z.total_out;
+				}
+				zr = Z_OK;
+			}
+			n = want ? pread(ifd, in, want, (off_t)(off + done)) : 0;
+			if (n < 0 || (n == 0 && want)) {
+				log_fail(err, cap, "compress %s: %s", b->digest,
+					 n < 0 ? strerror(errno) : "short read");
 				goto outz;
 			}
-			eof = n == 0;
+			done += (uint64_t)n;
+			eof = done == b->size;
 			z.next_in = in;
 			z.avail_in = (uInt)n;
 		}
 		z.next_out = out;
-		z.avail_out = (uInt)CH;
+		z.avail_out = (uInt)GZ_CHUNK;
 		zr = deflate(&z, eof ? Z_FINISH : Z_NO_FLUSH);
 		if (zr == Z_STREAM_ERROR) {
 			log_fail(err, cap, "compress %s: zlib error", b->digest);
 			goto outz;
 		}
-		{
-			size_t n = CH - z.avail_out;
-			const unsigned char *q = out;
-			hasher_update(&h, out, n);
-			total += n;
-			while (n) {
-				ssize_t w = write(ofd, q, n);
-				if (w < 0 && errno == EINTR)
-					continue;
-				if (w < 0) {
-					log_fail(err, cap, "compress %s: %s", b->digest, strerror(errno));
-					goto outz;
-				}
-				q += w;
-				n -= (size_t)w;
-			}
+		if (emit(ofd, &h, out, GZ_CHUNK - z.avail_out, &total) < 0) {
+			log_fail(err, cap, "compress %s: %s", b->digest, strerror(errno));
+			goto outz;
 		}
 	}
-	store_tmp_remove(p->scratch, b->tmp);
+	if (b->tmp[0])
+		store_tmp_remove(p->scratch, b->tmp);
 	snprintf(b->tmp, sizeof b->tmp, "%s", rel);
+	b->off = -1;
 	hasher_final(&h, b->digest);
 	b->size = total;
+	b->gzipped = 1;
 	snprintf(b->media_type, sizeof b->media_type, "%s",
-		 fmt == IMAGE_FORMAT_DOCKER ? "application/vnd.docker.image.rootfs.diff.tar.gzip"
-					    : "application/vnd.oci.image.layer.v1.tar+gzip");
+		 p->format == IMAGE_FORMAT_DOCKER ? "application/vnd.docker.image.rootfs.diff.tar.gzip"
+						  : "application/vnd.oci.image.layer.v1.tar+gzip");
 	rc = 0;
 outz:
 	deflateEnd(&z);
@@ -313,10 +371,17 @@ static int push_blob(struct push *p, CURL *h, struct blob_job *j, char *err, siz
 	struct image_blob *b = j->blob;
 	char scope[800], path[1024], loc[2048], url[2800];
 	struct client_resp r;
+	uint64_t base = 0; /* where the blob starts in fd */
 	int fd = -1, rc = -1;
 
 	scope_for(p, scope, sizeof scope);
 	client_resp_init(&r);
+	if (p->gzip_layers && !b->is_config && !b->gzipped) {
+		/* compressed once, here in the worker, so layers compress in parallel */
+		j->state = B_COMPRESS;
+		if (gzip_blob(p, b, err, cap) < 0)
+			goto out;
+	}
 	j->state = B_CHECK;
 	snprintf(path, sizeof path, "/v2/%s/blobs/%s", p->ref->repo, b->digest);
 	if (client_request(p->cl, h, "HEAD", path, scope, NULL, NULL, 1, &r, err, cap) < 0)
@@ -331,7 +396,7 @@ static int push_blob(struct push *p, CURL *h, struct blob_job *j, char *err, siz
 		rc = 0;
 		goto out;
 	}
-	fd = store_tmp_open(p->scratch, b->tmp);
+	fd = blob_open(p, b, &base);
 	if (fd < 0) {
 		log_fail(err, cap, "blob %s: %s", b->digest, strerror(errno));
 		goto out;
@@ -360,7 +425,7 @@ static int push_blob(struct push *p, CURL *h, struct blob_job *j, char *err, siz
 		j->state = B_UPLOAD;
 		j->base = 0;
 		if (b->size <= MONOLITHIC_MAX && b->size <= p->chunk) {
-			struct client_body body = { .fd = fd, .off = 0, .len = b->size,
+			struct client_body body = { .fd = fd, .off = base, .len = b->size,
 						    .progress = on_progress, .progress_ctx = j };
 			with_digest(p->cl, loc, b->digest, url, sizeof url);
 			if (client_request(p->cl, h, "PUT", url, scope, "application/octet-stream", &body, 0,
@@ -385,7 +450,7 @@ static int push_blob(struct push *p, CURL *h, struct blob_job *j, char *err, siz
 		for (int misses = 0; off < b->size && misses < BLOB_ATTEMPTS;) {
 			uint64_t n = b->size - off < p->chunk ? b->size - off : p->chunk;
 			char cr[80];
-			struct client_body body = { .fd = fd, .off = off, .len = n,
+			struct client_body body = { .fd = fd, .off = base + off, .len = n,
 						    .progress = on_progress, .progress_ctx = j };
 			struct client_resp s;
 			const char *dash;
@@ -505,31 +570,32 @@ static int run_jobs(struct push *p, size_t from, size_t to)
 
 /* Compress the uncompressed layers of a docker-save image, once, and rebuild
  * its manifest in the chosen format. */
-static int prepare_image(struct push *p, struct image *img, char *err, size_t cap)
+/* Before the blobs: media types for --format docker, and whether the layers
+ * are ours to compress (docker-save layers are; an OCI layout keeps its
+ * manifests byte for byte, so its layers go as they are). */
+static void prepare_image(struct push *p, struct image *img)
+{
+	p->gzip_layers = p->gzip && img->generated;
+	if (!img->generated || p->format != IMAGE_FORMAT_DOCKER)
+		return;
+	snprintf(img->blobs[img->config].media_type, MEDIA_TYPE_MAX,
+		 "application/vnd.docker.container.image.v1+json");
+	for (size_t i = 0; i < img->nblobs; i++)
+		if (strcmp(img->blobs[i].media_type, "application/vnd.oci.image.layer.v1.tar") == 0)
+			snprintf(img->blobs[i].media_type, MEDIA_TYPE_MAX,
+				 "application/vnd.docker.image.rootfs.diff.tar");
+}
+
+/* After the blobs: rebuild a docker-save image's manifest from what the
+ * layers now are (compressed, or in the docker format). */
+static int finish_manifest(struct push *p, struct image *img, char *err, size_t cap)
 {
 	struct buf m;
 	const struct image_blob **lp;
-	char d[DIGEST_STR_MAX];
+	struct image_manifest *top = &img->manifests[img->nmanifests - 1];
 
-	if (!img->generated)
-		return 0; /* an OCI layout keeps its manifests byte for byte */
-	if (p->gzip)
-		for (size_t i = 0; i < img->nblobs; i++)
-			if (!img->blobs[i].is_config &&
-			    strcmp(img->blobs[i].media_type, "application/vnd.oci.image.layer.v1.tar") == 0 &&
-			    gzip_blob(p, &img->blobs[i], p->format, err, cap) < 0)
-				return -1;
-	if (!p->gzip && p->format == IMAGE_FORMAT_OCI)
+	if (!img->generated || (!p->gzip && p->format == IMAGE_FORMAT_OCI))
 		return 0;
-	if (p->format == IMAGE_FORMAT_DOCKER) {
-		struct image_blob *c = &img->blobs[img->config];
-		snprintf(c->media_type, sizeof c->media_type,
-			 "application/vnd.docker.container.image.v1+json");
-		for (size_t i = 0; i < img->nblobs; i++)
-			if (strcmp(img->blobs[i].media_type, "application/vnd.oci.image.layer.v1.tar") == 0)
-				snprintf(img->blobs[i].media_type, sizeof img->blobs[i].media_type,
-					 "application/vnd.docker.image.rootfs.diff.tar");
-	}
 	lp = calloc(img->nlayers ? img->nlayers : 1, sizeof *lp);
 	if (!lp)
 		return log_fail(err, cap, "out of memory");
@@ -542,12 +608,11 @@ static int prepare_image(struct push *p, struct image *img, char *err, size_t ca
 		return log_fail(err, cap, "manifest too large");
 	}
 	free(lp);
-	digest_of(DIGEST_SHA256, m.p, m.len, d);
-	free(img->manifests[img->nmanifests - 1].bytes);
-	img->manifests[img->nmanifests - 1].bytes = m.p;
-	img->manifests[img->nmanifests - 1].len = m.len;
-	snprintf(img->manifests[img->nmanifests - 1].digest, DIGEST_STR_MAX, "%s", d);
-	snprintf(img->manifests[img->nmanifests - 1].media_type, MEDIA_TYPE_MAX, "%s",
+	free(top->bytes);
+	top->bytes = m.p;
+	top->len = m.len;
+	digest_of(DIGEST_SHA256, m.p, m.len, top->digest);
+	snprintf(top->media_type, MEDIA_TYPE_MAX, "%s",
 		 p->format == IMAGE_FORMAT_DOCKER ? MT_DOCKER_MANIFEST : MT_OCI_MANIFEST);
 	return 0;
 }
@@ -630,6 +695,8 @@ static int push_image(struct push *p, struct image *img, const struct ref *ref,
 		log_fail(err, cap, "%s", p->err);
 		goto out;
 	}
+	if (finish_manifest(p, img, err, cap) < 0)
+		goto out;
 	/* manifests: children by digest, the top by tag (or digest), then extra tags */
 	for (size_t i = 0; i < img->nmanifests; i++) {
 		const struct image_manifest *m = &img->manifests[i];
@@ -816,7 +883,8 @@ int push_main(int argc, char **argv)
 	/* select the image for the first REF's name unless SRC#NAME says */
 	snprintf(spec.repo, sizeof spec.repo, "%s", parsed[0].repo);
 	snprintf(spec.tag, sizeof spec.tag, "%s", parsed[0].tag[0] ? parsed[0].tag : "latest");
-	if (import_load(p.scratch, &spec, &src, &set, err, sizeof err) < 0) {
+	p.src = &src;
+	if (import_load(p.scratch, &spec, SOURCE_IN_PLACE, &src, &set, err, sizeof err) < 0) {
 		fprintf(stderr, "packhelper: push: %s\n", err);
 		rc = 1;
 		goto done;
@@ -827,11 +895,7 @@ int push_main(int argc, char **argv)
 		rc = 1;
 		goto loaded;
 	}
-	if (prepare_image(&p, &set.v[0], err, sizeof err) < 0) {
-		fprintf(stderr, "packhelper: push: %s\n", err);
-		rc = 1;
-		goto loaded;
-	}
+	prepare_image(&p, &set.v[0]);
 	for (size_t i = 0; i < nrefs; i++) {
 		if (push_image(&p, &set.v[0], &parsed[i], tags, ntags, err, sizeof err) < 0) {
 			fprintf(stderr, "packhelper: push: %s\n", err);

@@ -222,7 +222,7 @@ static void *import_thread(void *arg)
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		job->rc = import_parse_spec(srv->opt->imports[i], &job->spec, job->err, sizeof job->err);
 		if (job->rc == 0)
-			job->rc = import_load(srv->store, &job->spec, &job->src, &job->set, job->err,
+			job->rc = import_load(srv->store, &job->spec, 0, &job->src, &job->set, job->err,
 					      sizeof job->err);
 		job->seconds = since(&t0);
 		rc = job->rc; /* once written, job belongs to the loop, which frees it */

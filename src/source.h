@@ -24,7 +24,8 @@
 struct source_entry {
 	char *name;
 	char *link;                    /* a symlink's target, resolved on lookup */
-	char tmp[STORE_TMP_REL_MAX];   /* the bytes, in the store's uploads area */
+	char tmp[STORE_TMP_REL_MAX];   /* the bytes, in the store's uploads area, or */
+	int64_t off;                   /* -1, or: the bytes are at off in the tar (in place) */
 	char digest[DIGEST_STR_MAX];   /* sha256 of the bytes */
 	uint64_t size;
 	int synced;                    /* fdatasync'd, ready to commit */
@@ -34,16 +35,22 @@ struct source {
 	const struct store *st;
 	char what[512];                /* for messages: a path, "stdin", "docker://x" */
 	int dirfd;                     /* directory source, or -1 */
+	int tarfd;                     /* an uncompressed tar file read in place, or -1 */
 	struct source_entry *e;
 	size_t n, cap;
 	struct map names;              /* name -> (void *)(index + 1) */
 	uint64_t bytes;                /* total bytes copied */
 };
 
-/* Open path: a directory, or a tar file (read completely now).  0, or -1
- * with a one-line reason in err. */
-int source_open_path(struct source *src, const struct store *st, const char *path, char *err,
-		     size_t cap);
+/* Open path: a directory, or a tar file (read completely now).  With
+ * SOURCE_IN_PLACE an uncompressed tar file is only read and hashed: its
+ * members stay where they are (entry->off), for a sink that reads them back
+ * (push); otherwise every member is copied.  0, or -1 with a reason in err. */
+#define SOURCE_IN_PLACE 1
+int source_open_path(struct source *src, const struct store *st, const char *path, int flags,
+		     char *err, size_t cap);
+/* Open the entry's bytes: sets *off to where they start.  -1 with errno. */
+int source_entry_open(const struct source *src, const struct source_entry *e, uint64_t *off);
 /* Read a tar stream from fd completely (fd is not closed). */
 int source_open_fd(struct source *src, const struct store *st, int fd, const char *what,
 		   char *err, size_t cap);

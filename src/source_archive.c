@@ -22,6 +22,7 @@ static void source_init(struct source *src, const struct store *st, const char *
 	memset(src, 0, sizeof *src);
 	src->st = st;
 	src->dirfd = -1;
+	src->tarfd = -1;
 	snprintf(src->what, sizeof src->what, "%s", what);
 	map_init(&src->names);
 }
@@ -68,6 +69,7 @@ static struct source_entry *add_entry(struct source *src, const char *name, char
 		free(e->link);
 		e->link = NULL;
 		e->tmp[0] = '\0';
+		e->off = -1;
 		e->size = 0;
 		e->synced = 0;
 		return e;
@@ -88,6 +90,7 @@ static struct source_entry *add_entry(struct source *src, const char *name, char
 	}
 	e = &src->e[src->n];
 	memset(e, 0, sizeof *e);
+	e->off = -1;
 	e->name = strdup(name);
 	if (!e->name || map_put(&src->names, name, (void *)(src->n + 1)) < 0) {
 		free(e->name);
@@ -152,7 +155,58 @@ bad:
 	return -1;
 }
 
+/* Hash from a reader without keeping the bytes (in-place members). */
+static int hash_only(struct source *src, struct source_entry *e, read_fn *rd, void *ctx, char *err,
+		     size_t cap)
+{
+	struct hasher h;
+	hasher_init(&h, DIGEST_SHA256);
+	for (;;) {
+		const void *buf;
+		long n = rd(ctx, &buf, err, cap);
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		hasher_update(&h, buf, (size_t)n);
+		e->size += (uint64_t)n;
+		src->bytes += (uint64_t)n;
+	}
+	hasher_final(&h, e->digest);
+	return 0;
+}
+
 /* ---- tar streams ---- */
+
+/* Where the data of the member whose headers start at pos begins: skip pax
+ * ('x', 'g') and GNU long-name ('L', 'K') headers to the member's own, whose
+ * size must be size.  -1 if the blocks there do not say so. */
+static int64_t tar_data_offset(int fd, int64_t pos, uint64_t size)
+{
+	for (int hops = 0; hops < 8; hops++) {
+		unsigned char h[512];
+		uint64_t sz = 0;
+		if (pread(fd, h, sizeof h, (off_t)pos) != (ssize_t)sizeof h)
+			return -1;
+		if (memcmp(h + 257, "ustar", 5) != 0)
+			return -1;
+		if (h[124] & 0x80) {
+			/* base-256 size (GNU): big-endian in the last 8 bytes */
+			for (int i = 4; i < 12; i++)
+				sz = sz << 8 | h[124 + i];
+		} else {
+			for (int i = 0; i < 12 && h[124 + i] >= '0' && h[124 + i] <= '7'; i++)
+				sz = sz << 3 | (uint64_t)(h[124 + i] - '0');
+		}
+		pos += 512;
+		if (h[156] == 'x' || h[156] == 'g' || h[156] == 'L' || h[156] == 'K') {
+			pos += (int64_t)((sz + 511) & ~(uint64_t)511);
+			continue;
+		}
+		return sz == size || size == 0 ? pos : -1;
+	}
+	return -1;
+}
 
 struct ar_ctx {
 	struct archive *a;
@@ -210,8 +264,20 @@ static int scan_archive(struct source *src, struct archive *a, char *err, size_t
 		case AE_IFREG: {
 			struct ar_ctx c = { a, src->what, name, 0 };
 			struct source_entry *e = add_entry(src, name, err, cap);
-			if (!e || copy_in(src, e, ar_read, &c, err, cap) < 0)
+			int64_t off = -1;
+			if (!e)
 				return -1;
+			if (src->tarfd >= 0 && archive_filter_code(a, 0) == ARCHIVE_FILTER_NONE)
+				off = tar_data_offset(src->tarfd, archive_read_header_position(a),
+						      (uint64_t)archive_entry_size(ent));
+			if (off >= 0) {
+				if (hash_only(src, e, ar_read, &c, err, cap) < 0)
+					return -1;
+				e->off = off;
+				e->synced = 1;
+			} else if (copy_in(src, e, ar_read, &c, err, cap) < 0) {
+				return -1;
+			}
 			break;
 		}
 		case AE_IFLNK: {
@@ -248,20 +314,20 @@ static struct archive *new_reader(void)
 	return a;
 }
 
-int source_open_fd(struct source *src, const struct store *st, int fd, const char *what,
-		   char *err, size_t cap)
+/* Read the tar stream on fd into src (already initialised). */
+static int read_tar(struct source *src, int fd, char *err, size_t cap)
 {
-	struct archive *a;
+	struct archive *a = new_reader();
 	int r;
 
-	source_init(src, st, what);
-	a = new_reader();
 	if (!a)
 		return log_fail(err, cap, "out of memory");
 	if (archive_read_open_fd(a, fd, COPY_CHUNK) != ARCHIVE_OK) {
-		r = log_fail(err, cap, "%s is not a tar archive (%s)%s", what, archive_error_string(a),
-			 strcmp(what, "stdin") == 0 ? "; empty stdin? `docker run` needs -i to pass it on"
-						    : "");
+		r = log_fail(err, cap, "%s is not a tar archive (%s)%s", src->what,
+			     archive_error_string(a),
+			     strcmp(src->what, "stdin") == 0
+				     ? "; empty stdin? `docker run` needs -i to pass it on"
+				     : "");
 		archive_read_free(a);
 		return r;
 	}
@@ -270,8 +336,15 @@ int source_open_fd(struct source *src, const struct store *st, int fd, const cha
 	return r;
 }
 
-int source_open_path(struct source *src, const struct store *st, const char *path, char *err,
-		     size_t cap)
+int source_open_fd(struct source *src, const struct store *st, int fd, const char *what,
+		   char *err, size_t cap)
+{
+	source_init(src, st, what);
+	return read_tar(src, fd, err, cap);
+}
+
+int source_open_path(struct source *src, const struct store *st, const char *path, int flags,
+		     char *err, size_t cap)
 {
 	struct stat sb;
 	int fd, r;
@@ -288,9 +361,23 @@ int source_open_path(struct source *src, const struct store *st, const char *pat
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return log_fail(err, cap, "%s: %s", path, strerror(errno));
-	r = source_open_fd(src, st, fd, path, err, cap);
-	close(fd);
+	/* a regular file can be read again later: leave its members in place */
+	if ((flags & SOURCE_IN_PLACE) && S_ISREG(sb.st_mode))
+		src->tarfd = fd;
+	r = read_tar(src, fd, err, cap);
+	if (src->tarfd < 0)
+		close(fd);
 	return r;
+}
+
+int source_entry_open(const struct source *src, const struct source_entry *e, uint64_t *off)
+{
+	if (e->off >= 0) {
+		*off = (uint64_t)e->off;
+		return fcntl(src->tarfd, F_DUPFD_CLOEXEC, 0);
+	}
+	*off = 0;
+	return store_tmp_open(src->st, e->tmp);
 }
 
 /* ---- directories ---- */
@@ -421,10 +508,11 @@ int source_read(struct source *src, const struct source_entry *e, size_t max, ch
 	int fd;
 	char *buf;
 	size_t got = 0;
+	uint64_t off;
 
 	if (e->size > max)
 		return log_fail(err, cap, "%s: %s is larger than %zu bytes", src->what, e->name, max);
-	fd = store_tmp_open(src->st, e->tmp);
+	fd = source_entry_open(src, e, &off);
 	if (fd < 0)
 		return log_fail(err, cap, "%s: %s: %s", src->what, e->name, strerror(errno));
 	buf = malloc(e->size + 1);
@@ -433,7 +521,7 @@ int source_read(struct source *src, const struct source_entry *e, size_t max, ch
 		return log_fail(err, cap, "out of memory");
 	}
 	while (got < e->size) {
-		ssize_t n = read(fd, buf + got, e->size - got);
+		ssize_t n = pread(fd, buf + got, e->size - got, (off_t)(off + got));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -477,6 +565,9 @@ void source_close(struct source *src)
 	map_free(&src->names);
 	if (src->dirfd >= 0)
 		close(src->dirfd);
+	if (src->tarfd >= 0)
+		close(src->tarfd);
+	src->tarfd = -1;
 	src->e = NULL;
 	src->n = src->cap = 0;
 	src->dirfd = -1;

@@ -83,11 +83,11 @@ static struct image *set_add(struct image_set *set, const char *repo, const char
 /* Add e as a blob of img; its file is synced now, as the blob must be on disk
  * before anything points at it. */
 static long add_blob(struct source *src, struct image *img, struct source_entry *e,
-		     const char *media_type, char *err, size_t cap)
+		     const char *digest, const char *media_type, char *err, size_t cap)
 {
 	struct image_blob *b;
 	for (size_t i = 0; i < img->nblobs; i++)
-		if (strcmp(img->blobs[i].digest, e->digest) == 0)
+		if (strcmp(img->blobs[i].digest, digest) == 0)
 			return (long)i;
 	if (source_sync(src, e) < 0)
 		return log_fail(err, cap, "sync %s: %s", e->name, strerror(errno));
@@ -97,10 +97,11 @@ static long add_blob(struct source *src, struct image *img, struct source_entry 
 	img->blobs = b;
 	b = &b[img->nblobs++];
 	memset(b, 0, sizeof *b);
-	snprintf(b->digest, sizeof b->digest, "%s", e->digest);
+	snprintf(b->digest, sizeof b->digest, "%s", digest);
 	snprintf(b->media_type, sizeof b->media_type, "%s", media_type);
 	snprintf(b->tmp, sizeof b->tmp, "%s", e->tmp);
 	b->off = e->off;
+	b->unverified = e->unverified;
 	b->size = e->size;
 	return (long)(img->nblobs - 1);
 }
@@ -129,6 +130,16 @@ static int add_manifest(struct image *img, const char *digest, const char *media
 	return 0;
 }
 
+/* An in-place member has no digest until read: take the archive's word for
+ * it now, and mark it for verification by whoever reads its bytes. */
+static int claim(struct source_entry *e, const char *digest)
+{
+	int r = source_claim(e, digest);
+	if (r == 1)
+		e->unverified = 1;
+	return r;
+}
+
 /* A "blobs/<alg>/<hex>" member must hold what its name says. */
 static int check_blob_name(struct source *src, struct source_entry *e, char *err, size_t cap)
 {
@@ -137,6 +148,8 @@ static int check_blob_name(struct source *src, struct source_entry *e, char *err
 	if (strncmp(n, "blobs/sha256/", 13) != 0)
 		return 0;
 	snprintf(want, sizeof want, "sha256:%s", n + 13);
+	if (claim(e, want) < 0)
+		return log_fail(err, cap, "%s: %s is not named by a digest", src->what, n);
 	if (strcmp(want, e->digest) != 0)
 		return log_fail(err, cap, "%s: %s does not hold what its name says (it is %s)", src->what,
 			    n, e->digest);
@@ -212,7 +225,7 @@ static int docker_image(struct source *src, const struct json *j, int item, stru
 		goto out;
 	}
 	{
-		long ci = add_blob(src, img, cfg, MT_OCI_CONFIG, err, cap);
+		long ci = add_blob(src, img, cfg, cfg->digest, MT_OCI_CONFIG, err, cap);
 		if (ci < 0)
 			goto out;
 		img->config = (size_t)ci;
@@ -232,12 +245,12 @@ static int docker_image(struct source *src, const struct json *j, int item, stru
 		if (!le || check_blob_name(src, le, err, cap) < 0)
 			goto out;
 		if (json_str_copy(&cj, json_index(&cj, diffs, i), diff, sizeof diff) <= 0 ||
-		    strcmp(diff, le->digest) != 0) {
+		    claim(le, diff) < 0 || strcmp(diff, le->digest) != 0) {
 			log_fail(err, cap, "%s: layer %u (%s) is %s but the config's diff_id says %s",
 			     src->what, i, name, le->digest, diff);
 			goto out;
 		}
-		li = add_blob(src, img, le, MT_OCI_LAYER_TAR, err, cap);
+		li = add_blob(src, img, le, le->digest, MT_OCI_LAYER_TAR, err, cap);
 		if (li < 0)
 			goto out;
 		img->layers[img->nlayers++] = (size_t)li;
@@ -364,7 +377,7 @@ static struct source_entry *oci_blob(struct source *src, const struct descriptor
 		return NULL;
 	}
 	if (strncmp(d->digest, "sha256:", 7) == 0) {
-		if (strcmp(e->digest, d->digest) != 0) {
+		if (claim(e, d->digest) < 0 || strcmp(e->digest, d->digest) != 0) {
 			log_fail(err, cap, "%s: %s does not match its digest (it is %s)", src->what, name,
 			     e->digest);
 			return NULL;
@@ -413,7 +426,7 @@ static int oci_manifest(struct source *src, const struct descriptor *d, struct i
 	if (m.kind == MANIFEST_IMAGE) {
 		struct source_entry *c = oci_blob(src, &m.config, err, cap);
 		long ci;
-		if (!c || (ci = add_blob(src, img, c, m.config.media_type, err, cap)) < 0)
+		if (!c || (ci = add_blob(src, img, c, m.config.digest, m.config.media_type, err, cap)) < 0)
 			goto out;
 		img->blobs[ci].is_config = 1;
 		for (size_t i = 0; i < m.nrefs; i++) {
@@ -421,7 +434,7 @@ static int oci_manifest(struct source *src, const struct descriptor *d, struct i
 			if (m.refs[i].has_urls)
 				continue;
 			l = oci_blob(src, &m.refs[i], err, cap);
-			if (!l || add_blob(src, img, l, m.refs[i].media_type, err, cap) < 0)
+			if (!l || add_blob(src, img, l, m.refs[i].digest, m.refs[i].media_type, err, cap) < 0)
 				goto out;
 		}
 	} else {

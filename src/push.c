@@ -221,13 +221,53 @@ static int emit(int fd, struct hasher *h, const unsigned char *q, size_t n, uint
 	return 0;
 }
 
+/* A blob whose digest is the archive's claim: hash it before it goes out,
+ * so a lying tarball fails here, with the layer named. */
+static int verify_blob(struct push *p, struct image_blob *b, char *err, size_t cap)
+{
+	static const size_t CH = 1 << 20;
+	unsigned char *buf = malloc(CH);
+	uint64_t off, done = 0;
+	int fd = blob_open(p, b, &off), rc = -1;
+	struct hasher h;
+	char got[DIGEST_STR_MAX];
+
+	if (!buf || fd < 0) {
+		log_fail(err, cap, "read %s: %s", b->digest, strerror(errno));
+		goto out;
+	}
+	hasher_init(&h, DIGEST_SHA256);
+	while (done < b->size) {
+		size_t want = b->size - done < CH ? (size_t)(b->size - done) : CH;
+		ssize_t n = pread(fd, buf, want, (off_t)(off + done));
+		if (n <= 0) {
+			log_fail(err, cap, "read %s: %s", b->digest, n < 0 ? strerror(errno) : "short read");
+			goto out;
+		}
+		hasher_update(&h, buf, (size_t)n);
+		done += (uint64_t)n;
+	}
+	hasher_final(&h, got);
+	if (strcmp(got, b->digest) != 0) {
+		log_fail(err, cap, "%s: a layer the archive calls %s is %s", p->src->what, b->digest, got);
+		goto out;
+	}
+	b->unverified = 0;
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return rc;
+}
+
 #define GZ_CHUNK ((size_t)1 << 20)
-#define GZ_WINDOW ((uint64_t)4 << 20)   /* judge compressibility over this much input */
-#define GZ_PROBE ((uint64_t)32 << 20)   /* stored this long, then try compressing again */
+#define GZ_WINDOW ((uint64_t)1 << 20)   /* judge compressibility over this much input */
+#define GZ_PROBE ((uint64_t)64 << 20)   /* stored this long, then try compressing again */
 
 /* Compress blob b into a new scratch file; b then describes the gzip.  Data
- * that does not shrink (over 97% after a 4 MiB window) is stored instead,
- * and compression is tried again every 32 MiB: the output is still one
+ * that does not shrink (over 97% in a 1 MiB window) is stored instead,
+ * and compression is tried again every 64 MiB: the output is still one
  * valid gzip stream, and the same input always gives the same bytes. */
 static int gzip_blob(struct push *p, struct image_blob *b, char *err, size_t cap)
 {
@@ -237,7 +277,7 @@ static int gzip_blob(struct push *p, struct image_blob *b, char *err, size_t cap
 	int ifd = blob_open(p, b, &off);
 	int ofd = store_tmp_create(p->scratch, rel);
 	int level = p->gzip_level;
-	struct hasher h;
+	struct hasher h, hin;
 	z_stream z;
 	uint64_t total = 0;
 	int rc = -1, zr = Z_OK;
@@ -252,6 +292,7 @@ static int gzip_blob(struct push *p, struct image_blob *b, char *err, size_t cap
 		goto out;
 	}
 	hasher_init(&h, DIGEST_SHA256);
+	hasher_init(&hin, DIGEST_SHA256); /* the input, when its digest is only claimed */
 	for (int eof = 0; zr != Z_STREAM_END;) {
 		if (z.avail_in == 0 && !eof) {
 			size_t want = b->size - done < GZ_CHUNK ? (size_t)(b->size - done) : GZ_CHUNK;
@@ -291,6 +332,8 @@ static int gzip_blob(struct push *p, struct image_blob *b, char *err, size_t cap
 			}
 			done += (uint64_t)n;
 			eof = done == b->size;
+			if (b->unverified)
+				hasher_update(&hin, in, (size_t)n);
 			z.next_in = in;
 			z.avail_in = (uInt)n;
 		}
@@ -305,6 +348,16 @@ static int gzip_blob(struct push *p, struct image_blob *b, char *err, size_t cap
 			log_fail(err, cap, "compress %s: %s", b->digest, strerror(errno));
 			goto outz;
 		}
+	}
+	if (b->unverified) {
+		char got[DIGEST_STR_MAX];
+		hasher_final(&hin, got);
+		if (strcmp(got, b->digest) != 0) {
+			log_fail(err, cap, "%s: a layer the archive calls %s is %s", p->src->what,
+				 b->digest, got);
+			goto outz;
+		}
+		b->unverified = 0;
 	}
 	if (b->tmp[0])
 		store_tmp_remove(p->scratch, b->tmp);
@@ -380,6 +433,11 @@ static int push_blob(struct push *p, CURL *h, struct blob_job *j, char *err, siz
 		/* compressed once, here in the worker, so layers compress in parallel */
 		j->state = B_COMPRESS;
 		if (gzip_blob(p, b, err, cap) < 0)
+			goto out;
+	}
+	if (b->unverified) {
+		j->state = B_CHECK;
+		if (verify_blob(p, b, err, cap) < 0)
 			goto out;
 	}
 	j->state = B_CHECK;

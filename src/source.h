@@ -26,9 +26,11 @@ struct source_entry {
 	char *link;                    /* a symlink's target, resolved on lookup */
 	char tmp[STORE_TMP_REL_MAX];   /* the bytes, in the store's uploads area, or */
 	int64_t off;                   /* -1, or: the bytes are at off in the tar (in place) */
-	char digest[DIGEST_STR_MAX];   /* sha256 of the bytes */
+	char digest[DIGEST_STR_MAX];   /* sha256 of the bytes; "" for an in-place
+	                                  member not read yet (see source_claim) */
 	uint64_t size;
 	int synced;                    /* fdatasync'd, ready to commit */
+	int unverified;                /* digest is the archive's claim (source_claim) */
 };
 
 struct source {
@@ -49,6 +51,12 @@ struct source {
 #define SOURCE_IN_PLACE 1
 int source_open_path(struct source *src, const struct store *st, const char *path, int flags,
 		     char *err, size_t cap);
+/* An in-place member is not hashed while the tar is scanned (that would
+ * read it twice): a consumer takes the digest the archive claims for it and
+ * verifies the bytes when it reads them (push hashes each blob before
+ * sending it).  Returns 1 if e was unhashed and now carries claim, 0 if e
+ * has its own digest (compare it), -1 if claim is no digest. */
+int source_claim(struct source_entry *e, const char *claim);
 /* Open the entry's bytes: sets *off to where they start.  -1 with errno. */
 int source_entry_open(const struct source *src, const struct source_entry *e, uint64_t *off);
 /* Read a tar stream from fd completely (fd is not closed). */
@@ -58,7 +66,7 @@ int source_open_fd(struct source *src, const struct store *st, int fd, const cha
 struct source_entry *source_get(struct source *src, const char *name, char *err,
 				      size_t cap);
 /* Read a small file (at most max bytes) into a malloc'd buffer. */
-int source_read(struct source *src, const struct source_entry *e, size_t max, char **out,
+int source_read(struct source *src, struct source_entry *e, size_t max, char **out,
 		size_t *len, char *err, size_t cap);
 /* Sync the entry's temporary file so it can be committed. */
 int source_sync(struct source *src, struct source_entry *e);

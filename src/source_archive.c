@@ -155,27 +155,6 @@ bad:
 	return -1;
 }
 
-/* Hash from a reader without keeping the bytes (in-place members). */
-static int hash_only(struct source *src, struct source_entry *e, read_fn *rd, void *ctx, char *err,
-		     size_t cap)
-{
-	struct hasher h;
-	hasher_init(&h, DIGEST_SHA256);
-	for (;;) {
-		const void *buf;
-		long n = rd(ctx, &buf, err, cap);
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		hasher_update(&h, buf, (size_t)n);
-		e->size += (uint64_t)n;
-		src->bytes += (uint64_t)n;
-	}
-	hasher_final(&h, e->digest);
-	return 0;
-}
-
 /* ---- tar streams ---- */
 
 /* Where the data of the member whose headers start at pos begins: skip pax
@@ -271,10 +250,15 @@ static int scan_archive(struct source *src, struct archive *a, char *err, size_t
 				off = tar_data_offset(src->tarfd, archive_read_header_position(a),
 						      (uint64_t)archive_entry_size(ent));
 			if (off >= 0) {
-				if (hash_only(src, e, ar_read, &c, err, cap) < 0)
-					return -1;
+				/* leave it where it is, unread: seeking past is free */
 				e->off = off;
+				e->size = (uint64_t)archive_entry_size(ent);
+				e->digest[0] = '\0';
 				e->synced = 1;
+				src->bytes += e->size;
+				if (archive_read_data_skip(a) != ARCHIVE_OK)
+					return log_fail(err, cap, "%s: reading %s: %s", src->what, name,
+							archive_error_string(a));
 			} else if (copy_in(src, e, ar_read, &c, err, cap) < 0) {
 				return -1;
 			}
@@ -502,7 +486,18 @@ struct source_entry *source_get(struct source *src, const char *name, char *err,
 	return NULL;
 }
 
-int source_read(struct source *src, const struct source_entry *e, size_t max, char **out,
+int source_claim(struct source_entry *e, const char *claim)
+{
+	enum digest_alg alg;
+	if (e->digest[0])
+		return 0;
+	if (digest_parse(claim, strlen(claim), &alg) != DIGEST_OK || alg != DIGEST_SHA256)
+		return -1;
+	snprintf(e->digest, sizeof e->digest, "%s", claim);
+	return 1;
+}
+
+int source_read(struct source *src, struct source_entry *e, size_t max, char **out,
 		size_t *len, char *err, size_t cap)
 {
 	int fd;
@@ -533,6 +528,18 @@ int source_read(struct source *src, const struct source_entry *e, size_t max, ch
 	}
 	close(fd);
 	buf[got] = '\0';
+	if (!e->digest[0] || e->unverified) {
+		/* an in-place member, read now: hash it now */
+		char d[DIGEST_STR_MAX];
+		digest_of(DIGEST_SHA256, buf, got, d);
+		if (e->unverified && strcmp(d, e->digest) != 0) {
+			free(buf);
+			return log_fail(err, cap, "%s: %s is %s, not %s as the archive says", src->what,
+					e->name, d, e->digest);
+		}
+		snprintf(e->digest, sizeof e->digest, "%s", d);
+		e->unverified = 0;
+	}
 	*out = buf;
 	*len = got;
 	return 0;

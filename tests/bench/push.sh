@@ -19,7 +19,8 @@
 # of crane with gzip. Not part of the tests; exit 0 whatever the figures,
 # non-zero only if a push failed.
 #
-# Knobs: BENCH_REPS (3), BENCH_LAYERS_MIB ("40 100 160"), BENCH_SKOPEO=0 to
+# Knobs: BENCH_TARGET=docker-registry|packhelper (the registry pushed to),
+# BENCH_REPS (3), BENCH_LAYERS_MIB ("40 100 160"), BENCH_SKOPEO=0 to
 # skip skopeo (its default gzip level makes it the slowest by far).
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -28,6 +29,10 @@ BIN=$(realpath "${1:-$ROOT/build/packhelper}")
 REPS=${BENCH_REPS:-3}
 LAYERS=${BENCH_LAYERS_MIB:-"40 100 160"}
 SKOPEO=${BENCH_SKOPEO:-1}
+# the registry pushed to: docker-registry (2.8, the default) or packhelper's own
+TARGET=${BENCH_TARGET:-docker-registry}
+[[ $TARGET == docker-registry || $TARGET == packhelper ]] || { echo "BENCH_TARGET: docker-registry or packhelper" >&2; exit 2; }
+TARGET_NAME=$([[ $TARGET == packhelper ]] && echo "packhelper serve" || echo "docker-registry 2.8")
 HELPER=$ROOT/tests/push/helper.py
 
 say() { printf '%s\n' "$*" >&2; }
@@ -96,7 +101,11 @@ http:
   addr: 127.0.0.1:$PORT
   secret: $RAND
 EOF
-    docker-registry serve "$WORK/reg.yml" >"$WORK/reg.log" 2>&1 &
+    if [[ $TARGET == packhelper ]]; then
+      "$BIN" serve --listen "127.0.0.1:$PORT" --root "$WORK/store" --log-level warn >"$WORK/reg.log" 2>&1 &
+    else
+      docker-registry serve "$WORK/reg.yml" >"$WORK/reg.log" 2>&1 &
+    fi
     REG_PID=$!
     if python3 "$HELPER" wait "$PORT" 15 && kill -0 "$REG_PID" 2>/dev/null; then
       return 0
@@ -105,7 +114,7 @@ EOF
     wait "$REG_PID" 2>/dev/null
     REG_PID=
   done
-  die "docker-registry did not start: $(tail -n2 "$WORK/reg.log")"
+  die "$TARGET did not start: $(tail -n2 "$WORK/reg.log")"
 }
 
 stop_registry() {
@@ -161,8 +170,8 @@ done
 LOAD_END=$(loadavg)
 
 declare -A MED
-printf '\npush of a %d MiB docker-save tarball (layers %s MiB) to docker-registry 2.8 on loopback, %d runs each, fresh storage per run\n' \
-  "$TAR_MIB" "${LAYERS// /+}" "$REPS"
+printf '\npush of a %d MiB docker-save tarball (layers %s MiB) to %s on loopback, %d runs each, fresh storage per run\n' \
+  "$TAR_MIB" "${LAYERS// /+}" "$TARGET_NAME" "$REPS"
 printf '%-38s %-24s %9s %9s  %s\n' "tool" "runs (s)" "median s" "MiB/s" "layers sent"
 for n in "${NAMES[@]}"; do
   MED[$n]=$(median <<<"${TIMES[$n]}")

@@ -115,6 +115,8 @@ static int docker_config_creds(struct client *c)
 	const char *home = getenv("HOME");
 	static const char *const pre[] = { "", "https://", "http://", "https://" };
 	static const char *const post[] = { "", "", "", "/v1/" };
+	/* docker login stores Docker Hub under its old index name */
+	const char *host = strcmp(c->host, "registry-1.docker.io") == 0 ? "index.docker.io" : c->host;
 	FILE *f;
 	char *text = NULL;
 	size_t len = 0;
@@ -141,7 +143,7 @@ static int docker_config_creds(struct client *c)
 	auths = json_get(&j, 0, "auths");
 	for (size_t i = 0; i < sizeof pre / sizeof *pre && !rc; i++) {
 		int ent, a;
-		snprintf(key, sizeof key, "%s%s%s", pre[i], c->host, post[i]);
+		snprintf(key, sizeof key, "%s%s%s", pre[i], host, post[i]);
 		ent = json_get(&j, auths, key);
 		if (ent < 0)
 			continue;

@@ -131,6 +131,9 @@ static int parse_ref(const char *s, struct ref *r)
 	}
 	if (n == 0 || n > STORE_NAME_MAX)
 		return -1;
+	/* Docker Hub answers at registry-1.docker.io, whatever name it goes by */
+	if (strcmp(r->host, "docker.io") == 0 || strcmp(r->host, "index.docker.io") == 0)
+		snprintf(r->host, sizeof r->host, "registry-1.docker.io");
 	if (strcmp(r->host, "registry-1.docker.io") == 0 && !memchr(rest, '/', n))
 		snprintf(r->repo, sizeof r->repo, "library/%.*s", (int)n, rest);
 	else
@@ -954,8 +957,18 @@ int push_main(int argc, char **argv)
 		goto loaded;
 	}
 	prepare_image(&p, &set.v[0]);
+	if (p.gzip && !set.v[0].generated && !p.quiet)
+		fprintf(stderr, "packhelper: push: note: --compression applies to docker-save layers; "
+				"an OCI layout's manifests and layers go as they are\n");
 	for (size_t i = 0; i < nrefs; i++) {
-		if (push_image(&p, &set.v[0], &parsed[i], tags, ntags, err, sizeof err) < 0) {
+		/* later references on the same registry mount from the first */
+		const char *mount = p.mount_from;
+		if (i > 0 && !mount && strcmp(parsed[i].host, parsed[0].host) == 0 &&
+		    strcmp(parsed[i].repo, parsed[0].repo) != 0)
+			p.mount_from = parsed[0].repo;
+		rc = push_image(&p, &set.v[0], &parsed[i], tags, ntags, err, sizeof err) < 0;
+		p.mount_from = mount;
+		if (rc) {
 			fprintf(stderr, "packhelper: push: %s\n", err);
 			rc = 1;
 			goto loaded;

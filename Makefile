@@ -32,7 +32,7 @@ IMAGE     ?= bot-bottle/packhelper:latest
 
 .PHONY: all run test image test-unit test-e2e test-conformance test-interop test-oneshot test-push \
         test-asan asan \
-        tools bench fuzz clean
+        test-fuzz tools bench fuzz clean
 
 all: $(BUILD)/packhelper
 
@@ -105,7 +105,11 @@ test-asan: $(BUILD)/asan/packhelper
 	@tests/with-server.sh $(BUILD)/asan/packhelper tests/conformance.sh
 	@PACKHELPER=$(CURDIR)/$(BUILD)/asan/packhelper tests/push/all.sh registries tags faults errors sources auth
 
-test: all test-unit test-e2e test-conformance test-interop test-oneshot test-push test-asan
+# the fuzzers are built and run briefly on every test run, so they cannot rot
+test-fuzz:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
+
+test: all test-unit test-e2e test-conformance test-interop test-oneshot test-push test-asan test-fuzz
 
 # ---- fuzzing (clang libFuzzer, glibc; Debian: clang libclang-rt-14-dev libbearssl-dev)
 # Only the parsers are linked (libc and BearSSL, whose Debian headers live in
@@ -113,7 +117,7 @@ test: all test-unit test-e2e test-conformance test-interop test-oneshot test-pus
 # Crash inputs go to $(BUILD)/fuzz/artifacts-<target>/; a crash fails `make fuzz`.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_SRCS    := src/http.c src/json.c src/buf.c src/digest.c src/manifest.c src/router.c
+FUZZ_SRCS    := src/http.c src/json.c src/buf.c src/digest.c src/manifest.c src/router.c src/log.c
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Isrc -I/usr/include/bearssl \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 

@@ -140,6 +140,8 @@ fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
 
 bench: $(BUILD)/packhelper tools
 	@tests/bench/run.sh $(BUILD)/packhelper
+	@tests/bench/push.sh $(BUILD)/packhelper
+	@BENCH_TARGET=packhelper BENCH_SKOPEO=0 tests/bench/push.sh $(BUILD)/packhelper
 
 clean:
 	rm -rf $(BUILD)

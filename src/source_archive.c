@@ -27,28 +27,30 @@ static void source_init(struct source *src, const struct store *st, const char *
 	map_init(&src->names);
 }
 
-/* Normalise a member name: strip "./" and leading "/", reject ".." and
- * empty components.  Writes into out; -1 if unacceptable. */
+/* Normalise a member name: drop leading "/", "." and empty components, fold
+ * ".." into its parent.  Writes into out; -1 if it climbs out of the archive,
+ * is empty, or does not fit.  What comes out never holds "..". */
 static int clean_name(const char *in, char *out, size_t cap)
 {
 	size_t o = 0;
-	while (*in == '/')
-		in++;
 	while (*in) {
 		const char *slash = strchr(in, '/');
 		size_t n = slash ? (size_t)(slash - in) : strlen(in);
-		if (n == 0 || (n == 1 && in[0] == '.')) {
-			in += n + (slash ? 1 : 0);
-			continue;
+		if (n == 2 && in[0] == '.' && in[1] == '.') {
+			if (o == 0)
+				return -1;
+			while (o > 0 && out[o - 1] != '/')
+				o--;
+			if (o > 0)
+				o--;
+		} else if (n > 0 && !(n == 1 && in[0] == '.')) {
+			if (o + n + 2 > cap)
+				return -1;
+			if (o)
+				out[o++] = '/';
+			memcpy(out + o, in, n);
+			o += n;
 		}
-		if (n == 2 && in[0] == '.' && in[1] == '.')
-			return -1;
-		if (o + n + 2 > cap)
-			return -1;
-		if (o)
-			out[o++] = '/';
-		memcpy(out + o, in, n);
-		o += n;
 		in += n + (slash ? 1 : 0);
 	}
 	if (o == 0)
@@ -418,42 +420,18 @@ static struct source_entry *dir_load(struct source *src, const char *name, char 
 /* ---- lookups ---- */
 
 /* What a symlink at cur pointing at target names: target taken relative to
- * cur's directory (docker save writes "../<id>/layer.tar"), with "." and ".."
- * folded.  -1 if it climbs out of the archive or does not fit in cap. */
+ * cur's directory (docker save writes "../<id>/layer.tar"), normalised.  -1
+ * if it climbs out of the archive or does not fit in cap. */
 static int resolve_link(const char *cur, const char *target, char *out, size_t cap)
 {
 	char joined[SOURCE_NAME_MAX * 2 + 2];
-	const char *slash = strrchr(cur, '/'), *in = joined;
-	size_t o = 0;
+	const char *slash = strrchr(cur, '/');
 
 	if (target[0] == '/' || !slash)
 		snprintf(joined, sizeof joined, "%s", target);
 	else
 		snprintf(joined, sizeof joined, "%.*s/%s", (int)(slash - cur), cur, target);
-	while (*in) {
-		const char *end = strchr(in, '/');
-		size_t n = end ? (size_t)(end - in) : strlen(in);
-		if (n == 2 && in[0] == '.' && in[1] == '.') {
-			if (o == 0)
-				return -1;
-			while (o > 0 && out[o - 1] != '/')
-				o--;
-			if (o > 0)
-				o--;
-		} else if (n > 0 && !(n == 1 && in[0] == '.')) {
-			if (o + n + 2 > cap)
-				return -1;
-			if (o)
-				out[o++] = '/';
-			memcpy(out + o, in, n);
-			o += n;
-		}
-		in += n + (end ? 1 : 0);
-	}
-	if (o == 0)
-		return -1;
-	out[o] = '\0';
-	return 0;
+	return clean_name(joined, out, cap);
 }
 
 struct source_entry *source_get(struct source *src, const char *name, char *err, size_t cap)

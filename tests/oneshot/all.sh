@@ -13,7 +13,7 @@ set -uo pipefail
 DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$DIR/../.." && pwd)
 IMG=${PACKHELPER_IMAGE:-bot-bottle/packhelper:latest}
-SCRIPTS=(mounted stdin socket layouts readiness bad stop compose two_container)
+SCRIPTS=(mounted stdin socket layouts readiness bad stop compose two_container readme_example)
 
 if [[ -z ${ONESHOT_NO_MAKE:-} && -z ${PACKHELPER_IMAGE:-} ]]; then
   if ! make -C "$ROOT" image >/dev/null 2>"${TMPDIR:-/tmp}/oneshot-make.$$"; then

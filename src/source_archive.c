@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -388,6 +389,23 @@ static long fd_read(void *ctx, const void **buf, char *err, size_t cap)
 	}
 }
 
+/* Open name below dirfd without following any symlink on the way (Linux
+ * openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), so a layout directory
+ * cannot point the reader elsewhere; kernels before 5.6 get O_NOFOLLOW on
+ * the last component, names being already free of "..". */
+static int open_beneath(int dirfd, const char *name)
+{
+#if defined(__x86_64__)
+	struct {
+		uint64_t flags, mode, resolve;
+	} how = { O_RDONLY | O_CLOEXEC, 0, 0x08 /* BENEATH */ | 0x04 /* NO_SYMLINKS */ };
+	long fd = syscall(437 /* openat2 */, dirfd, name, &how, sizeof how);
+	if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
+		return (int)fd;
+#endif
+	return openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+}
+
 /* Copy name from the directory into the table (names are clean: no "..",
  * not absolute; symlinks are not followed). */
 static struct source_entry *dir_load(struct source *src, const char *name, char *err, size_t cap)
@@ -396,9 +414,11 @@ static struct source_entry *dir_load(struct source *src, const char *name, char 
 	struct source_entry *e;
 	struct stat sb;
 
-	c.fd = openat(src->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	c.fd = open_beneath(src->dirfd, name);
 	if (c.fd < 0) {
-		log_fail(err, cap, "%s has no %s (%s)", src->what, name, strerror(errno));
+		log_fail(err, cap, "%s has no %s (%s)", src->what, name,
+			 errno == ELOOP ? "a symlink on the way, which a layout directory may not use"
+					: strerror(errno));
 		return NULL;
 	}
 	if (fstat(c.fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {

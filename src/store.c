@@ -721,7 +721,6 @@ int store_manifest_put(struct store *st, const char *repo, const char *digest,
 {
 	struct repo *r = repo_open(st, repo);
 	struct store_manifest *e;
-	int created = 0;
 
 	if (!r)
 		return -1;
@@ -758,7 +757,6 @@ int store_manifest_put(struct store *st, const char *repo, const char *digest,
 			errno = ENOMEM;
 			return -1;
 		}
-		created = 1;
 	}
 	for (size_t i = 0; i < ntags; i++)
 		if (tag_set(r, tags[i], e) < 0) {
@@ -769,7 +767,6 @@ int store_manifest_put(struct store *st, const char *repo, const char *digest,
 		log_warn("write index of %s", repo);
 		return -1;
 	}
-	(void)created;
 	return 0;
 }
 

@@ -231,6 +231,7 @@ static void *import_thread(void *arg)
 		if (rc < 0)
 			break;
 	}
+	__atomic_store_n(&srv->import_running, 0, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -353,6 +354,7 @@ static void start_imports(struct server *srv)
 		fatal(1, "epoll_ctl: %s", strerror(errno));
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	srv->import_running = 1;
 	if (pthread_create(&tid, &attr, import_thread, srv) != 0)
 		fatal(1, "cannot start the import thread");
 	pthread_attr_destroy(&attr);
@@ -483,7 +485,11 @@ int serve_main(int argc, char **argv)
 	while (srv.conns)
 		conn_close(srv.conns);
 	conn_reap(&srv);
-	store_close(srv.store);
+	/* an import still reading (a stopped `docker run -i`) uses the store's
+	 * directory: leave the store to the process's end rather than free it
+	 * under the thread */
+	if (!__atomic_load_n(&srv.import_running, __ATOMIC_ACQUIRE))
+		store_close(srv.store);
 	close(srv.listen_fd);
 	close(sfd);
 	ev_free(srv.ev);

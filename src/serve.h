@@ -47,6 +47,7 @@ struct server {
 	int import_pipe[2];
 	struct ev_io import_io;
 	unsigned imports_done;
+	int import_running;       /* the import thread has not returned */
 	struct buf *ready_images; /* JSON array items for the ready line */
 	int64_t t_start_ms;
 };

@@ -32,6 +32,35 @@ enum { BODY_NONE, BODY_DISCARD, BODY_MEM, BODY_UPLOAD };
 
 /* Body bytes are read here and go straight to their sink (single-threaded). */
 static char rbuf[256 * 1024];
+/* The request head being dispatched, whichever connection it is on. */
+static struct http_request dispatch_req;
+
+/* Input buffers of idle connections come back here for the next request on
+ * any connection: an idle connection holds none, a busy one never mallocs. */
+#define IN_CHUNK 4096
+#define IN_POOL_MAX 256
+static char *in_pool[IN_POOL_MAX];
+static size_t in_pool_n;
+
+static void in_release(struct conn *c)
+{
+	if (c->in.cap == IN_CHUNK && in_pool_n < IN_POOL_MAX) {
+		in_pool[in_pool_n++] = c->in.p;
+		c->in.p = NULL;
+		c->in.cap = c->in.len = 0;
+	} else {
+		buf_free(&c->in);
+	}
+}
+
+static void in_acquire(struct conn *c)
+{
+	if (!c->in.p && in_pool_n) {
+		c->in.p = in_pool[--in_pool_n];
+		c->in.cap = IN_CHUNK;
+		c->in.len = 0;
+	}
+}
 
 static void conn_run(struct conn *c);
 
@@ -249,8 +278,8 @@ int conn_has_body(const struct conn *c)
 long conn_header_values(const struct conn *c, const char *name, char *out, size_t cap)
 {
 	size_t o = 0;
-	for (size_t i = 0; i < c->req.nheaders; i++) {
-		const struct http_header *h = &c->req.headers[i];
+	for (size_t i = 0; i < c->req->nheaders; i++) {
+		const struct http_header *h = &c->req->headers[i];
 		if (!http_slice_ieq(h->name, name))
 			continue;
 		if (o + h->value.n + 3 > cap)
@@ -272,13 +301,13 @@ static int read_framing(struct conn *c)
 {
 	int have_cl = 0, have_te = 0;
 
-	c->keep_alive = c->req.minor_version == 1;
+	c->keep_alive = c->req->minor_version == 1;
 	c->content_length = -1;
 	c->chunked = 0;
 	c->expect_continue = 0;
 	c->content_type[0] = '\0';
-	for (size_t i = 0; i < c->req.nheaders; i++) {
-		const struct http_header *h = &c->req.headers[i];
+	for (size_t i = 0; i < c->req->nheaders; i++) {
+		const struct http_header *h = &c->req->headers[i];
 		if (http_slice_ieq(h->name, "Content-Length")) {
 			int64_t v = http_parse_u64(h->value);
 			/* RFC 9112 6.3: differing lengths are fatal */
@@ -304,12 +333,12 @@ static int read_framing(struct conn *c)
 		} else if (http_slice_ieq(h->name, "Expect")) {
 			if (!http_slice_ieq(h->value, "100-continue"))
 				return 417;
-			c->expect_continue = c->req.minor_version == 1;
+			c->expect_continue = c->req->minor_version == 1;
 		}
 	}
 	if (have_cl && have_te)
 		return 400; /* request smuggling guard */
-	if (c->chunked && c->req.minor_version == 0)
+	if (c->chunked && c->req->minor_version == 0)
 		return 400;
 	return 0;
 }
@@ -326,10 +355,10 @@ static void start_request(struct conn *c)
 	c->body_mode = BODY_NONE;
 	c->body_seen = 0;
 	c->body_taken = 0;
-	c->method = c->req.method;
-	n = c->req.target.n > 256 ? 256 : c->req.target.n;
-	snprintf(c->log_req, sizeof c->log_req, "%.*s %.*s%s", (int)c->req.method_str.n,
-		 c->req.method_str.p, (int)n, c->req.target.p, n < c->req.target.n ? "..." : "");
+	c->method = c->req->method;
+	n = c->req->target.n > 256 ? 256 : c->req->target.n;
+	snprintf(c->log_req, sizeof c->log_req, "%.*s %.*s%s", (int)c->req->method_str.n,
+		 c->req->method_str.p, (int)n, c->req->target.p, n < c->req->target.n ? "..." : "");
 	bad = read_framing(c);
 	if (bad) {
 		const char *why = bad == 501 ? "unsupported transfer coding" :
@@ -482,7 +511,8 @@ static int process_input(struct conn *c)
 			int n;
 			if (c->in.len == 0 || c->out.len > OUT_HIGH || c->file_left)
 				break;
-			n = http_parse_request(c->in.p, c->in.len, &c->req);
+			c->req = &dispatch_req;
+			n = http_parse_request(c->in.p, c->in.len, c->req);
 			if (n == HTTP_INCOMPLETE && c->in.len < HTTP_MAX_HEAD)
 				break;
 			/* a head may complete past the limit when it arrives in pieces */
@@ -637,7 +667,8 @@ static void conn_run(struct conn *c)
 			continue;
 		if (drained)
 			break; /* level-triggered epoll will say when more comes */
-		if (buf_reserve(&c->in, 4096) < 0) {
+		in_acquire(c);
+		if (buf_reserve(&c->in, IN_CHUNK) < 0) {
 			unparsed_request(c, 431);
 			continue;
 		}
@@ -665,8 +696,7 @@ static void conn_run(struct conn *c)
 			mask |= EV_READ;
 		if (mask == EV_READ && c->state == CS_HEAD && c->in.len == 0) {
 			c->deadline = now + srv->opt->idle_timeout_ms;
-			if (c->in.cap > 16384)
-				buf_free(&c->in);
+			in_release(c);
 		} else if (mask == EV_READ && c->state == CS_HEAD) {
 			/* a partial head keeps its header deadline */
 		} else if (c->state != CS_LINGER) {

@@ -44,7 +44,9 @@ struct conn {
 	struct buf staged;          /* header lines for the next conn_begin */
 
 	/* the request being served */
-	struct http_request req;    /* slices of in; valid during dispatch */
+	/* the head being dispatched: slices of in, in one struct shared by every
+	 * connection (the loop serves one at a time); valid during dispatch only */
+	struct http_request *req;
 	size_t head_len;            /* bytes of in that are the head, during dispatch */
 	struct route rt;
 	enum http_method method;

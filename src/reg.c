@@ -38,7 +38,7 @@ void reg_dispatch(struct conn *c)
 {
 	enum http_method m = c->method;
 	int get = m == HTTP_GET || m == HTTP_HEAD;
-	enum regerr e = router_match(c->req.target.p, c->req.target.n, &c->rt);
+	enum regerr e = router_match(c->req->target.p, c->req->target.n, &c->rt);
 
 	if (e == RE_TAG_INVALID && m != HTTP_PUT)
 		e = RE_MANIFEST_UNKNOWN; /* no such tag can exist: unknown, not malformed */

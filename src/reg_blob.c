@@ -20,7 +20,7 @@ void reg_blob_get(struct conn *c)
 		regerr_send(c, RE_BLOB_UNKNOWN, digest);
 		return;
 	}
-	range = http_find_header(&c->req, "Range");
+	range = http_find_header(c->req, "Range");
 	if (range)
 		r = http_parse_range(range->value, b->size, &first, &last);
 	if (r == HTTP_RANGE_UNSATISFIABLE) {

@@ -165,7 +165,7 @@ static struct store_upload *route_upload(struct conn *c)
  * absent), -1 after answering. */
 static int check_content_range(struct conn *c, struct store_upload *up)
 {
-	const struct http_header *h = http_find_header(&c->req, "Content-Range");
+	const struct http_header *h = http_find_header(c->req, "Content-Range");
 	struct http_slice v;
 	const char *dash;
 	int64_t a, b;

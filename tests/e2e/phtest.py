@@ -65,6 +65,8 @@ class Server:
             except OSError:
                 pass
             time.sleep(0.01)
+        self.proc.kill()
+        self.proc.wait()
         raise RuntimeError("packhelper did not listen in time:\n" + self.output())
 
     def output(self):
@@ -189,10 +191,10 @@ class ServerTest(unittest.TestCase):
     server_args = ()
 
     def setUp(self):
-        self.srv = Server(args=self.server_args).start()
-
-    def tearDown(self):
-        self.srv.cleanup()
+        # a cleanup, not tearDown: it runs even when the rest of a setUp fails
+        self.srv = Server(args=self.server_args)
+        self.addCleanup(lambda: self.srv.cleanup())  # whichever server self.srv is by then
+        self.srv.start()
 
 
 # ---- raw HTTP over one socket (pipelining, odd framing, Expect, timeouts) ----

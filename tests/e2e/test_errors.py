@@ -107,14 +107,12 @@ class TestReadOnly(ServerTest):
         self.upload = h["location"]
         self.srv.stop()
         left = os.listdir(os.path.join(self.srv.root, "uploads"))
-        self.ro = Server(root=self.srv.root, args=["--read-only"]).start()
+        self.ro = Server(root=self.srv.root, args=["--read-only"])
+        self.addCleanup(self.ro.stop)
+        self.ro.start()
         self.before = tree(self.srv.root)
         self.assertEqual(os.listdir(os.path.join(self.srv.root, "uploads")), left)
         self.assertEqual(len(left), 1)
-
-    def tearDown(self):
-        self.ro.stop()
-        super().tearDown()
 
     def test_pulls_work(self):
         st, h, body = self.ro.request("GET", "/v2/ro/repo/manifests/v1")

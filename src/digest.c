@@ -112,15 +112,17 @@ static const uint32_t sha256_k[64] = {
 
 int digest_have_sha_ni(void)
 {
+	/* push workers ask at once: the answer is the same for all, but the
+	 * cache is read and written atomically */
 	static int cached = -1;
 	unsigned a, b, c, d;
-	if (cached >= 0)
-		return cached;
-	cached = 0;
-	if (__get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_1) &&
-	    __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_SHA))
-		cached = 1;
-	return cached;
+	int have = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+	if (have >= 0)
+		return have;
+	have = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_1) &&
+	       __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_SHA);
+	__atomic_store_n(&cached, have, __ATOMIC_RELAXED);
+	return have;
 }
 
 /* Hash n 64-byte blocks.  The state lives as ABEF/CDGH in two registers;

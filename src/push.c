@@ -85,7 +85,8 @@ struct push {
 	int gzip_layers;          /* this image's layers are ours to compress */
 	struct blob_job *bj;
 	size_t nbj;
-	size_t next;              /* next job for a worker */
+	size_t next;              /* next job for a worker, */
+	size_t end;               /* up to this one (layers first, then configs) */
 	int failed;
 	char err[1024];
 	pthread_mutex_t lock;
@@ -586,7 +587,7 @@ static void *worker(void *arg)
 	for (;;) {
 		struct blob_job *j;
 		pthread_mutex_lock(&p->lock);
-		j = !p->failed && p->next < p->nbj ? &p->bj[p->next++] : NULL;
+		j = !p->failed && p->next < p->end ? &p->bj[p->next++] : NULL;
 		pthread_mutex_unlock(&p->lock);
 		if (!j)
 			break;
@@ -612,8 +613,7 @@ static int run_jobs(struct push *p, size_t from, size_t to)
 	pthread_t tids[64];
 	int n = p->jobs;
 	p->next = from;
-	size_t save = p->nbj;
-	p->nbj = to;
+	p->end = to;
 	if ((size_t)n > to - from)
 		n = (int)(to - from);
 	for (int i = 0; i < n; i++)
@@ -625,12 +625,9 @@ static int run_jobs(struct push *p, size_t from, size_t to)
 		}
 	for (int i = 0; i < n; i++)
 		pthread_join(tids[i], NULL);
-	p->nbj = save;
 	return p->failed ? -1 : 0;
 }
 
-/* Compress the uncompressed layers of a docker-save image, once, and rebuild
- * its manifest in the chosen format. */
 /* Before the blobs: media types for --format docker, and whether the layers
  * are ours to compress (docker-save layers are; an OCI layout keeps its
  * manifests byte for byte, so its layers go as they are). */

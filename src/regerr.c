@@ -41,16 +41,6 @@ static const struct {
 	[RE_NOT_READY] = { 503, "UNAVAILABLE", "not ready" },
 };
 
-int regerr_status(enum regerr e)
-{
-	return table[e].status;
-}
-
-const char *regerr_code(enum regerr e)
-{
-	return table[e].code;
-}
-
 enum regerr regerr_from_errno(int err)
 {
 	switch (err) {

@@ -37,8 +37,6 @@ enum regerr {
 
 struct conn;
 
-int regerr_status(enum regerr e);
-const char *regerr_code(enum regerr e);
 /* Queue the error response on c; detail (may be NULL) goes in "detail". */
 void regerr_send(struct conn *c, enum regerr e, const char *detail);
 /* The error for a failed store call, from errno. */

@@ -263,11 +263,6 @@ static struct repo *repo_open(struct store *st, const char *name)
 	return r;
 }
 
-int store_repo_exists(const struct store *st, const char *repo)
-{
-	return map_get(&st->repos, repo) != NULL;
-}
-
 /* ---- blobs ---- */
 
 const struct store_blob *store_blob_get(const struct store *st, const char *repo,

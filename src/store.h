@@ -71,7 +71,6 @@ struct store_upload {
 int store_open(struct store **out, const char *root, int flags);
 void store_close(struct store *st);
 
-int store_repo_exists(const struct store *st, const char *repo);
 /* The blob if repo holds it (repo NULL: if any repository does). */
 const struct store_blob *store_blob_get(const struct store *st, const char *repo,
 					const char *digest);

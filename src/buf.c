@@ -41,6 +41,21 @@ int buf_reserve(struct buf *b, size_t extra)
 	return 0;
 }
 
+int buf_reserve_exact(struct buf *b, size_t extra)
+{
+	char *p;
+	if (extra > b->max || b->len > b->max - extra)
+		return -1;
+	if (b->len + extra <= b->cap)
+		return 0;
+	p = realloc(b->p, b->len + extra);
+	if (!p)
+		return -1;
+	b->p = p;
+	b->cap = b->len + extra;
+	return 0;
+}
+
 int buf_append(struct buf *b, const void *data, size_t n)
 {
 	if (n == 0)

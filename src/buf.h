@@ -19,6 +19,8 @@ void buf_init(struct buf *b, size_t max);
 void buf_free(struct buf *b);
 /* Make room for extra more bytes; -1 if that passes max or memory runs out. */
 int buf_reserve(struct buf *b, size_t extra);
+/* Like buf_reserve, but allocate exactly what is asked, not a doubling. */
+int buf_reserve_exact(struct buf *b, size_t extra);
 int buf_append(struct buf *b, const void *data, size_t n);
 int buf_puts(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,8 +23,10 @@ enum { CS_HEAD, CS_BODY, CS_LINGER };
 enum { BODY_NONE, BODY_DISCARD, BODY_MEM, BODY_UPLOAD };
 
 #define IN_MAX (HTTP_MAX_HEAD + 65536)
-#define OUT_MAX ((size_t)8 << 20)      /* a 4 MiB manifest plus headers, twice */
+#define OUT_INLINE ((size_t)16 << 10)  /* larger bodies go out by reference */
 #define OUT_HIGH 65536                 /* stop reading pipelined requests above this */
+#define OUT_MAX (OUT_HIGH + OUT_INLINE + 16384)  /* + one response head */
+#define RATE_WINDOW_MS 10000           /* min_rate is judged over windows this long */
 #define DISCARD_MAX ((uint64_t)1 << 20) /* read and drop at most this much unwanted body */
 #define LINGER_MS 2000
 #define READS_PER_EVENT 16
@@ -81,7 +84,35 @@ static void on_io(struct ev *ev, struct ev_io *io, unsigned events)
 	conn_run(c);
 }
 
-struct conn *conn_new(struct server *srv, int fd, const char *peer)
+/* ---- the buffer budget: what connections hold in memory, server-wide ---- */
+
+static size_t holding(const struct conn *c)
+{
+	return c->in.cap + c->out.cap + c->body.cap +
+	       (c->out_body && c->out_body_charged ? c->out_body->len : 0);
+}
+
+/* Bring the server's total up to date with what c holds now. */
+static void charge(struct conn *c)
+{
+	size_t now = c->closed ? 0 : holding(c);
+	c->srv->buffered = c->srv->buffered - c->charged + now;
+	c->charged = now;
+}
+
+/* Would n more bytes pass the budget? */
+static int over_budget(const struct conn *c, size_t n)
+{
+	return c->srv->buffered + n > c->srv->opt->max_buffered;
+}
+
+static void rate_restart(struct conn *c, int64_t now)
+{
+	c->rate_t0 = now;
+	c->rate_moved0 = c->moved;
+}
+
+struct conn *conn_new(struct server *srv, int fd, const char *peer, const char *peer_addr)
 {
 	struct conn *c = calloc(1, sizeof *c);
 	int one = 1;
@@ -91,6 +122,7 @@ struct conn *conn_new(struct server *srv, int fd, const char *peer)
 	c->srv = srv;
 	c->file_fd = -1;
 	snprintf(c->peer, sizeof c->peer, "%s", peer);
+	snprintf(c->peer_addr, sizeof c->peer_addr, "%s", peer_addr);
 	buf_init(&c->in, IN_MAX);
 	buf_init(&c->out, OUT_MAX);
 	buf_init(&c->staged, 4096);
@@ -102,6 +134,7 @@ struct conn *conn_new(struct server *srv, int fd, const char *peer)
 		return NULL;
 	}
 	c->deadline = ev_now(srv->ev) + srv->opt->idle_timeout_ms;
+	rate_restart(c, ev_now(srv->ev));
 	c->next = srv->conns;
 	if (srv->conns)
 		srv->conns->prev = c;
@@ -121,6 +154,9 @@ void conn_close(struct conn *c)
 	if (c->file_fd >= 0)
 		close(c->file_fd);
 	c->file_fd = -1;
+	bytes_unref(c->out_body);
+	c->out_body = NULL;
+	charge(c);
 	if (c->up) {
 		c->up->busy = 0;
 		c->up = NULL;
@@ -135,7 +171,7 @@ void conn_close(struct conn *c)
 	c->next = srv->dead;
 	srv->dead = c;
 	srv->nconns--;
-	serve_conn_closed(srv);
+	serve_conn_closed(srv, c->peer_addr);
 }
 
 void conn_reap(struct server *srv)
@@ -195,6 +231,7 @@ void conn_begin(struct conn *c, int status)
 		http_date(t, srv->date);
 	}
 	c->status = status;
+	c->head_start = c->out.len;
 	buf_printf(&c->out,
 		   "HTTP/1.1 %d %s\r\nDate: %s\r\nDocker-Distribution-API-Version: registry/2.0\r\n",
 		   status, http_status_text(status), srv->date);
@@ -209,22 +246,100 @@ void conn_begin(struct conn *c, int status)
 		buf_puts(&c->out, "Connection: close\r\n");
 }
 
-void conn_end(struct conn *c, const char *content_type, const char *body, size_t len)
+static void respond_plain(struct conn *c, int status, const char *code, const char *msg);
+
+/* The head is queued but its body cannot follow: take the head back and
+ * answer 503 instead, so no head ever promises bytes that do not come. */
+static void end_unavailable(struct conn *c, const char *why)
 {
+	c->out.len = c->head_start;
+	c->staged.len = 0;
+	conn_stage(c, "Retry-After: 1");
+	respond_plain(c, 503, "UNAVAILABLE", why);
+}
+
+/* Content-Type and Content-Length; 0, or -1 when out has no room. */
+static int end_head(struct conn *c, const char *content_type, size_t len)
+{
+	int r = 0;
 	if (content_type)
-		buf_printf(&c->out, "Content-Type: %s\r\n", content_type);
+		r |= buf_printf(&c->out, "Content-Type: %s\r\n", content_type);
 	if (c->status == 204)
-		buf_puts(&c->out, "\r\n"); /* RFC 9110 8.6: no Content-Length on 204 */
+		r |= buf_puts(&c->out, "\r\n"); /* RFC 9110 8.6: no Content-Length on 204 */
 	else
-		buf_printf(&c->out, "Content-Length: %zu\r\n\r\n", len);
-	if (c->method != HTTP_HEAD && len) {
-		if (buf_append(&c->out, body, len) < 0) {
-			c->close_after = 1;
-			c->keep_alive = 0;
-		}
-		c->bytes_out = len;
+		r |= buf_printf(&c->out, "Content-Length: %zu\r\n\r\n", len);
+	return r;
+}
+
+/* Send b after the head; charged: b is this response's own (counted). */
+static void end_with(struct conn *c, const char *content_type, struct bytes *b, int charged)
+{
+	if (end_head(c, content_type, b->len) < 0) {
+		bytes_unref(b);
+		end_unavailable(c, "response head too large");
+		return;
+	}
+	if (c->method != HTTP_HEAD && b->len) {
+		c->out_body = b;
+		c->out_body_off = 0;
+		c->out_body_charged = charged;
+		c->bytes_out = b->len;
+		charge(c);
+	} else {
+		bytes_unref(b);
 	}
 	log_request(c);
+}
+
+void conn_end(struct conn *c, const char *content_type, const char *body, size_t len)
+{
+	struct bytes *b;
+	if (len <= OUT_INLINE || c->method == HTTP_HEAD) {
+		if (end_head(c, content_type, len) < 0 ||
+		    (c->method != HTTP_HEAD && buf_append(&c->out, body, len) < 0)) {
+			end_unavailable(c, "response too large for the output buffer");
+			return;
+		}
+		if (c->method != HTTP_HEAD)
+			c->bytes_out = len;
+		log_request(c);
+		return;
+	}
+	if (over_budget(c, len) || !(b = bytes_new(body, len))) {
+		end_unavailable(c, "server busy: response buffers are full, retry");
+		return;
+	}
+	end_with(c, content_type, b, 1);
+}
+
+void conn_end_bytes(struct conn *c, const char *content_type, struct bytes *b)
+{
+	end_with(c, content_type, bytes_ref(b), 0);
+}
+
+void conn_end_buf(struct conn *c, const char *content_type, struct buf *body)
+{
+	struct bytes *b;
+	size_t len = body->len;
+	char *p = body->p;
+
+	body->p = NULL;
+	body->len = body->cap = 0;
+	if (c->method == HTTP_HEAD || len <= OUT_INLINE) {
+		conn_end(c, content_type, p, len);
+		free(p);
+		return;
+	}
+	if (over_budget(c, len)) {
+		free(p);
+		end_unavailable(c, "server busy: response buffers are full, retry");
+		return;
+	}
+	if (!(b = bytes_adopt(p, len))) {
+		end_unavailable(c, "out of memory");
+		return;
+	}
+	end_with(c, content_type, b, 1);
 }
 
 void conn_end_file(struct conn *c, const char *content_type, int fd, off_t off, uint64_t len)
@@ -244,12 +359,13 @@ void conn_end_file(struct conn *c, const char *content_type, int fd, off_t off, 
 	/* logged when the last byte is sent */
 }
 
-/* A response of our own, outside the registry handlers (400, 408, 431...). */
-static void respond_plain(struct conn *c, int status, const char *msg)
+/* A response of our own, outside the registry handlers (400, 408, 431, 503):
+ * the spec's error envelope, then close.  msg is a literal without quotes. */
+static void respond_plain(struct conn *c, int status, const char *code, const char *msg)
 {
 	char body[256];
 	int n = snprintf(body, sizeof body,
-			 "{\"errors\":[{\"code\":\"BAD_REQUEST\",\"message\":\"%s\"}]}\n", msg);
+			 "{\"errors\":[{\"code\":\"%s\",\"message\":\"%s\"}]}\n", code, msg);
 	c->close_after = 1;
 	c->keep_alive = 0;
 	conn_begin(c, status);
@@ -263,7 +379,7 @@ static void unparsed_request(struct conn *c, int status)
 	c->method = HTTP_OTHER;
 	snprintf(c->log_req, sizeof c->log_req, "-");
 	c->bytes_out = 0;
-	respond_plain(c, status, status == 431 ? "request head too large" :
+	respond_plain(c, status, "BAD_REQUEST", status == 431 ? "request head too large" :
 				 status == 408 ? "request head not received in time" :
 						 "malformed request");
 }
@@ -299,7 +415,7 @@ long conn_header_values(const struct conn *c, const char *name, char *out, size_
 /* Framing and connection headers.  Returns 0, or an HTTP status to fail with. */
 static int read_framing(struct conn *c)
 {
-	int have_cl = 0, have_te = 0;
+	int have_cl = 0, have_te = 0, close_asked = 0;
 
 	c->keep_alive = c->req->minor_version == 1;
 	c->content_length = -1;
@@ -321,9 +437,10 @@ static int read_framing(struct conn *c)
 			have_te = 1;
 			c->chunked = 1;
 		} else if (http_slice_ieq(h->name, "Connection")) {
-			if (http_slice_ieq(h->value, "close"))
-				c->keep_alive = 0;
-			else if (http_slice_ieq(h->value, "keep-alive"))
+			/* a list of options (RFC 9112 9.6): close wins */
+			if (http_list_has(h->value, "close"))
+				close_asked = 1;
+			else if (http_list_has(h->value, "keep-alive"))
 				c->keep_alive = 1;
 		} else if (http_slice_ieq(h->name, "Content-Type")) {
 			size_t n = h->value.n < sizeof c->content_type ? h->value.n
@@ -336,6 +453,8 @@ static int read_framing(struct conn *c)
 			c->expect_continue = c->req->minor_version == 1;
 		}
 	}
+	if (close_asked)
+		c->keep_alive = 0;
 	if (have_cl && have_te)
 		return 400; /* request smuggling guard */
 	if (c->chunked && c->req->minor_version == 0)
@@ -363,7 +482,7 @@ static void start_request(struct conn *c)
 	if (bad) {
 		const char *why = bad == 501 ? "unsupported transfer coding" :
 				  bad == 417 ? "unsupported expectation" : "bad message framing";
-		respond_plain(c, bad, why);
+		respond_plain(c, bad, "BAD_REQUEST", why);
 		return;
 	}
 	reg_dispatch(c);
@@ -410,6 +529,11 @@ static void body_finish(struct conn *c, int status)
 	}
 	if (status != CONN_BODY_OK)
 		c->close_after = 1;
+	if (status == CONN_BODY_BUSY) {
+		conn_stage(c, "Retry-After: 1");
+		respond_plain(c, 503, "UNAVAILABLE", "server busy: request buffers are full, retry");
+		done = NULL;
+	}
 	if (done && mode != BODY_DISCARD)
 		done(c, status);
 	c->up = NULL;
@@ -419,6 +543,15 @@ static void body_finish(struct conn *c, int status)
 void conn_read_body_mem(struct conn *c, size_t max, conn_body_fn *done)
 {
 	buf_init(&c->body, max);
+	if (conn_has_body(c) &&
+	    over_budget(c, c->chunked ? OUT_INLINE : (size_t)c->content_length)) {
+		/* refuse before any 100 Continue invites the body */
+		c->body_taken = 1;
+		c->close_after = 1;
+		conn_stage(c, "Retry-After: 1");
+		respond_plain(c, 503, "UNAVAILABLE", "server busy: request buffers are full, retry");
+		return;
+	}
 	if (!c->chunked && c->content_length > 0 && (uint64_t)c->content_length > max) {
 		/* refuse before any 100 Continue invites the body */
 		c->state = CS_BODY;
@@ -428,6 +561,10 @@ void conn_read_body_mem(struct conn *c, size_t max, conn_body_fn *done)
 		body_finish(c, CONN_BODY_TOO_BIG);
 		return;
 	}
+	/* a declared length is held (and counted) whole from the start */
+	if (!c->chunked && c->content_length > 0 &&
+	    buf_reserve_exact(&c->body, (size_t)c->content_length) == 0)
+		charge(c);
 	body_begin(c, BODY_MEM, done);
 	if (!conn_has_body(c))
 		body_finish(c, CONN_BODY_OK);
@@ -446,9 +583,15 @@ void conn_read_body_upload(struct conn *c, struct store_upload *up, conn_body_fn
 static int body_sink(struct conn *c, const char *p, size_t n)
 {
 	c->body_seen += n;
+	c->moved += n;
 	switch (c->body_mode) {
 	case BODY_MEM:
-		return buf_append(&c->body, p, n) < 0 ? CONN_BODY_TOO_BIG : 0;
+		if (c->body.len + n > c->body.cap && over_budget(c, n))
+			return CONN_BODY_BUSY;
+		if (buf_append(&c->body, p, n) < 0)
+			return CONN_BODY_TOO_BIG;
+		charge(c);
+		return 0;
 	case BODY_UPLOAD:
 		if (store_upload_write(c->srv->store, c->up, p, n) < 0) {
 			c->body_errno = errno;
@@ -509,7 +652,7 @@ static int process_input(struct conn *c)
 	while (!c->closed && !c->close_after) {
 		if (c->state == CS_HEAD) {
 			int n;
-			if (c->in.len == 0 || c->out.len > OUT_HIGH || c->file_left)
+			if (c->in.len == 0 || c->out.len > OUT_HIGH || c->file_left || c->out_body)
 				break;
 			c->req = &dispatch_req;
 			n = http_parse_request(c->in.p, c->in.len, c->req);
@@ -524,6 +667,8 @@ static int process_input(struct conn *c)
 			start_request(c);
 			buf_consume(&c->in, (size_t)n);
 			c->head_len = 0;
+			/* bytes of the next pipelined head start its own clock */
+			c->deadline = ev_now(c->srv->ev) + c->srv->opt->header_timeout_ms;
 			progress = 1;
 			continue;
 		}
@@ -542,10 +687,20 @@ static int process_input(struct conn *c)
  * -1 if the connection closed. */
 static int flush_output(struct conn *c)
 {
-	while (c->out.len) {
-		ssize_t n = send(c->io.fd, c->out.p, c->out.len,
-				 MSG_NOSIGNAL | (c->file_left ? MSG_MORE : 0));
-		if (n < 0) {
+	/* the head and a body held by reference leave in one call */
+	while (c->out.len || c->out_body) {
+		struct iovec iov[2];
+		struct msghdr mh = { .msg_iov = iov };
+		size_t n, in_out;
+		ssize_t w;
+		if (c->out.len)
+			iov[mh.msg_iovlen++] = (struct iovec){ c->out.p, c->out.len };
+		if (c->out_body)
+			iov[mh.msg_iovlen++] = (struct iovec){
+				(void *)(uintptr_t)(c->out_body->p + c->out_body_off),
+				c->out_body->len - c->out_body_off };
+		w = sendmsg(c->io.fd, &mh, MSG_NOSIGNAL | (c->file_left ? MSG_MORE : 0));
+		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN)
@@ -553,7 +708,19 @@ static int flush_output(struct conn *c)
 			conn_close(c);
 			return -1;
 		}
-		buf_consume(&c->out, (size_t)n);
+		n = (size_t)w;
+		c->moved += n;
+		in_out = n < c->out.len ? n : c->out.len;
+		buf_consume(&c->out, in_out);
+		n -= in_out;
+		if (n) {
+			c->out_body_off += n;
+			if (c->out_body_off == c->out_body->len) {
+				bytes_unref(c->out_body);
+				c->out_body = NULL;
+				charge(c);
+			}
+		}
 	}
 	/* a large blob goes in bounded pieces, so one download cannot hold the
 	 * loop: after SENDFILE_BUDGET the connection waits its turn for EV_WRITE */
@@ -568,16 +735,20 @@ static int flush_output(struct conn *c)
 				continue;
 			if (errno == EAGAIN)
 				return 0;
-			log_warn("sendfile to %s", c->peer);
+			static struct log_limit sendfile_log;
+			log_limited_errno(LOG_WARN, &sendfile_log, "sendfile to %s", c->peer);
 			conn_close(c);
 			return -1;
 		}
 		if (n == 0) {
-			log_warnx("blob shorter than its size while sending to %s", c->peer);
+			static struct log_limit short_log;
+			log_limited(LOG_WARN, &short_log, "blob shorter than its size while sending to %s",
+				    c->peer);
 			conn_close(c);
 			return -1;
 		}
 		c->file_left -= (uint64_t)n;
+		c->moved += (uint64_t)n;
 		budget = (size_t)n < budget ? budget - (size_t)n : 0;
 		if (c->file_left == 0) {
 			close(c->file_fd);
@@ -691,12 +862,13 @@ static void conn_run(struct conn *c)
 		return;
 	/* wait: for writing if output is pending, else for reading */
 	{
-		unsigned mask = (c->out.len || c->file_left) ? EV_WRITE : EV_READ;
+		unsigned mask = (c->out.len || c->out_body || c->file_left) ? EV_WRITE : EV_READ;
 		if (c->state == CS_BODY && c->body_mode == BODY_DISCARD && mask == EV_WRITE)
 			mask |= EV_READ;
 		if (mask == EV_READ && c->state == CS_HEAD && c->in.len == 0) {
 			c->deadline = now + srv->opt->idle_timeout_ms;
 			in_release(c);
+			rate_restart(c, now); /* idle time is not judged for speed */
 		} else if (mask == EV_READ && c->state == CS_HEAD) {
 			/* a partial head keeps its header deadline */
 		} else if (c->state != CS_LINGER) {
@@ -704,14 +876,41 @@ static void conn_run(struct conn *c)
 		}
 		if (ev_io_set(srv->ev, &c->io, mask) < 0)
 			conn_close(c);
+		else
+			charge(c);
 	}
+}
+
+/* Is c moving a body (either way) rather than idle or waiting for a head? */
+static int transferring(const struct conn *c)
+{
+	return c->state == CS_BODY || c->out.len || c->out_body || c->file_left;
 }
 
 void conn_tick(struct server *srv, int64_t now)
 {
+	static struct log_limit slow_log, timeout_log;
 	struct conn *c = srv->conns;
 	while (c) {
 		struct conn *next = c->next;
+		if (!transferring(c) || c->state == CS_LINGER) {
+			rate_restart(c, now);
+		} else if (now - c->rate_t0 >= RATE_WINDOW_MS) {
+			/* any progress used to reset the body deadline, so one byte
+			 * every few seconds held a slot for ever: judge the rate */
+			uint64_t want = srv->opt->min_rate * (uint64_t)(now - c->rate_t0) / 1000;
+			if (c->moved - c->rate_moved0 < want) {
+				log_limited(LOG_INFO, &slow_log, "%s: closed: moved %llu bytes in %lld ms, "
+					    "under the minimum rate of %llu bytes/s", c->peer,
+					    (unsigned long long)(c->moved - c->rate_moved0),
+					    (long long)(now - c->rate_t0),
+					    (unsigned long long)srv->opt->min_rate);
+				conn_close(c);
+				c = next;
+				continue;
+			}
+			rate_restart(c, now);
+		}
 		if (now >= c->deadline) {
 			if (c->state == CS_HEAD && c->in.len && !c->out.len && !c->file_left) {
 				c->in.len = 0;
@@ -719,7 +918,7 @@ void conn_tick(struct server *srv, int64_t now)
 				conn_run(c);
 			} else {
 				if (c->state == CS_BODY)
-					log_info("%s: request body timed out", c->peer);
+					log_limited(LOG_INFO, &timeout_log, "%s: request body timed out", c->peer);
 				conn_close(c);
 			}
 		}

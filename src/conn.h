@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "buf.h"
+#include "bytes.h"
 #include "ev.h"
 #include "http.h"
 #include "router.h"
@@ -28,6 +29,7 @@ enum {
 	CONN_BODY_TOO_BIG = 1,
 	CONN_BODY_BAD = 2,   /* framing error */
 	CONN_BODY_IO = 3,    /* writing the upload failed; errno in c->body_errno */
+	CONN_BODY_BUSY = 4,  /* the server's buffer budget is spent (503 already sent) */
 };
 typedef void conn_body_fn(struct conn *c, int status);
 
@@ -37,10 +39,16 @@ struct conn {
 	struct conn *prev, *next;   /* all connections, for timeouts */
 	int state;
 	int closed;
-	char peer[64];
+	char peer[64];              /* "ADDR:PORT", for the log */
+	char peer_addr[48];         /* "ADDR": the per-peer budgets' key */
 
 	struct buf in;              /* request head bytes, and body bytes read with it */
-	struct buf out;             /* queued response bytes */
+	struct buf out;             /* queued response heads and small bodies */
+	struct bytes *out_body;     /* a larger body sent after out, by reference */
+	size_t out_body_off;
+	int out_body_charged;       /* out_body counts against the buffer budget */
+	size_t head_start;          /* out.len where the current response began */
+	size_t charged;             /* bytes of the server's buffer budget held */
 	struct buf staged;          /* header lines for the next conn_begin */
 
 	/* the request being served */
@@ -78,11 +86,15 @@ struct conn {
 	uint64_t file_left;
 
 	int64_t deadline;           /* ev_now() ms after which the tick acts */
+	int64_t rate_t0;            /* start of the current transfer-rate window */
+	uint64_t moved;             /* body bytes read plus response bytes sent */
+	uint64_t rate_moved0;       /* moved at rate_t0 */
 	int close_after;            /* close once the response is written */
 };
 
-/* Take ownership of an accepted socket. */
-struct conn *conn_new(struct server *srv, int fd, const char *peer);
+/* Take ownership of an accepted socket from peer "ADDR:PORT" (peer_addr is
+ * ADDR alone). */
+struct conn *conn_new(struct server *srv, int fd, const char *peer, const char *peer_addr);
 void conn_close(struct conn *c);
 /* Free connections closed during this loop turn. */
 void conn_reap(struct server *srv);
@@ -96,8 +108,15 @@ void conn_stage(struct conn *c, const char *fmt, ...) __attribute__((format(prin
 /* Start a response: status line, standard headers, staged headers. */
 void conn_begin(struct conn *c, int status);
 /* End the head with Content-Type (NULL: none) and Content-Length len, and
- * queue body (not for HEAD requests). */
+ * queue body (not for HEAD requests): small bodies are copied, larger ones
+ * sent from a counted copy.  A response is always whole: when the body cannot
+ * be held (memory, the buffer budget) the head is taken back and a 503 goes
+ * out instead. */
 void conn_end(struct conn *c, const char *content_type, const char *body, size_t len);
+/* Like conn_end, sending b by reference (the caller keeps its own). */
+void conn_end_bytes(struct conn *c, const char *content_type, struct bytes *b);
+/* Like conn_end, taking over a body built in b (b is left empty). */
+void conn_end_buf(struct conn *c, const char *content_type, struct buf *b);
 /* End the head and send len bytes of fd from off (the conn owns fd). */
 void conn_end_file(struct conn *c, const char *content_type, int fd, off_t off, uint64_t len);
 

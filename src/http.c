@@ -143,6 +143,25 @@ int http_slice_ieq(struct http_slice s, const char *lit)
 	return s.n == n && strncasecmp(s.p, lit, n) == 0;
 }
 
+int http_list_has(struct http_slice s, const char *tok)
+{
+	size_t i = 0;
+	while (i < s.n) {
+		size_t a, b;
+		while (i < s.n && (s.p[i] == ' ' || s.p[i] == '\t' || s.p[i] == ','))
+			i++;
+		a = i;
+		while (i < s.n && s.p[i] != ',')
+			i++;
+		b = i;
+		while (b > a && (s.p[b - 1] == ' ' || s.p[b - 1] == '\t'))
+			b--;
+		if (b > a && http_slice_ieq((struct http_slice){ s.p + a, b - a }, tok))
+			return 1;
+	}
+	return 0;
+}
+
 const struct http_header *http_find_header(const struct http_request *req, const char *name)
 {
 	for (size_t i = 0; i < req->nheaders; i++)
@@ -337,6 +356,7 @@ const char *http_status_text(int status)
 	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
 	case 416: return "Range Not Satisfiable";
+	case 417: return "Expectation Failed";
 	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
@@ -410,7 +430,9 @@ int http_parse_range(struct http_slice v, uint64_t size, uint64_t *first, uint64
 		if (k == 0 || i + k != n)
 			return HTTP_RANGE_NONE;
 	}
-	if (a >= size || b < a)
+	if (b < a)
+		return HTTP_RANGE_NONE; /* RFC 9110 14.1.1: invalid, so ignored */
+	if (a >= size)
 		return HTTP_RANGE_UNSATISFIABLE;
 	*first = a;
 	*last = b >= size ? size - 1 : b;

@@ -53,6 +53,9 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req);
 const struct http_header *http_find_header(const struct http_request *req, const char *name);
 /* Does the slice equal lit, ignoring ASCII case? */
 int http_slice_ieq(struct http_slice s, const char *lit);
+/* Is tok one of the comma-separated tokens of the list s (RFC 9110 5.6.1),
+ * ignoring ASCII case and optional whitespace? */
+int http_list_has(struct http_slice s, const char *tok);
 /* Strict decimal (no sign, no blanks, at most 18 digits); -1 if bad. */
 int64_t http_parse_u64(struct http_slice s);
 
@@ -80,8 +83,9 @@ void http_date(long t, char out[30]);
 
 /* A Range header against a body of size bytes.  HTTP_RANGE_NONE: serve the
  * whole body (absent, not bytes=, several ranges, or malformed: RFC 9110
- * lets a server ignore those); HTTP_RANGE_OK with [*first, *last];
- * HTTP_RANGE_UNSATISFIABLE: answer 416 (first past the end, or last < first). */
+ * lets a server ignore those, and a last before the first is malformed);
+ * HTTP_RANGE_OK with [*first, *last]; HTTP_RANGE_UNSATISFIABLE: answer 416
+ * (first past the end, or an empty suffix). */
 enum { HTTP_RANGE_NONE = 0, HTTP_RANGE_OK = 1, HTTP_RANGE_UNSATISFIABLE = -1 };
 int http_parse_range(struct http_slice v, uint64_t size, uint64_t *first, uint64_t *last);
 

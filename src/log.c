@@ -136,6 +136,50 @@ void log_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* 1 if a line may go out now under l; says what was dropped before it */
+static int limit_pass(int level, struct log_limit *l)
+{
+	struct timespec ts;
+	if (level > log_level)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (ts.tv_sec != l->sec) {
+		if (l->dropped)
+			log_msg(level, "(%lu more lines like the next were dropped in the last %ld s)",
+				l->dropped, (long)(ts.tv_sec - l->sec));
+		l->sec = ts.tv_sec;
+		l->n = 0;
+		l->dropped = 0;
+	}
+	if (l->n >= LOG_LIMIT_BURST) {
+		l->dropped++;
+		return 0;
+	}
+	l->n++;
+	return 1;
+}
+
+void log_limited(int level, struct log_limit *l, const char *fmt, ...)
+{
+	va_list ap;
+	if (!limit_pass(level, l))
+		return;
+	va_start(ap, fmt);
+	log_append(level, fmt, ap, 0, 0);
+	va_end(ap);
+}
+
+void log_limited_errno(int level, struct log_limit *l, const char *fmt, ...)
+{
+	int err = errno;
+	va_list ap;
+	if (!limit_pass(level, l))
+		return;
+	va_start(ap, fmt);
+	log_append(level, fmt, ap, 1, err);
+	va_end(ap);
+}
+
 void fatal(int status, const char *fmt, ...)
 {
 	va_list ap;

@@ -23,6 +23,22 @@ void log_vmsg(int level, const char *fmt, va_list ap);
 /* Like log_msg at LOG_WARN/LOG_ERROR, with ": strerror(errno)" appended. */
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_flush(void);
+
+/* Lines a client can cause go through a limit, one per call site: at most
+ * LOG_LIMIT_BURST a second, then one line saying how many were dropped.  A
+ * client that makes the server fail a thousand times a second makes it log
+ * a handful of lines, not a thousand. */
+#define LOG_LIMIT_BURST 10
+struct log_limit {
+	long sec;           /* the second being counted */
+	unsigned n;         /* lines logged in it */
+	unsigned long dropped;
+};
+void log_limited(int level, struct log_limit *l, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* log_limited with ": strerror(errno)" appended. */
+void log_limited_errno(int level, struct log_limit *l, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Write a one-line error message into err[cap] for a caller to report;
  * returns -1, so `return log_fail(err, cap, ...)` ends a failing function. */
 int log_fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

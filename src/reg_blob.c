@@ -45,7 +45,7 @@ void reg_blob_get(struct conn *c)
 	}
 	fd = store_blob_open(c->srv->store, digest);
 	if (fd < 0) {
-		regerr_send(c, errno == ENOENT ? RE_BLOB_UNKNOWN : RE_INTERNAL, digest);
+		regerr_send(c, regerr_from_errno(errno), digest);
 		return;
 	}
 	conn_begin(c, r == HTTP_RANGE_OK ? 206 : 200);

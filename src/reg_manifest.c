@@ -38,7 +38,7 @@ void reg_manifest_get(struct conn *c)
 	conn_stage(c, "Docker-Content-Digest: %s", m->digest);
 	conn_stage(c, "ETag: \"%s\"", m->digest);
 	conn_begin(c, 200);
-	conn_end(c, m->media_type, m->bytes, m->len);
+	conn_end_bytes(c, m->media_type, m->body);
 }
 
 /* The config blob must be in the repository.  Layers and child manifests may
@@ -111,7 +111,9 @@ static void put_done(struct conn *c, int status)
 	if (store_manifest_put(c->srv->store, c->rt.name, digest, &m, c->body.p, c->body.len, tags,
 			       ntags) < 0) {
 		int err = errno;
-		log_warnx("%s: store manifest %s: %s", c->rt.name, digest, strerror(err));
+		static struct log_limit put_log;
+		log_limited(LOG_WARN, &put_log, "%s: store manifest %s: %s", c->rt.name, digest,
+			    strerror(err));
 		regerr_send(c, regerr_from_errno(err) == RE_STORAGE_FULL ? RE_STORAGE_FULL : RE_INTERNAL,
 			    "store manifest");
 		goto out;

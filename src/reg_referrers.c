@@ -65,6 +65,5 @@ void reg_referrers(struct conn *c)
 	if (flen >= 0)
 		conn_stage(c, "OCI-Filters-Applied: artifactType");
 	conn_begin(c, 200);
-	conn_end(c, MT_OCI_INDEX, b.p, b.len);
-	buf_free(&b);
+	conn_end_buf(c, MT_OCI_INDEX, &b);
 }

@@ -75,8 +75,7 @@ static void send_page(struct conn *c, const char **items, size_t count, const ch
 	if (end < count && end > start)
 		conn_stage(c, "Link: <%s?n=%zu&last=%s>; rel=\"next\"", path, limit, items[end - 1]);
 	conn_begin(c, 200);
-	conn_end(c, "application/json; charset=utf-8", b.p, b.len);
-	buf_free(&b);
+	conn_end_buf(c, "application/json; charset=utf-8", &b);
 }
 
 void reg_tags_list(struct conn *c)

@@ -46,8 +46,10 @@ static int query_digest(struct conn *c, const char *key, char out[DIGEST_STR_MAX
 static void send_store_error(struct conn *c, int err, const char *what)
 {
 	enum regerr e = regerr_from_errno(err);
+	static struct log_limit io_log;
+
 	if (e == RE_INTERNAL || e == RE_STORAGE_FULL)
-		log_warnx("%s: %s: %s", c->rt.name, what, strerror(err));
+		log_limited(LOG_WARN, &io_log, "%s: %s: %s", c->rt.name, what, strerror(err));
 	regerr_send(c, e == RE_BLOB_UNKNOWN ? RE_INTERNAL : e, what);
 }
 

@@ -39,6 +39,7 @@ static const struct {
 	[RE_STORAGE_FULL] = { 507, "UNKNOWN", "no space left on the registry's storage" },
 	[RE_INTERNAL] = { 500, "UNKNOWN", "internal error" },
 	[RE_NOT_READY] = { 503, "UNAVAILABLE", "not ready" },
+	[RE_UNAVAILABLE] = { 503, "UNAVAILABLE", "server busy, retry" },
 };
 
 enum regerr regerr_from_errno(int err)
@@ -49,6 +50,10 @@ enum regerr regerr_from_errno(int err)
 		return RE_STORAGE_FULL;
 	case ENOENT:
 		return RE_BLOB_UNKNOWN;
+	case EMFILE:
+	case ENFILE:
+	case ENOMEM:
+		return RE_UNAVAILABLE;
 	default:
 		return RE_INTERNAL;
 	}
@@ -69,6 +74,8 @@ void regerr_send(struct conn *c, enum regerr e, const char *detail)
 		r |= json_write_str(&b, detail, strnlen(detail, 1024));
 	}
 	r |= buf_puts(&b, "}]}\n");
+	if (table[e].status == 503 || table[e].status == 429)
+		conn_stage(c, "Retry-After: 1");
 	conn_begin(c, table[e].status);
 	if (r == 0)
 		conn_end(c, "application/json; charset=utf-8", b.p, b.len);

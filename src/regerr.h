@@ -32,6 +32,7 @@ enum regerr {
 	RE_STORAGE_FULL,        /* 507 */
 	RE_INTERNAL,            /* 500 */
 	RE_NOT_READY,           /* 503, the readiness endpoint */
+	RE_UNAVAILABLE,         /* 503 UNAVAILABLE: a server-wide budget is spent; retry */
 	RE__COUNT
 };
 

@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "conn.h"
+#include "http.h"
 #include "import.h"
 #include "json.h"
 #include "log.h"
@@ -32,7 +33,9 @@ static const char usage[] =
 	"                        [--import SRC[#NAME][=REPO[:TAG]]]... [--ready-file PATH]\n"
 	"                        [--log-level error|warn|info|debug]\n"
 	"                        [--header-timeout S] [--idle-timeout S] [--body-timeout S]\n"
-	"                        [--upload-expiry S]\n";
+	"                        [--upload-expiry S] [--min-rate BYTES]\n"
+	"                        [--max-conns N] [--max-conns-per-peer N] [--max-buffered SIZE]\n"
+	"                        [--max-uploads N] [--max-uploads-per-peer N] [--allow-sparse]\n";
 
 /* Parse "HOST:PORT", "[V6]:PORT" or ":PORT" into ss.  -1 if malformed. */
 static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
@@ -87,16 +90,18 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *l
 	return -1;
 }
 
-static void format_addr(const struct sockaddr_storage *ss, char *out, size_t cap)
+/* "ADDR:PORT" (or "[V6]:PORT") into out, and ADDR alone into host. */
+static void format_addr(const struct sockaddr_storage *ss, char *out, size_t cap, char *host,
+			size_t hcap)
 {
-	char host[INET6_ADDRSTRLEN] = "?";
+	snprintf(host, hcap, "?");
 	if (ss->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, (socklen_t)hcap);
 		snprintf(out, cap, "[%s]:%u", host, ntohs(in6->sin6_port));
 	} else {
 		const struct sockaddr_in *in4 = (const struct sockaddr_in *)ss;
-		inet_ntop(AF_INET, &in4->sin_addr, host, sizeof host);
+		inet_ntop(AF_INET, &in4->sin_addr, host, (socklen_t)hcap);
 		snprintf(out, cap, "%s:%u", host, ntohs(in4->sin_port));
 	}
 }
@@ -119,50 +124,134 @@ static int listen_on(struct server *srv, const char *spec)
 		fatal(1, "listen on %s: %s", spec, strerror(errno));
 	len = sizeof ss;
 	getsockname(fd, (struct sockaddr *)&ss, &len);
-	format_addr(&ss, srv->listen_addr, sizeof srv->listen_addr);
+	{
+		char host[INET6_ADDRSTRLEN];
+		format_addr(&ss, srv->listen_addr, sizeof srv->listen_addr, host, sizeof host);
+	}
 	return fd;
+}
+
+/* Answer a connection we will not serve with the spec's error envelope and
+ * close it.  Best effort and never blocking: the socket is new, so its send
+ * buffer has room for these few hundred bytes. */
+static void refuse(int fd, int status, const char *code, const char *msg)
+{
+	char body[256], resp[512], junk[4096];
+	int bn = snprintf(body, sizeof body, "{\"errors\":[{\"code\":\"%s\",\"message\":\"%s\"}]}\n",
+			  code, msg);
+	int n = snprintf(resp, sizeof resp,
+			 "HTTP/1.1 %d %s\r\nContent-Type: application/json; charset=utf-8\r\n"
+			 "Retry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s",
+			 status, http_status_text(status), bn, body);
+	/* take what the client already sent, so the close is not a reset that
+	 * throws away this answer before the client reads it */
+	for (int i = 0; i < 4 && recv(fd, junk, sizeof junk, MSG_DONTWAIT) > 0; i++)
+		;
+	if (n > 0 && (size_t)n < sizeof resp && send(fd, resp, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		/* nothing more to do for a client that is gone */
+	}
+	shutdown(fd, SHUT_WR);
+	close(fd);
+}
+
+static uintptr_t peer_count(const struct server *srv, const char *addr)
+{
+	return (uintptr_t)map_get(&srv->peers, addr);
+}
+
+static int peer_add(struct server *srv, const char *addr, int delta)
+{
+	uintptr_t n = peer_count(srv, addr) + (uintptr_t)(intptr_t)delta;
+	if (n == 0) {
+		map_del(&srv->peers, addr);
+		return 0;
+	}
+	return map_put(&srv->peers, addr, (void *)n);
+}
+
+static void pause_accept(struct server *srv)
+{
+	if (!srv->accept_paused) {
+		ev_io_set(srv->ev, &srv->listen_io, 0);
+		srv->accept_paused = 1;
+	}
+}
+
+static void resume_accept(struct server *srv)
+{
+	if (srv->accept_paused) {
+		srv->accept_paused = 0;
+		ev_io_set(srv->ev, &srv->listen_io, EV_READ);
+	}
+}
+
+/* Out of descriptors: spend the reserve on one accept to refuse the waiting
+ * client politely, then stop listening until a descriptor comes back (a
+ * connection closes, or the next tick).  Level-triggered epoll would
+ * otherwise report the same pending connection at once, for ever. */
+static void out_of_descriptors(struct server *srv)
+{
+	static struct log_limit l;
+	int fd;
+	if (srv->reserve_fd >= 0) {
+		close(srv->reserve_fd);
+		srv->reserve_fd = -1;
+		fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0)
+			refuse(fd, 503, "UNAVAILABLE", "server out of file descriptors, retry");
+		srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	log_limited(LOG_WARN, &l, "accept: out of file descriptors; pausing the listener");
+	pause_accept(srv);
 }
 
 static void on_accept(struct ev *ev, struct ev_io *io, unsigned events)
 {
 	struct server *srv = io->data;
+	static struct log_limit full_log, peer_log, err_log;
 	(void)ev;
 	(void)events;
 	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
-		char peer[64];
+		char peer[64], addr[48];
 		int fd;
 
-		if (srv->nconns >= srv->opt->max_conns) {
-			/* stop accepting until a connection closes */
-			ev_io_set(srv->ev, &srv->listen_io, 0);
-			srv->accept_paused = 1;
-			log_warnx("connection limit %u reached; accepting again when one closes",
-				  srv->opt->max_conns);
-			return;
-		}
 		fd = accept4(srv->listen_fd, (struct sockaddr *)&ss, &len,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				log_warn("accept");
+			if (errno == EMFILE || errno == ENFILE)
+				out_of_descriptors(srv);
+			else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_limited_errno(LOG_WARN, &err_log, "accept");
 			return;
 		}
-		format_addr(&ss, peer, sizeof peer);
-		if (!conn_new(srv, fd, peer)) {
-			log_warnx("dropping connection from %s: out of memory", peer);
+		format_addr(&ss, peer, sizeof peer, addr, sizeof addr);
+		if (srv->nconns >= srv->opt->max_conns) {
+			log_limited(LOG_WARN, &full_log, "%s: refused: connection limit %u reached", peer,
+				    srv->opt->max_conns);
+			refuse(fd, 503, "UNAVAILABLE", "connection limit reached, retry");
+			continue;
+		}
+		if (peer_count(srv, addr) >= srv->opt->max_conns_per_peer) {
+			log_limited(LOG_WARN, &peer_log, "%s: refused: %u connections from %s already",
+				    peer, srv->opt->max_conns_per_peer, addr);
+			refuse(fd, 429, "TOOMANYREQUESTS", "too many connections from this address");
+			continue;
+		}
+		if (peer_add(srv, addr, 1) < 0 || !conn_new(srv, fd, peer, addr)) {
+			if (peer_count(srv, addr))
+				peer_add(srv, addr, -1);
+			log_limited(LOG_WARN, &err_log, "dropping connection from %s: out of memory", peer);
 			close(fd);
 		}
 	}
 }
 
-void serve_conn_closed(struct server *srv)
+void serve_conn_closed(struct server *srv, const char *peer_addr)
 {
-	if (srv->accept_paused && srv->nconns < srv->opt->max_conns) {
-		srv->accept_paused = 0;
-		ev_io_set(srv->ev, &srv->listen_io, EV_READ);
-	}
+	peer_add(srv, peer_addr, -1);
+	resume_accept(srv);
 }
 
 static void on_signal(struct ev *ev, struct ev_io *io, unsigned events)
@@ -179,6 +268,10 @@ static void on_tick(struct ev *ev, void *data)
 	struct server *srv = data;
 	int64_t now = ev_now(ev);
 	conn_tick(srv, now);
+	if (srv->reserve_fd < 0)
+		srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	/* paused for want of descriptors: try again once a second */
+	resume_accept(srv);
 	store_upload_expire(srv->store, ev_clock_ms(), srv->opt->upload_expiry_ms);
 }
 
@@ -389,6 +482,27 @@ static int64_t parse_seconds(const char *opt, const char *v)
 	return (int64_t)(d * 1000 + 0.5);
 }
 
+/* "256M", "1G", "65536" -> bytes; fatal unless 1 <= N <= max */
+static uint64_t parse_size(const char *opt, const char *v, uint64_t max)
+{
+	char *end;
+	unsigned long long n;
+	unsigned shift = 0;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (end != v && end[0] && !end[1]) {
+		switch (end[0]) {
+		case 'k': case 'K': shift = 10; end++; break;
+		case 'm': case 'M': shift = 20; end++; break;
+		case 'g': case 'G': shift = 30; end++; break;
+		}
+	}
+	if (errno || end == v || *end || v[0] == '-' || n == 0 || n > (max >> shift))
+		fatal(2, "%s: expected a number from 1 to %llu (K, M, G allowed), got %s", opt,
+		      (unsigned long long)max, v);
+	return (uint64_t)n << shift;
+}
+
 static const char *need_arg(int argc, char **argv, int *i)
 {
 	if (*i + 1 >= argc)
@@ -405,7 +519,13 @@ int serve_main(int argc, char **argv)
 		.header_timeout_ms = 20000,
 		.body_timeout_ms = 60000,
 		.upload_expiry_ms = 3600 * 1000,
+		.max_conns_per_peer = SERVE_MAX_CONNS_PER_PEER,
+		.max_buffered = SERVE_MAX_BUFFERED,
+		.min_rate = SERVE_MIN_RATE,
+		.max_uploads = 1024, /* MERGE-STORE */
+		.max_uploads_per_peer = 256,
 	};
+	unsigned max_conns = 0;
 	static struct server srv;
 
 	srv.t_start_ms = ev_clock_ms();
@@ -431,6 +551,20 @@ int serve_main(int argc, char **argv)
 			opt.body_timeout_ms = parse_seconds(a, need_arg(argc, argv, &i));
 		} else if (strcmp(a, "--upload-expiry") == 0) {
 			opt.upload_expiry_ms = parse_seconds(a, need_arg(argc, argv, &i));
+		} else if (strcmp(a, "--min-rate") == 0) {
+			opt.min_rate = parse_size(a, need_arg(argc, argv, &i), (uint64_t)1 << 40);
+		} else if (strcmp(a, "--max-conns") == 0) {
+			max_conns = (unsigned)parse_size(a, need_arg(argc, argv, &i), 1 << 20);
+		} else if (strcmp(a, "--max-conns-per-peer") == 0) {
+			opt.max_conns_per_peer = (unsigned)parse_size(a, need_arg(argc, argv, &i), 1 << 20);
+		} else if (strcmp(a, "--max-buffered") == 0) {
+			opt.max_buffered = (size_t)parse_size(a, need_arg(argc, argv, &i), (uint64_t)1 << 40);
+		} else if (strcmp(a, "--max-uploads") == 0) {
+			opt.max_uploads = (unsigned)parse_size(a, need_arg(argc, argv, &i), 1 << 20);
+		} else if (strcmp(a, "--max-uploads-per-peer") == 0) {
+			opt.max_uploads_per_peer = (unsigned)parse_size(a, need_arg(argc, argv, &i), 1 << 20);
+		} else if (strcmp(a, "--allow-sparse") == 0) {
+			opt.allow_sparse = 1;
 		} else if (strcmp(a, "--import") == 0) {
 			if (opt.nimports == SERVE_MAX_IMPORTS)
 				fatal(2, "at most %d --import", SERVE_MAX_IMPORTS);
@@ -455,8 +589,18 @@ int serve_main(int argc, char **argv)
 	}
 	check_import_specs(&opt);
 	opt.max_conns = conn_limit();
+	if (max_conns) {
+		if (max_conns > opt.max_conns)
+			log_warnx("--max-conns %u: past the %u the descriptor limit allows; clients "
+				  "may be refused for want of descriptors", max_conns, opt.max_conns);
+		opt.max_conns = max_conns;
+	}
+	if (opt.max_conns_per_peer > opt.max_conns)
+		opt.max_conns_per_peer = opt.max_conns;
 	srv.opt = &opt;
 	srv.listen_fd = -1;
+	map_init(&srv.peers);
+	srv.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -472,6 +616,7 @@ int serve_main(int argc, char **argv)
 	srv.listen_fd = listen_on(&srv, opt.listen);
 	if (store_open(&srv.store, opt.root, opt.read_only ? STORE_READ_ONLY : 0) < 0)
 		fatal(1, "cannot open the store at %s", opt.root);
+	/* MERGE-STORE store_set_limits(srv.store, &(struct store_limits){ opt.max_uploads, opt.max_uploads_per_peer }); */
 	ev_io_init(&srv.listen_io, srv.listen_fd, on_accept, &srv);
 	ev_io_init(&sig_io, sfd, on_signal, &srv);
 	if (ev_io_set(srv.ev, &srv.listen_io, EV_READ) < 0 || ev_io_set(srv.ev, &sig_io, EV_READ) < 0)
@@ -492,6 +637,9 @@ int serve_main(int argc, char **argv)
 		store_close(srv.store);
 	close(srv.listen_fd);
 	close(sfd);
+	if (srv.reserve_fd >= 0)
+		close(srv.reserve_fd);
+	map_free(&srv.peers);
 	ev_free(srv.ev);
 	log_info("stopped");
 	log_flush();

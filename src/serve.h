@@ -6,8 +6,13 @@
 #include <stdint.h>
 
 #include "ev.h"
+#include "map.h"
 
 #define SERVE_MAX_IMPORTS 64
+/* budget defaults (README, "Limits") */
+#define SERVE_MAX_CONNS_PER_PEER 512
+#define SERVE_MAX_BUFFERED ((size_t)256 << 20)
+#define SERVE_MIN_RATE 1024 /* bytes/s over each 10 s window of a transfer */
 
 struct store;
 struct conn;
@@ -22,7 +27,13 @@ struct serve_options {
 	int64_t header_timeout_ms;
 	int64_t body_timeout_ms;
 	int64_t upload_expiry_ms;
-	unsigned max_conns;
+	unsigned max_conns;       /* connections in all (from RLIMIT_NOFILE) */
+	unsigned max_conns_per_peer;
+	size_t max_buffered;      /* bytes of response and request bodies held in memory */
+	uint64_t min_rate;        /* bytes/s a busy connection must move, per window */
+	unsigned max_uploads;
+	unsigned max_uploads_per_peer;
+	int allow_sparse;         /* accept manifests whose blobs are missing */
 	const char *ready_file;  /* write the ready line here too */
 	const char *imports[SERVE_MAX_IMPORTS];
 	unsigned nimports;
@@ -39,6 +50,9 @@ struct server {
 	struct conn *conns;      /* list of open connections */
 	struct conn *dead;       /* closed this turn, freed before sleeping */
 	unsigned nconns;
+	struct map peers;        /* peer address -> open connections (as uintptr_t) */
+	size_t buffered;         /* sum of every connection's charged bytes */
+	int reserve_fd;          /* a descriptor held back so accept can refuse politely */
 	long date_sec;
 	char date[30];           /* cached Date header value */
 	char listen_addr[64];    /* the bound address, port resolved */
@@ -54,7 +68,8 @@ struct server {
 
 /* `packhelper serve ...`; returns the process exit status. */
 int serve_main(int argc, char **argv);
-/* Accept was paused at max_conns; a connection closed. */
-void serve_conn_closed(struct server *srv);
+/* A connection from peer_addr closed: its per-peer count drops, and a
+ * listener paused for want of descriptors resumes. */
+void serve_conn_closed(struct server *srv, const char *peer_addr);
 
 #endif

@@ -194,7 +194,7 @@ static void manifest_entry_free(struct store_manifest *e)
 {
 	if (!e)
 		return;
-	free(e->bytes);
+	bytes_unref(e->body);
 	free(e->annotations);
 	free(e);
 }
@@ -667,10 +667,10 @@ static struct store_manifest *manifest_entry_new(const char *digest, const struc
 	snprintf(e->artifact_type, sizeof e->artifact_type, "%s", m->artifact_type);
 	if (m->has_subject)
 		snprintf(e->subject, sizeof e->subject, "%s", m->subject.digest);
-	e->bytes = malloc(len ? len : 1);
-	if (!e->bytes)
+	e->body = bytes_new(bytes, len);
+	if (!e->body)
 		goto fail;
-	memcpy(e->bytes, bytes, len);
+	e->bytes = e->body->p;
 	e->len = len;
 	if (m->annotations) {
 		e->annotations = malloc(m->annotations_len);

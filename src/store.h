@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bytes.h"
 #include "digest.h"
 #include "manifest.h"
 
@@ -47,7 +48,9 @@ struct store_manifest {
 	char media_type[MEDIA_TYPE_MAX];
 	char artifact_type[MEDIA_TYPE_MAX];
 	char subject[DIGEST_STR_MAX];  /* "" when it has none */
-	char *bytes;                   /* the exact bytes the client sent */
+	struct bytes *body;            /* the exact bytes the client sent; a
+	                                * response takes a reference to them */
+	const char *bytes;             /* body->p and body->len */
 	size_t len;
 	char *annotations;             /* raw JSON object text, or NULL */
 	size_t annotations_len;

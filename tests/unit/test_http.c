@@ -662,7 +662,10 @@ TEST(ranges)
 	CHECK_EQ_INT(R("bytes=900-5000"), HTTP_RANGE_OK);
 	CHECK_EQ_INT(b, 999);
 	CHECK_EQ_INT(R("bytes=1000-"), HTTP_RANGE_UNSATISFIABLE);
-	CHECK_EQ_INT(R("bytes=500-0"), HTTP_RANGE_UNSATISFIABLE);
+	/* RFC 9110 14.1.1: last before first is invalid, and an invalid Range is ignored */
+	CHECK_EQ_INT(R("bytes=500-0"), HTTP_RANGE_NONE);
+	CHECK_EQ_INT(R("bytes=5-2"), HTTP_RANGE_NONE);
+	CHECK_EQ_INT(R("bytes=2000-1000"), HTTP_RANGE_NONE);
 	CHECK_EQ_INT(R("bytes=0-1,5-6"), HTTP_RANGE_NONE);
 	CHECK_EQ_INT(R("items=0-1"), HTTP_RANGE_NONE);
 #undef R
@@ -709,6 +712,43 @@ TEST(ranges_more)
 #undef R
 }
 
+TEST(list_tokens)
+{
+#define L(str, tok) http_list_has((struct http_slice){ str, strlen(str) }, tok)
+	CHECK(L("close", "close"));
+	CHECK(L("Close", "close"));
+	CHECK(L("close, x", "close"));
+	CHECK(L("x,close", "close"));
+	CHECK(L(" keep-alive ,\tUpgrade ", "upgrade"));
+	CHECK(L(",,close,,", "close"));
+	CHECK(!L("closed", "close"));
+	CHECK(!L("x-close", "close"));
+	CHECK(!L("clo se", "close"));
+	CHECK(!L("", "close"));
+	CHECK(!L(" , ", "close"));
+#undef L
+	/* guard page: the scan never reads past the slice */
+	{
+		static const char *const cases[] = { "close", "a, close", "a,", " ", "" };
+		for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+			struct unit_guard g;
+			struct http_slice s = { unit_guard_str(&g, cases[i]), strlen(cases[i]) };
+			CHECK_EQ_INT(http_list_has(s, "close"), strstr(cases[i], "close") != NULL);
+			unit_guard_free(&g);
+		}
+	}
+}
+
+TEST(status_text_complete)
+{
+	/* every status the server sends has its own reason phrase */
+	static const int used[] = { 100, 200, 201, 202, 204, 206, 307, 400, 401, 403, 404, 405, 408,
+				    411, 413, 414, 416, 417, 429, 431, 500, 501, 503, 505, 507 };
+	for (size_t i = 0; i < sizeof used / sizeof used[0]; i++)
+		CHECK(strcmp(http_status_text(used[i]), "Unknown") != 0);
+	CHECK_EQ_STR(http_status_text(417), "Expectation Failed");
+}
+
 TEST(guard_page_ranges)
 {
 	static const char *const cases[] = {
@@ -751,5 +791,7 @@ int main(void)
 	RUN(ranges);
 	RUN(ranges_more);
 	RUN(guard_page_ranges);
+	RUN(list_tokens);
+	RUN(status_text_complete);
 	return unit_report("unit http");
 }

@@ -122,7 +122,7 @@ void conn_close(struct conn *c)
 		close(c->file_fd);
 	c->file_fd = -1;
 	if (c->up) {
-		c->up->busy = 0;
+		store_upload_release(srv->store, c->up);
 		c->up = NULL;
 	}
 	/* unlink from the live list, park on the dead list until the batch ends */
@@ -405,9 +405,8 @@ static void body_finish(struct conn *c, int status)
 	c->state = CS_HEAD;
 	c->body_mode = BODY_NONE;
 	c->body_done = NULL;
-	if (c->up) {
-		c->up->busy = 0;
-	}
+	if (c->up)
+		store_upload_release(c->srv->store, c->up);
 	if (status != CONN_BODY_OK)
 		c->close_after = 1;
 	if (done && mode != BODY_DISCARD)
@@ -435,8 +434,7 @@ void conn_read_body_mem(struct conn *c, size_t max, conn_body_fn *done)
 
 void conn_read_body_upload(struct conn *c, struct store_upload *up, conn_body_fn *done)
 {
-	c->up = up;
-	up->busy = 1;
+	c->up = up; /* claimed by the caller */
 	body_begin(c, BODY_UPLOAD, done);
 	if (!conn_has_body(c))
 		body_finish(c, CONN_BODY_OK);

@@ -36,6 +36,8 @@ struct store {
 	struct map repos;   /* name -> struct repo * */
 	struct map blobs;   /* digest -> struct store_blob * */
 	struct map uploads; /* id -> struct store_upload * */
+	struct map owners;  /* owner -> unsigned * : that owner's open sessions */
+	struct store_limits lim;
 	int read_only;      /* never change what is on disk */
 };
 
@@ -456,30 +458,73 @@ static void random_id(char out[33])
 	out[32] = '\0';
 }
 
-struct store_upload *store_upload_start(struct store *st, const char *repo)
+void store_set_limits(struct store *st, const struct store_limits *lim)
 {
-	struct store_upload *up = calloc(1, sizeof *up);
-	char rel[REL_MAX];
+	st->lim.max_uploads = lim && lim->max_uploads ? lim->max_uploads : STORE_MAX_UPLOADS_DEFAULT;
+	st->lim.max_uploads_per_owner = lim && lim->max_uploads_per_owner
+						? lim->max_uploads_per_owner
+						: STORE_MAX_UPLOADS_PER_OWNER_DEFAULT;
+}
 
+static void upload_rel(char out[REL_MAX], const struct store_upload *up)
+{
+	snprintf(out, REL_MAX, "uploads/%s", up->id);
+}
+
+/* The owner's session count, created at 0 when absent (NULL: no memory). */
+static unsigned *owner_count(struct store *st, const char *owner)
+{
+	unsigned *n = map_get(&st->owners, owner);
+	if (n)
+		return n;
+	n = calloc(1, sizeof *n);
+	if (!n || map_put(&st->owners, owner, n) < 0) {
+		free(n);
+		return NULL;
+	}
+	return n;
+}
+
+struct store_upload *store_upload_start(struct store *st, const char *repo, const char *owner)
+{
+	struct store_upload *up;
+	unsigned *count;
+	char rel[REL_MAX];
+	int fd;
+
+	if (!owner)
+		owner = "";
+	count = map_get(&st->owners, owner);
+	if (map_len(&st->uploads) >= st->lim.max_uploads ||
+	    (count && *count >= st->lim.max_uploads_per_owner)) {
+		errno = EAGAIN;
+		return NULL;
+	}
+	up = calloc(1, sizeof *up);
 	if (!up)
 		return NULL;
 	random_id(up->id);
 	snprintf(up->repo, sizeof up->repo, "%s", repo);
-	snprintf(rel, sizeof rel, "uploads/%s", up->id);
-	up->fd = openat(st->rootfd, rel, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (up->fd < 0) {
+	snprintf(up->owner, sizeof up->owner, "%s", owner);
+	up->fd = -1;
+	upload_rel(rel, up);
+	fd = openat(st->rootfd, rel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
 		free(up);
 		return NULL;
 	}
+	close(fd);
 	hasher_init(&up->h, DIGEST_SHA256);
 	up->touched = ev_clock_ms();
-	if (map_put(&st->uploads, up->id, up) < 0) {
-		close(up->fd);
+	if (!(count = owner_count(st, up->owner)) || map_put(&st->uploads, up->id, up) < 0) {
 		unlinkat(st->rootfd, rel, 0);
+		if (count && *count == 0)
+			free(map_del(&st->owners, up->owner));
 		free(up);
 		errno = ENOMEM;
 		return NULL;
 	}
+	(*count)++;
 	return up;
 }
 
@@ -488,11 +533,50 @@ struct store_upload *store_upload_get(const struct store *st, const char *id)
 	return map_get(&st->uploads, id);
 }
 
-int store_upload_write(struct store *st, struct store_upload *up, const void *data, size_t n)
+int store_upload_claim(struct store *st, struct store_upload *up)
+{
+	char rel[REL_MAX];
+	if (up->fd >= 0) {
+		errno = EBUSY;
+		return -1;
+	}
+	upload_rel(rel, up);
+	up->fd = openat(st->rootfd, rel, O_RDWR | O_CLOEXEC);
+	if (up->fd < 0)
+		return -1;
+	up->touched = ev_clock_ms();
+	return 0;
+}
+
+void store_upload_release(struct store *st, struct store_upload *up)
 {
 	(void)st;
-	if (write_all(up->fd, data, n) < 0)
+	if (up->fd >= 0)
+		close(up->fd);
+	up->fd = -1;
+}
+
+/* Append at the session's size: the file offset is no state of ours, so a
+ * reopened file, or one a failed write left longer, never shifts the bytes. */
+int store_upload_write(struct store *st, struct store_upload *up, const void *data, size_t n)
+{
+	const char *p = data;
+	uint64_t off = up->size;
+	size_t left = n;
+
+	if (up->fd < 0 && store_upload_claim(st, up) < 0)
 		return -1;
+	while (left) {
+		ssize_t w = pwrite(up->fd, p, left, (off_t)off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		off += (uint64_t)w;
+		left -= (size_t)w;
+	}
 	hasher_update(&up->h, data, n);
 	up->size += n;
 	up->touched = ev_clock_ms();
@@ -502,10 +586,13 @@ int store_upload_write(struct store *st, struct store_upload *up, const void *da
 static void upload_free(struct store *st, struct store_upload *up, int remove_file)
 {
 	char rel[REL_MAX];
-	snprintf(rel, sizeof rel, "uploads/%s", up->id);
+	unsigned *count = map_get(&st->owners, up->owner);
+	upload_rel(rel, up);
 	if (remove_file)
 		unlinkat(st->rootfd, rel, 0);
-	close(up->fd);
+	store_upload_release(st, up);
+	if (count && --*count == 0)
+		free(map_del(&st->owners, up->owner));
 	map_del(&st->uploads, up->id);
 	free(up);
 }
@@ -544,6 +631,8 @@ int store_upload_commit(struct store *st, struct store_upload *up, const char *d
 	struct repo *r;
 	int rc;
 
+	if (up->fd < 0 && store_upload_claim(st, up) < 0)
+		goto fail;
 	digest_parse(digest, strlen(digest), &alg);
 	if (alg == DIGEST_SHA256)
 		hasher_final(&up->h, got);
@@ -556,7 +645,7 @@ int store_upload_commit(struct store *st, struct store_upload *up, const char *d
 	r = repo_open(st, up->repo);
 	if (!r)
 		goto fail;
-	snprintf(rel, sizeof rel, "uploads/%s", up->id);
+	upload_rel(rel, up);
 	rc = blob_commit(st, r, rel, up->fd, digest, up->size);
 	upload_free(st, up, rc < 0);
 	return rc;
@@ -574,7 +663,7 @@ void store_upload_expire(struct store *st, int64_t now, int64_t max_idle_ms)
 	void *v;
 	while (map_next(&st->uploads, &pos, &k, &v)) {
 		struct store_upload *up = v;
-		if (!up->busy && now - up->touched > max_idle_ms) {
+		if (up->fd < 0 && now - up->touched > max_idle_ms) {
 			log_info("upload %s to %s expired after %lld s idle", up->id, up->repo,
 				 (long long)(max_idle_ms / 1000));
 			store_upload_cancel(st, up);
@@ -1145,6 +1234,8 @@ int store_open(struct store **out, const char *root, int flags)
 	map_init(&st->repos);
 	map_init(&st->blobs);
 	map_init(&st->uploads);
+	map_init(&st->owners);
+	store_set_limits(st, NULL);
 	st->root = strdup(root);
 	st->read_only = (flags & STORE_READ_ONLY) != 0;
 	if (mkdir(root, 0755) < 0 && errno != EEXIST) {
@@ -1183,10 +1274,14 @@ void store_close(struct store *st)
 		return;
 	while (map_next(&st->uploads, &pos, &k, &v)) {
 		struct store_upload *up = v;
-		close(up->fd);
+		store_upload_release(st, up);
 		free(up);
 	}
 	map_free(&st->uploads);
+	pos = 0;
+	while (map_next(&st->owners, &pos, &k, &v))
+		free(v);
+	map_free(&st->owners);
 	pos = 0;
 	while (map_next(&st->repos, &pos, &k, &v))
 		repo_free(v);

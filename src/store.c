@@ -545,6 +545,8 @@ int store_upload_claim(struct store *st, struct store_upload *up)
 	if (up->fd < 0)
 		return -1;
 	up->touched = ev_clock_ms();
+	up->claim_size = up->size;
+	up->claim_h = up->h;
 	return 0;
 }
 
@@ -569,8 +571,16 @@ int store_upload_write(struct store *st, struct store_upload *up, const void *da
 	while (left) {
 		ssize_t w = pwrite(up->fd, p, left, (off_t)off);
 		if (w < 0) {
-			if (errno == EINTR)
+			int e = errno;
+			if (e == EINTR)
 				continue;
+			/* back to the claim: a client resuming from the Range we
+			 * report then appends where the hashed bytes end */
+			up->size = up->claim_size;
+			up->h = up->claim_h;
+			if (ftruncate(up->fd, (off_t)up->size) < 0)
+				log_warn("upload %s: truncate after a failed write", up->id);
+			errno = e;
 			return -1;
 		}
 		p += w;
@@ -624,6 +634,25 @@ static int rehash_file(int fd, enum digest_alg alg, char out[DIGEST_STR_MAX])
 	return 0;
 }
 
+/* The file must hold exactly the bytes hashed: longer (a failed write whose
+ * truncate failed too) is cut back, anything else refuses the commit. */
+static int upload_check_size(struct store_upload *up)
+{
+	struct stat sb;
+	if (fstat(up->fd, &sb) < 0)
+		return -1;
+	if ((uint64_t)sb.st_size > up->size &&
+	    (ftruncate(up->fd, (off_t)up->size) < 0 || fstat(up->fd, &sb) < 0))
+		return -1;
+	if ((uint64_t)sb.st_size != up->size) {
+		log_warnx("upload %s: file holds %lld bytes, %llu were hashed", up->id,
+			  (long long)sb.st_size, (unsigned long long)up->size);
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
 int store_upload_commit(struct store *st, struct store_upload *up, const char *digest)
 {
 	char got[DIGEST_STR_MAX], rel[REL_MAX];
@@ -632,6 +661,8 @@ int store_upload_commit(struct store *st, struct store_upload *up, const char *d
 	int rc;
 
 	if (up->fd < 0 && store_upload_claim(st, up) < 0)
+		goto fail;
+	if (upload_check_size(up) < 0)
 		goto fail;
 	digest_parse(digest, strlen(digest), &alg);
 	if (alg == DIGEST_SHA256)
@@ -1096,7 +1127,15 @@ static int load_repo_index(struct store *st, struct repo *r)
 
 static int load_repo(struct store *st, const char *name)
 {
-	struct repo *r = repo_new(st, name);
+	struct repo *r;
+	char irel[REL_MAX];
+
+	/* index.json is written before a repository is first used: without it,
+	 * its creation failed part-way (a full disk) and it is no repository */
+	layout_rel(irel, name, "index.json");
+	if (faccessat(st->rootfd, irel, F_OK, 0) < 0 && errno == ENOENT)
+		return 0;
+	r = repo_new(st, name);
 	if (!r)
 		return -1;
 	for (size_t a = 0; a < 2; a++) {

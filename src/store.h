@@ -66,6 +66,10 @@ struct store_upload {
 	uint64_t size;     /* bytes hashed; the file holds exactly these */
 	struct hasher h;   /* sha256 of the bytes so far */
 	int64_t touched;   /* ev_clock_ms of the last activity */
+	/* what size and h were when the request claimed it: a failed write
+	 * returns the session here, so no request is ever half applied */
+	uint64_t claim_size;
+	struct hasher claim_h;
 };
 
 /* Bounds on open upload sessions; 0 = the default. */
@@ -144,10 +148,11 @@ int store_upload_claim(struct store *st, struct store_upload *up);
 /* Close the file; idempotent. */
 void store_upload_release(struct store *st, struct store_upload *up);
 /* Append and hash (claims the upload if it is not).  0, or -1 with errno
- * (ENOSPC, EIO...). */
+ * (ENOSPC, EIO...); on failure the session, file included, is back where it
+ * was when this request claimed it. */
 int store_upload_write(struct store *st, struct store_upload *up, const void *data, size_t n);
-/* Verify the upload against digest and commit it into its repository
- * (claims the upload if it is not).
+/* Verify the upload against digest (and the file's size against the bytes
+ * hashed) and commit it into its repository (claims the upload if it is not).
  * Returns 0 (up is freed), STORE_DIGEST_MISMATCH, or -1 with errno.  On
  * failure the upload is cancelled. */
 #define STORE_DIGEST_MISMATCH (-2)

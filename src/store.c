@@ -1051,8 +1051,6 @@ static int load_blobs(struct store *st)
 	return 0;
 }
 
-static int name_component_ok(const char *s);
-
 static int load_repo_index(struct store *st, struct repo *r)
 {
 	char rel[REL_MAX];
@@ -1184,7 +1182,7 @@ static int load_repo(struct store *st, const char *name)
 }
 
 /* Walk repos/ for "_layout" directories; rel is "repos[/a/b...]". */
-static int walk_repos(struct store *st, const char *rel, const char *name, int depth)
+static int walk_repos(struct store *st, const char *rel, const char *name)
 {
 	int dfd = openat(st->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d;
@@ -1205,42 +1203,18 @@ static int walk_repos(struct store *st, const char *rel, const char *name, int d
 				rc = -1;
 			continue;
 		}
-		if (!name_component_ok(de->d_name) || depth > 64)
-			continue;
+		/* the name grammar and its limits are ref.c's: every name the
+		 * router accepts is found again here, and nothing else */
 		if ((size_t)snprintf(subname, sizeof subname, "%s%s%s", name, name[0] ? "/" : "",
-				     de->d_name) >= sizeof subname)
+				     de->d_name) >= sizeof subname ||
+		    !ref_name_valid(subname))
 			continue;
 		snprintf(sub, sizeof sub, "%s/%s", rel, de->d_name);
-		if (walk_repos(st, sub, subname, depth + 1) < 0)
+		if (walk_repos(st, sub, subname) < 0)
 			rc = -1;
 	}
 	closedir(d);
 	return rc;
-}
-
-/* [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)* */
-static int name_component_ok(const char *s)
-{
-	if (!*s)
-		return 0;
-	for (;;) {
-		const char *start = s;
-		while ((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9'))
-			s++;
-		if (s == start)
-			return 0;
-		if (!*s)
-			return 1;
-		if (*s == '.')
-			s++;
-		else if (*s == '_')
-			s += s[1] == '_' ? 2 : 1;
-		else if (*s == '-')
-			while (*s == '-')
-				s++;
-		else
-			return 0;
-	}
 }
 
 static int clear_uploads(struct store *st)
@@ -1291,7 +1265,7 @@ int store_open(struct store **out, const char *root, int flags)
 			log_warn("create %s/%s", root, dirs[i]);
 			goto fail;
 		}
-	if ((!st->read_only && clear_uploads(st) < 0) || load_blobs(st) < 0 || walk_repos(st, "repos", "", 0) < 0) {
+	if ((!st->read_only && clear_uploads(st) < 0) || load_blobs(st) < 0 || walk_repos(st, "repos", "") < 0) {
 		log_warnx("store %s could not be loaded", root);
 		goto fail;
 	}

@@ -31,9 +31,10 @@
 
 #include "digest.h"
 #include "manifest.h"
+#include "ref.h"
 
-#define STORE_NAME_MAX 255
-#define STORE_TAG_MAX 128
+#define STORE_NAME_MAX REF_NAME_MAX
+#define STORE_TAG_MAX REF_TAG_MAX
 
 struct store;
 

@@ -158,7 +158,7 @@ void conn_close(struct conn *c)
 	c->out_body = NULL;
 	charge(c);
 	if (c->up) {
-		c->up->busy = 0;
+		store_upload_release(srv->store, c->up);
 		c->up = NULL;
 	}
 	/* unlink from the live list, park on the dead list until the batch ends */
@@ -524,9 +524,8 @@ static void body_finish(struct conn *c, int status)
 	c->state = CS_HEAD;
 	c->body_mode = BODY_NONE;
 	c->body_done = NULL;
-	if (c->up) {
-		c->up->busy = 0;
-	}
+	if (c->up)
+		store_upload_release(c->srv->store, c->up);
 	if (status != CONN_BODY_OK)
 		c->close_after = 1;
 	if (status == CONN_BODY_BUSY) {
@@ -572,8 +571,7 @@ void conn_read_body_mem(struct conn *c, size_t max, conn_body_fn *done)
 
 void conn_read_body_upload(struct conn *c, struct store_upload *up, conn_body_fn *done)
 {
-	c->up = up;
-	up->busy = 1;
+	c->up = up; /* claimed by the caller */
 	body_begin(c, BODY_UPLOAD, done);
 	if (!conn_has_body(c))
 		body_finish(c, CONN_BODY_OK);

@@ -82,6 +82,37 @@ static int body_error(struct conn *c, int status)
 	return -1;
 }
 
+/* The client's address without its port: "1.2.3.4:5" and "[::1]:5" give
+ * "1.2.3.4" and "::1".  Sessions are bounded per address, not per socket. */
+static void peer_owner(const struct conn *c, char out[STORE_OWNER_MAX + 1])
+{
+	const char *p = c->peer, *end;
+	size_t n;
+	if (*p == '[') {
+		p++;
+		end = strchr(p, ']');
+	} else {
+		end = strrchr(p, ':');
+	}
+	n = end ? (size_t)(end - p) : strlen(p);
+	if (n > STORE_OWNER_MAX)
+		n = STORE_OWNER_MAX;
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+/* Claim up for this request; -1 after answering. */
+static int claim_upload(struct conn *c, struct store_upload *up)
+{
+	if (store_upload_claim(c->srv->store, up) == 0)
+		return 0;
+	if (errno == EBUSY)
+		regerr_send(c, RE_BLOB_UPLOAD_INVALID, "another request is writing this upload");
+	else
+		send_store_error(c, errno, "open upload");
+	return -1;
+}
+
 static void monolithic_done(struct conn *c, int status)
 {
 	struct store_upload *up = c->up;
@@ -95,7 +126,7 @@ static void monolithic_done(struct conn *c, int status)
 void reg_upload_start(struct conn *c)
 {
 	struct store *st = c->srv->store;
-	char digest[DIGEST_STR_MAX], from[STORE_NAME_MAX + 1];
+	char digest[DIGEST_STR_MAX], from[STORE_NAME_MAX + 1], owner[STORE_OWNER_MAX + 1];
 	struct store_upload *up;
 	int d;
 
@@ -131,13 +162,23 @@ void reg_upload_start(struct conn *c)
 		regerr_send(c, RE_DIGEST_INVALID, "digest");
 		return;
 	}
-	up = store_upload_start(st, c->rt.name);
+	peer_owner(c, owner);
+	up = store_upload_start(st, c->rt.name, owner);
 	if (!up) {
-		send_store_error(c, errno, "start upload");
+		if (errno == EAGAIN)
+			regerr_send(c, RE_TOOMANYREQUESTS,
+				    "too many upload sessions open: finish or cancel some, or wait for them to expire");
+		else
+			send_store_error(c, errno, "start upload");
 		return;
 	}
 	if (d > 0) {
 		/* POST ?digest= : the body is the whole blob */
+		if (store_upload_claim(st, up) < 0) {
+			send_store_error(c, errno, "open upload");
+			store_upload_cancel(st, up);
+			return;
+		}
 		snprintf(c->rt.ref, sizeof c->rt.ref, "%s", digest);
 		conn_read_body_upload(c, up, monolithic_done);
 		return;
@@ -154,10 +195,6 @@ static struct store_upload *route_upload(struct conn *c)
 	struct store_upload *up = store_upload_get(c->srv->store, c->rt.ref);
 	if (!up || strcmp(up->repo, c->rt.name) != 0) {
 		regerr_send(c, RE_BLOB_UPLOAD_UNKNOWN, c->rt.ref);
-		return NULL;
-	}
-	if (up->busy) {
-		regerr_send(c, RE_BLOB_UPLOAD_INVALID, "another request is writing this upload");
 		return NULL;
 	}
 	return up;
@@ -222,7 +259,7 @@ static void patch_done(struct conn *c, int status)
 void reg_upload_patch(struct conn *c)
 {
 	struct store_upload *up = route_upload(c);
-	if (!up || check_content_range(c, up) < 0)
+	if (!up || check_content_range(c, up) < 0 || claim_upload(c, up) < 0)
 		return;
 	conn_read_body_upload(c, up, patch_done);
 }
@@ -248,7 +285,7 @@ void reg_upload_put(struct conn *c)
 		regerr_send(c, RE_DIGEST_INVALID, d == 0 ? "digest query parameter missing" : "digest");
 		return;
 	}
-	if (check_content_range(c, up) < 0)
+	if (check_content_range(c, up) < 0 || claim_upload(c, up) < 0)
 		return;
 	/* the reference is the upload id; keep the digest for the commit */
 	snprintf(c->rt.ref, sizeof c->rt.ref, "%s", digest);
@@ -270,7 +307,8 @@ void reg_upload_status(struct conn *c)
 void reg_upload_cancel(struct conn *c)
 {
 	struct store_upload *up = route_upload(c);
-	if (!up)
+	/* the claim refuses while another request writes into it */
+	if (!up || claim_upload(c, up) < 0)
 		return;
 	store_upload_cancel(c->srv->store, up);
 	conn_begin(c, 204);

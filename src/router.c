@@ -1,6 +1,8 @@
 /* router.c - request targets to routes, and the spec's name/tag grammar. */
 #include "router.h"
 
+#include "ref.h"
+
 #include <string.h>
 
 #define PATH_MAX_LEN 1024
@@ -44,60 +46,15 @@ static long pct_decode(const char *s, size_t n, char *out, size_t cap)
 	return (long)o;
 }
 
-/* [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)* over s[0..n) */
-static int component_valid(const char *s, size_t n)
-{
-	size_t i = 0;
-	for (;;) {
-		size_t start = i;
-		while (i < n && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')))
-			i++;
-		if (i == start)
-			return 0;
-		if (i == n)
-			return 1;
-		if (s[i] == '.')
-			i++;
-		else if (s[i] == '_')
-			i += (i + 1 < n && s[i + 1] == '_') ? 2 : 1;
-		else if (s[i] == '-')
-			while (i < n && s[i] == '-')
-				i++;
-		else
-			return 0;
-	}
-}
-
+/* The grammar lives in ref.c; these names stay for the router's callers. */
 int router_name_valid(const char *name)
 {
-	size_t n = strlen(name);
-	const char *p = name;
-	if (n == 0 || n > STORE_NAME_MAX)
-		return 0;
-	for (;;) {
-		const char *slash = strchr(p, '/');
-		size_t len = slash ? (size_t)(slash - p) : strlen(p);
-		if (!component_valid(p, len))
-			return 0;
-		if (!slash)
-			return 1;
-		p = slash + 1;
-	}
+	return ref_name_valid(name);
 }
 
 int router_tag_valid(const char *tag)
 {
-	size_t n = strlen(tag);
-	if (n == 0 || n > STORE_TAG_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = tag[i];
-		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			 c == '_' || (i > 0 && (c == '.' || c == '-'));
-		if (!ok)
-			return 0;
-	}
-	return 1;
+	return ref_tag_valid(tag);
 }
 
 static int ends_with(const char *s, size_t n, const char *suffix, size_t *at)

@@ -36,6 +36,8 @@ struct store {
 	struct map repos;   /* name -> struct repo * */
 	struct map blobs;   /* digest -> struct store_blob * */
 	struct map uploads; /* id -> struct store_upload * */
+	struct map owners;  /* owner -> unsigned * : that owner's open sessions */
+	struct store_limits lim;
 	int read_only;      /* never change what is on disk */
 };
 
@@ -456,30 +458,73 @@ static void random_id(char out[33])
 	out[32] = '\0';
 }
 
-struct store_upload *store_upload_start(struct store *st, const char *repo)
+void store_set_limits(struct store *st, const struct store_limits *lim)
 {
-	struct store_upload *up = calloc(1, sizeof *up);
-	char rel[REL_MAX];
+	st->lim.max_uploads = lim && lim->max_uploads ? lim->max_uploads : STORE_MAX_UPLOADS_DEFAULT;
+	st->lim.max_uploads_per_owner = lim && lim->max_uploads_per_owner
+						? lim->max_uploads_per_owner
+						: STORE_MAX_UPLOADS_PER_OWNER_DEFAULT;
+}
 
+static void upload_rel(char out[REL_MAX], const struct store_upload *up)
+{
+	snprintf(out, REL_MAX, "uploads/%s", up->id);
+}
+
+/* The owner's session count, created at 0 when absent (NULL: no memory). */
+static unsigned *owner_count(struct store *st, const char *owner)
+{
+	unsigned *n = map_get(&st->owners, owner);
+	if (n)
+		return n;
+	n = calloc(1, sizeof *n);
+	if (!n || map_put(&st->owners, owner, n) < 0) {
+		free(n);
+		return NULL;
+	}
+	return n;
+}
+
+struct store_upload *store_upload_start(struct store *st, const char *repo, const char *owner)
+{
+	struct store_upload *up;
+	unsigned *count;
+	char rel[REL_MAX];
+	int fd;
+
+	if (!owner)
+		owner = "";
+	count = map_get(&st->owners, owner);
+	if (map_len(&st->uploads) >= st->lim.max_uploads ||
+	    (count && *count >= st->lim.max_uploads_per_owner)) {
+		errno = EAGAIN;
+		return NULL;
+	}
+	up = calloc(1, sizeof *up);
 	if (!up)
 		return NULL;
 	random_id(up->id);
 	snprintf(up->repo, sizeof up->repo, "%s", repo);
-	snprintf(rel, sizeof rel, "uploads/%s", up->id);
-	up->fd = openat(st->rootfd, rel, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (up->fd < 0) {
+	snprintf(up->owner, sizeof up->owner, "%s", owner);
+	up->fd = -1;
+	upload_rel(rel, up);
+	fd = openat(st->rootfd, rel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
 		free(up);
 		return NULL;
 	}
+	close(fd);
 	hasher_init(&up->h, DIGEST_SHA256);
 	up->touched = ev_clock_ms();
-	if (map_put(&st->uploads, up->id, up) < 0) {
-		close(up->fd);
+	if (!(count = owner_count(st, up->owner)) || map_put(&st->uploads, up->id, up) < 0) {
 		unlinkat(st->rootfd, rel, 0);
+		if (count && *count == 0)
+			free(map_del(&st->owners, up->owner));
 		free(up);
 		errno = ENOMEM;
 		return NULL;
 	}
+	(*count)++;
 	return up;
 }
 
@@ -488,11 +533,60 @@ struct store_upload *store_upload_get(const struct store *st, const char *id)
 	return map_get(&st->uploads, id);
 }
 
-int store_upload_write(struct store *st, struct store_upload *up, const void *data, size_t n)
+int store_upload_claim(struct store *st, struct store_upload *up)
+{
+	char rel[REL_MAX];
+	if (up->fd >= 0) {
+		errno = EBUSY;
+		return -1;
+	}
+	upload_rel(rel, up);
+	up->fd = openat(st->rootfd, rel, O_RDWR | O_CLOEXEC);
+	if (up->fd < 0)
+		return -1;
+	up->touched = ev_clock_ms();
+	up->claim_size = up->size;
+	up->claim_h = up->h;
+	return 0;
+}
+
+void store_upload_release(struct store *st, struct store_upload *up)
 {
 	(void)st;
-	if (write_all(up->fd, data, n) < 0)
+	if (up->fd >= 0)
+		close(up->fd);
+	up->fd = -1;
+}
+
+/* Append at the session's size: the file offset is no state of ours, so a
+ * reopened file, or one a failed write left longer, never shifts the bytes. */
+int store_upload_write(struct store *st, struct store_upload *up, const void *data, size_t n)
+{
+	const char *p = data;
+	uint64_t off = up->size;
+	size_t left = n;
+
+	if (up->fd < 0 && store_upload_claim(st, up) < 0)
 		return -1;
+	while (left) {
+		ssize_t w = pwrite(up->fd, p, left, (off_t)off);
+		if (w < 0) {
+			int e = errno;
+			if (e == EINTR)
+				continue;
+			/* back to the claim: a client resuming from the Range we
+			 * report then appends where the hashed bytes end */
+			up->size = up->claim_size;
+			up->h = up->claim_h;
+			if (ftruncate(up->fd, (off_t)up->size) < 0)
+				log_warn("upload %s: truncate after a failed write", up->id);
+			errno = e;
+			return -1;
+		}
+		p += w;
+		off += (uint64_t)w;
+		left -= (size_t)w;
+	}
 	hasher_update(&up->h, data, n);
 	up->size += n;
 	up->touched = ev_clock_ms();
@@ -502,10 +596,13 @@ int store_upload_write(struct store *st, struct store_upload *up, const void *da
 static void upload_free(struct store *st, struct store_upload *up, int remove_file)
 {
 	char rel[REL_MAX];
-	snprintf(rel, sizeof rel, "uploads/%s", up->id);
+	unsigned *count = map_get(&st->owners, up->owner);
+	upload_rel(rel, up);
 	if (remove_file)
 		unlinkat(st->rootfd, rel, 0);
-	close(up->fd);
+	store_upload_release(st, up);
+	if (count && --*count == 0)
+		free(map_del(&st->owners, up->owner));
 	map_del(&st->uploads, up->id);
 	free(up);
 }
@@ -537,6 +634,25 @@ static int rehash_file(int fd, enum digest_alg alg, char out[DIGEST_STR_MAX])
 	return 0;
 }
 
+/* The file must hold exactly the bytes hashed: longer (a failed write whose
+ * truncate failed too) is cut back, anything else refuses the commit. */
+static int upload_check_size(struct store_upload *up)
+{
+	struct stat sb;
+	if (fstat(up->fd, &sb) < 0)
+		return -1;
+	if ((uint64_t)sb.st_size > up->size &&
+	    (ftruncate(up->fd, (off_t)up->size) < 0 || fstat(up->fd, &sb) < 0))
+		return -1;
+	if ((uint64_t)sb.st_size != up->size) {
+		log_warnx("upload %s: file holds %lld bytes, %llu were hashed", up->id,
+			  (long long)sb.st_size, (unsigned long long)up->size);
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
 int store_upload_commit(struct store *st, struct store_upload *up, const char *digest)
 {
 	char got[DIGEST_STR_MAX], rel[REL_MAX];
@@ -544,6 +660,10 @@ int store_upload_commit(struct store *st, struct store_upload *up, const char *d
 	struct repo *r;
 	int rc;
 
+	if (up->fd < 0 && store_upload_claim(st, up) < 0)
+		goto fail;
+	if (upload_check_size(up) < 0)
+		goto fail;
 	digest_parse(digest, strlen(digest), &alg);
 	if (alg == DIGEST_SHA256)
 		hasher_final(&up->h, got);
@@ -556,7 +676,7 @@ int store_upload_commit(struct store *st, struct store_upload *up, const char *d
 	r = repo_open(st, up->repo);
 	if (!r)
 		goto fail;
-	snprintf(rel, sizeof rel, "uploads/%s", up->id);
+	upload_rel(rel, up);
 	rc = blob_commit(st, r, rel, up->fd, digest, up->size);
 	upload_free(st, up, rc < 0);
 	return rc;
@@ -574,7 +694,7 @@ void store_upload_expire(struct store *st, int64_t now, int64_t max_idle_ms)
 	void *v;
 	while (map_next(&st->uploads, &pos, &k, &v)) {
 		struct store_upload *up = v;
-		if (!up->busy && now - up->touched > max_idle_ms) {
+		if (up->fd < 0 && now - up->touched > max_idle_ms) {
 			log_info("upload %s to %s expired after %lld s idle", up->id, up->repo,
 				 (long long)(max_idle_ms / 1000));
 			store_upload_cancel(st, up);
@@ -931,8 +1051,6 @@ static int load_blobs(struct store *st)
 	return 0;
 }
 
-static int name_component_ok(const char *s);
-
 static int load_repo_index(struct store *st, struct repo *r)
 {
 	char rel[REL_MAX];
@@ -1007,7 +1125,15 @@ static int load_repo_index(struct store *st, struct repo *r)
 
 static int load_repo(struct store *st, const char *name)
 {
-	struct repo *r = repo_new(st, name);
+	struct repo *r;
+	char irel[REL_MAX];
+
+	/* index.json is written before a repository is first used: without it,
+	 * its creation failed part-way (a full disk) and it is no repository */
+	layout_rel(irel, name, "index.json");
+	if (faccessat(st->rootfd, irel, F_OK, 0) < 0 && errno == ENOENT)
+		return 0;
+	r = repo_new(st, name);
 	if (!r)
 		return -1;
 	for (size_t a = 0; a < 2; a++) {
@@ -1056,7 +1182,7 @@ static int load_repo(struct store *st, const char *name)
 }
 
 /* Walk repos/ for "_layout" directories; rel is "repos[/a/b...]". */
-static int walk_repos(struct store *st, const char *rel, const char *name, int depth)
+static int walk_repos(struct store *st, const char *rel, const char *name)
 {
 	int dfd = openat(st->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d;
@@ -1077,42 +1203,18 @@ static int walk_repos(struct store *st, const char *rel, const char *name, int d
 				rc = -1;
 			continue;
 		}
-		if (!name_component_ok(de->d_name) || depth > 64)
-			continue;
+		/* the name grammar and its limits are ref.c's: every name the
+		 * router accepts is found again here, and nothing else */
 		if ((size_t)snprintf(subname, sizeof subname, "%s%s%s", name, name[0] ? "/" : "",
-				     de->d_name) >= sizeof subname)
+				     de->d_name) >= sizeof subname ||
+		    !ref_name_valid(subname))
 			continue;
 		snprintf(sub, sizeof sub, "%s/%s", rel, de->d_name);
-		if (walk_repos(st, sub, subname, depth + 1) < 0)
+		if (walk_repos(st, sub, subname) < 0)
 			rc = -1;
 	}
 	closedir(d);
 	return rc;
-}
-
-/* [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)* */
-static int name_component_ok(const char *s)
-{
-	if (!*s)
-		return 0;
-	for (;;) {
-		const char *start = s;
-		while ((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9'))
-			s++;
-		if (s == start)
-			return 0;
-		if (!*s)
-			return 1;
-		if (*s == '.')
-			s++;
-		else if (*s == '_')
-			s += s[1] == '_' ? 2 : 1;
-		else if (*s == '-')
-			while (*s == '-')
-				s++;
-		else
-			return 0;
-	}
 }
 
 static int clear_uploads(struct store *st)
@@ -1145,6 +1247,8 @@ int store_open(struct store **out, const char *root, int flags)
 	map_init(&st->repos);
 	map_init(&st->blobs);
 	map_init(&st->uploads);
+	map_init(&st->owners);
+	store_set_limits(st, NULL);
 	st->root = strdup(root);
 	st->read_only = (flags & STORE_READ_ONLY) != 0;
 	if (mkdir(root, 0755) < 0 && errno != EEXIST) {
@@ -1161,7 +1265,7 @@ int store_open(struct store **out, const char *root, int flags)
 			log_warn("create %s/%s", root, dirs[i]);
 			goto fail;
 		}
-	if ((!st->read_only && clear_uploads(st) < 0) || load_blobs(st) < 0 || walk_repos(st, "repos", "", 0) < 0) {
+	if ((!st->read_only && clear_uploads(st) < 0) || load_blobs(st) < 0 || walk_repos(st, "repos", "") < 0) {
 		log_warnx("store %s could not be loaded", root);
 		goto fail;
 	}
@@ -1183,10 +1287,14 @@ void store_close(struct store *st)
 		return;
 	while (map_next(&st->uploads, &pos, &k, &v)) {
 		struct store_upload *up = v;
-		close(up->fd);
+		store_upload_release(st, up);
 		free(up);
 	}
 	map_free(&st->uploads);
+	pos = 0;
+	while (map_next(&st->owners, &pos, &k, &v))
+		free(v);
+	map_free(&st->owners);
 	pos = 0;
 	while (map_next(&st->repos, &pos, &k, &v))
 		repo_free(v);

@@ -32,9 +32,10 @@
 #include "bytes.h"
 #include "digest.h"
 #include "manifest.h"
+#include "ref.h"
 
-#define STORE_NAME_MAX 255
-#define STORE_TAG_MAX 128
+#define STORE_NAME_MAX REF_NAME_MAX
+#define STORE_TAG_MAX REF_TAG_MAX
 
 struct store;
 
@@ -57,15 +58,31 @@ struct store_manifest {
 	unsigned ntags;
 };
 
+/* An upload session.  Between requests it holds no descriptor: the request
+ * that writes into it claims it (opens the file), and releases it when done,
+ * so idle sessions cost memory only, never a file descriptor. */
+#define STORE_OWNER_MAX 63
 struct store_upload {
 	char id[33];
 	char repo[STORE_NAME_MAX + 1];
-	int fd;
-	uint64_t size;
+	char owner[STORE_OWNER_MAX + 1]; /* the client's address, for the per-owner bound */
+	int fd;            /* >= 0 while claimed by a request, else -1 */
+	uint64_t size;     /* bytes hashed; the file holds exactly these */
 	struct hasher h;   /* sha256 of the bytes so far */
 	int64_t touched;   /* ev_clock_ms of the last activity */
-	int busy;          /* a connection is writing into it */
+	/* what size and h were when the request claimed it: a failed write
+	 * returns the session here, so no request is ever half applied */
+	uint64_t claim_size;
+	struct hasher claim_h;
 };
+
+/* Bounds on open upload sessions; 0 = the default. */
+struct store_limits {
+	unsigned max_uploads;
+	unsigned max_uploads_per_owner;
+};
+#define STORE_MAX_UPLOADS_DEFAULT 1024
+#define STORE_MAX_UPLOADS_PER_OWNER_DEFAULT 256
 
 #define STORE_READ_ONLY 1 /* leave the disk alone: no clean-up of uploads or orphans */
 
@@ -122,17 +139,30 @@ int store_tmp_open(const struct store *st, const char *rel);
 int store_blob_commit_tmp(struct store *st, const char *repo, const char *rel,
 			  const char *digest, uint64_t size);
 
-struct store_upload *store_upload_start(struct store *st, const char *repo);
+void store_set_limits(struct store *st, const struct store_limits *lim);
+/* Start an upload session for repo on behalf of owner (the client's address
+ * without port, at most STORE_OWNER_MAX chars).  The session is not claimed.
+ * NULL with errno: EAGAIN when a limit (total or this owner's) is reached,
+ * else the error (ENOSPC, EIO...). */
+struct store_upload *store_upload_start(struct store *st, const char *repo, const char *owner);
 struct store_upload *store_upload_get(const struct store *st, const char *id);
-/* Append and hash.  0, or -1 with errno (ENOSPC, EIO...). */
+/* Open the upload's file for this request.  0, or -1 with EBUSY if another
+ * request holds it, else errno. */
+int store_upload_claim(struct store *st, struct store_upload *up);
+/* Close the file; idempotent. */
+void store_upload_release(struct store *st, struct store_upload *up);
+/* Append and hash (claims the upload if it is not).  0, or -1 with errno
+ * (ENOSPC, EIO...); on failure the session, file included, is back where it
+ * was when this request claimed it. */
 int store_upload_write(struct store *st, struct store_upload *up, const void *data, size_t n);
-/* Verify the upload against digest and commit it into its repository.
+/* Verify the upload against digest (and the file's size against the bytes
+ * hashed) and commit it into its repository (claims the upload if it is not).
  * Returns 0 (up is freed), STORE_DIGEST_MISMATCH, or -1 with errno.  On
  * failure the upload is cancelled. */
 #define STORE_DIGEST_MISMATCH (-2)
 int store_upload_commit(struct store *st, struct store_upload *up, const char *digest);
 void store_upload_cancel(struct store *st, struct store_upload *up);
-/* Cancel uploads idle for longer than max_idle_ms. */
+/* Cancel unclaimed uploads idle for longer than max_idle_ms. */
 void store_upload_expire(struct store *st, int64_t now, int64_t max_idle_ms);
 
 #endif

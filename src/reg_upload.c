@@ -82,25 +82,6 @@ static int body_error(struct conn *c, int status)
 	return -1;
 }
 
-/* The client's address without its port: "1.2.3.4:5" and "[::1]:5" give
- * "1.2.3.4" and "::1".  Sessions are bounded per address, not per socket. */
-static void peer_owner(const struct conn *c, char out[STORE_OWNER_MAX + 1])
-{
-	const char *p = c->peer, *end;
-	size_t n;
-	if (*p == '[') {
-		p++;
-		end = strchr(p, ']');
-	} else {
-		end = strrchr(p, ':');
-	}
-	n = end ? (size_t)(end - p) : strlen(p);
-	if (n > STORE_OWNER_MAX)
-		n = STORE_OWNER_MAX;
-	memcpy(out, p, n);
-	out[n] = '\0';
-}
-
 /* Claim up for this request; -1 after answering. */
 static int claim_upload(struct conn *c, struct store_upload *up)
 {
@@ -126,7 +107,7 @@ static void monolithic_done(struct conn *c, int status)
 void reg_upload_start(struct conn *c)
 {
 	struct store *st = c->srv->store;
-	char digest[DIGEST_STR_MAX], from[STORE_NAME_MAX + 1], owner[STORE_OWNER_MAX + 1];
+	char digest[DIGEST_STR_MAX], from[STORE_NAME_MAX + 1];
 	struct store_upload *up;
 	int d;
 
@@ -162,8 +143,8 @@ void reg_upload_start(struct conn *c)
 		regerr_send(c, RE_DIGEST_INVALID, "digest");
 		return;
 	}
-	peer_owner(c, owner);
-	up = store_upload_start(st, c->rt.name, owner);
+	/* sessions are bounded per address, not per socket */
+	up = store_upload_start(st, c->rt.name, c->peer_addr);
 	if (!up) {
 		if (errno == EAGAIN)
 			regerr_send(c, RE_TOOMANYREQUESTS,

@@ -522,8 +522,8 @@ int serve_main(int argc, char **argv)
 		.max_conns_per_peer = SERVE_MAX_CONNS_PER_PEER,
 		.max_buffered = SERVE_MAX_BUFFERED,
 		.min_rate = SERVE_MIN_RATE,
-		.max_uploads = 1024, /* MERGE-STORE */
-		.max_uploads_per_peer = 256,
+		.max_uploads = STORE_MAX_UPLOADS_DEFAULT,
+		.max_uploads_per_peer = STORE_MAX_UPLOADS_PER_OWNER_DEFAULT,
 	};
 	unsigned max_conns = 0;
 	static struct server srv;
@@ -616,7 +616,7 @@ int serve_main(int argc, char **argv)
 	srv.listen_fd = listen_on(&srv, opt.listen);
 	if (store_open(&srv.store, opt.root, opt.read_only ? STORE_READ_ONLY : 0) < 0)
 		fatal(1, "cannot open the store at %s", opt.root);
-	/* MERGE-STORE store_set_limits(srv.store, &(struct store_limits){ opt.max_uploads, opt.max_uploads_per_peer }); */
+	store_set_limits(srv.store, &(struct store_limits){ opt.max_uploads, opt.max_uploads_per_peer });
 	ev_io_init(&srv.listen_io, srv.listen_fd, on_accept, &srv);
 	ev_io_init(&sig_io, sfd, on_signal, &srv);
 	if (ev_io_set(srv.ev, &srv.listen_io, EV_READ) < 0 || ev_io_set(srv.ev, &sig_io, EV_READ) < 0)

@@ -425,3 +425,24 @@ class TestHTTPDetails(ServerTest):
                 self.assertEqual(c.buf, b"", value)
             finally:
                 c.close()
+
+
+class TestUploadSessionOptions(ServerTest):
+    """--max-uploads-per-peer and --max-uploads reach the store."""
+    server_args = ("--max-uploads-per-peer", "3", "--max-uploads", "4")
+
+    def test_session_limits_follow_the_options(self):
+        def post(source):
+            s = connect_from(self.srv, source)
+            try:
+                s.sendall(b"POST /v2/opt/up/blobs/uploads/ HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n")
+                st, h, body = read_response(s)
+                return st, body
+            finally:
+                s.close()
+        self.assertEqual([post("127.0.0.1")[0] for _ in range(3)], [202] * 3)
+        st, body = post("127.0.0.1")
+        self.assertEqual((st, error_code(body)), (429, "TOOMANYREQUESTS"))
+        self.assertEqual(post("127.0.0.2")[0], 202)
+        st, body = post("127.0.0.3")  # the total of 4 is reached
+        self.assertEqual((st, error_code(body)), (429, "TOOMANYREQUESTS"))

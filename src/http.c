@@ -430,9 +430,9 @@ int http_parse_range(struct http_slice v, uint64_t size, uint64_t *first, uint64
 		if (k == 0 || i + k != n)
 			return HTTP_RANGE_NONE;
 	}
-	if (b < a)
-		return HTTP_RANGE_NONE; /* RFC 9110 14.1.1: invalid, so ignored */
-	if (a >= size)
+	/* last before first is invalid (RFC 9110 14.1.1), which a server "MAY
+	 * ignore or reject" (14.2); the OCI conformance suite wants it rejected */
+	if (a >= size || b < a)
 		return HTTP_RANGE_UNSATISFIABLE;
 	*first = a;
 	*last = b >= size ? size - 1 : b;

@@ -83,9 +83,10 @@ void http_date(long t, char out[30]);
 
 /* A Range header against a body of size bytes.  HTTP_RANGE_NONE: serve the
  * whole body (absent, not bytes=, several ranges, or malformed: RFC 9110
- * lets a server ignore those, and a last before the first is malformed);
- * HTTP_RANGE_OK with [*first, *last]; HTTP_RANGE_UNSATISFIABLE: answer 416
- * (first past the end, or an empty suffix). */
+ * lets a server ignore those); HTTP_RANGE_OK with [*first, *last];
+ * HTTP_RANGE_UNSATISFIABLE: answer 416 (first past the end, an empty suffix,
+ * or last < first: RFC 9110 14.2 lets a server ignore or reject that, and the
+ * OCI conformance suite expects the 416). */
 enum { HTTP_RANGE_NONE = 0, HTTP_RANGE_OK = 1, HTTP_RANGE_UNSATISFIABLE = -1 };
 int http_parse_range(struct http_slice v, uint64_t size, uint64_t *first, uint64_t *last);
 

@@ -41,16 +41,32 @@ void reg_manifest_get(struct conn *c)
 	conn_end_bytes(c, m->media_type, m->body);
 }
 
-/* The config blob must be in the repository.  Layers and child manifests may
- * be missing: a sparse manifest (a mirror of some platforms, or of some
- * layers) is accepted, as the distribution spec's sparse data set expects. */
+/* Everything a manifest names must be in the repository, as registry:2
+ * checks: a pusher that forgot a layer learns it now, not when a pull fails
+ * later.  Foreign layers (with urls) are exempt.  With --allow-sparse only the
+ * config must be there: a partial mirror (some platforms, some layers) is
+ * accepted, as the distribution spec's sparse data set expects. */
 static enum regerr check_references(struct conn *c, const struct manifest *m, char *why,
 				    size_t cap)
 {
-	if (m->kind == MANIFEST_IMAGE &&
-	    !store_blob_get(c->srv->store, c->rt.name, m->config.digest)) {
+	const struct store *st = c->srv->store;
+	if (m->kind == MANIFEST_IMAGE && !store_blob_get(st, c->rt.name, m->config.digest)) {
 		snprintf(why, cap, "config %s", m->config.digest);
 		return RE_MANIFEST_BLOB_UNKNOWN;
+	}
+	if (c->srv->opt->allow_sparse)
+		return RE_OK;
+	for (size_t i = 0; i < m->nrefs; i++) {
+		const struct descriptor *d = &m->refs[i];
+		if (m->kind == MANIFEST_IMAGE && !d->has_urls &&
+		    !store_blob_get(st, c->rt.name, d->digest)) {
+			snprintf(why, cap, "layer %s (serve --allow-sparse accepts it)", d->digest);
+			return RE_MANIFEST_BLOB_UNKNOWN;
+		}
+		if (m->kind == MANIFEST_INDEX && !store_manifest_get(st, c->rt.name, d->digest)) {
+			snprintf(why, cap, "manifest %s (serve --allow-sparse accepts it)", d->digest);
+			return RE_MANIFEST_BLOB_UNKNOWN;
+		}
 	}
 	return RE_OK;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/with-server.sh BINARY SCRIPT [ARGS...]
+# tests/with-server.sh BINARY SCRIPT [ARGS...]   (env PACKHELPER_SERVE_ARGS: serve options)
 # Start BINARY serve on a free loopback port with a fresh store, run
 # SCRIPT HOST:PORT ARGS..., stop the server, and fail if either failed or the
 # server did not stop cleanly on SIGTERM.
@@ -9,7 +9,9 @@ script=$1; shift
 root=$(mktemp -d /tmp/ph-store.XXXXXX)
 log=$(mktemp /tmp/ph-log.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$bin" serve --listen "127.0.0.1:$port" --root "$root" >"$log" 2>&1 &
+# PACKHELPER_SERVE_ARGS: more serve options (word-split), e.g. --allow-sparse
+# shellcheck disable=SC2086
+"$bin" serve --listen "127.0.0.1:$port" --root "$root" ${PACKHELPER_SERVE_ARGS:-} >"$log" 2>&1 &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; rm -rf "$root"; }
 trap cleanup EXIT

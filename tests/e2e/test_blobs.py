@@ -86,22 +86,15 @@ class TestBlobGet(ServerTest):
             c.close()
 
     def test_range_unsatisfiable_is_416_with_size(self):
-        for rng in ("bytes=1040-", "bytes=5000-6000", "bytes=-0"):
+        # last < first (bytes=20-10) is invalid: RFC 9110 14.2 lets a server
+        # ignore or reject it, and the OCI conformance suite wants the 416
+        for rng in ("bytes=1040-", "bytes=5000-6000", "bytes=20-10", "bytes=5-2", "bytes=-0"):
             st, h, body = self.srv.request("GET", self.path, headers={"Range": rng})
             self.assertEqual(st, 416, rng)
             self.assertEqual(h["content-range"], "bytes */1040", rng)
             self.assertTrue(h["content-type"].startswith("application/json"), rng)
             err = json.loads(body)["errors"][0]
             self.assertEqual(err["message"], "requested range not satisfiable", rng)
-
-    def test_range_last_before_first_is_ignored_whole_body(self):
-        # RFC 9110 14.1.1/14.2: last-pos < first-pos is invalid, and an invalid
-        # Range is ignored: 200 with the whole body, not 416
-        for rng in ("bytes=5-2", "bytes=20-10", "bytes=5000-10"):
-            st, h, body = self.srv.request("GET", self.path, headers={"Range": rng})
-            self.assertEqual(st, 200, rng)
-            self.assertEqual(body, BLOB, rng)
-            self.assertNotIn("content-range", h)
 
     def test_range_multiple_ranges_ignored_whole_body(self):
         st, h, body = self.srv.request("GET", self.path, headers={"Range": "bytes=0-1,5-6"})

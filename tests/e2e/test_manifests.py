@@ -181,6 +181,42 @@ class TestPushPull(ManifestTest):
         self.assert_pull("latest", two, OCI_MANIFEST)
         self.assert_pull(sha256(one), one, OCI_MANIFEST)
 
+    def test_index_with_missing_children_is_rejected_by_default(self):
+        child = sha256(b"child not here")
+        body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                           "manifests": [{"mediaType": OCI_MANIFEST, "digest": child, "size": 14}]}).encode()
+        r = self.put("sparse", body, mt=OCI_INDEX)
+        self.assertEqual(r.status, 404, r.body)
+        self.assertEqual(error_code(r.body), "MANIFEST_BLOB_UNKNOWN")
+        self.assertIn(child, json.loads(r.body)["errors"][0]["detail"])
+        self.assert_unknown("sparse")
+
+    def test_image_with_a_missing_layer_is_rejected_by_default(self):
+        # as registry:2 does: the pusher that forgot a layer learns it now
+        self.push_blobs(blobs=(CONFIG, LAYER1))
+        body = image()
+        r = self.put("sparse", body)
+        self.assertEqual(r.status, 404, r.body)
+        self.assertEqual(error_code(r.body), "MANIFEST_BLOB_UNKNOWN")
+        self.assertIn(sha256(LAYER2), json.loads(r.body)["errors"][0]["detail"])
+        self.assert_unknown("sparse")
+        self.assert_unknown(sha256(body))
+        # once the layer is there, the same manifest goes in
+        self.push_blobs(blobs=(LAYER2,))
+        self.assertEqual(self.put("sparse", body).status, 201)
+
+    def test_foreign_layer_need_not_be_held(self):
+        self.push_blobs(blobs=(CONFIG,))
+        m = json.loads(image(layers=()))
+        m["layers"] = [desc(OCI_LAYER, b"elsewhere", urls=["https://example.invalid/l"])]
+        body = json.dumps(m).encode()
+        self.assertEqual(self.put("foreign", body).status, 201)
+
+
+class TestSparse(ManifestTest):
+    """serve --allow-sparse: a partial mirror keeps what it has."""
+    server_args = ("--allow-sparse",)
+
     def test_sparse_index_with_missing_children_is_accepted(self):
         child = sha256(b"child not here")
         body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX,
@@ -188,6 +224,18 @@ class TestPushPull(ManifestTest):
         r = self.put("sparse", body, mt=OCI_INDEX)
         self.assertEqual(r.status, 201, r.body)
         self.assert_pull("sparse", body, OCI_INDEX)
+
+    def test_sparse_image_with_missing_layers_is_accepted(self):
+        self.push_blobs(blobs=(CONFIG,))
+        body = image()
+        r = self.put("sparse", body)
+        self.assertEqual(r.status, 201, r.body)
+        self.assert_pull("sparse", body, OCI_MANIFEST)
+
+    def test_config_is_still_required(self):
+        r = self.put("noconfig", image())
+        self.assertEqual(r.status, 404, r.body)
+        self.assertEqual(error_code(r.body), "MANIFEST_BLOB_UNKNOWN")
 
 
 class TestValidation(ManifestTest):

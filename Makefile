@@ -2,13 +2,22 @@
 #
 #   make            build/packhelper (static, musl; deps built once and cached)
 #   make run        the registry on localhost:5000, store in build/store
+#   make check      unit and end-to-end tests: no Docker, no Go, under a minute
 #   make test       everything: unit, end-to-end, conformance, client interop, ASan/UBSan
 #   make bench      benchmarks against nginx and registry 2.8 (not part of the tests)
 #   make fuzz       run the parser fuzzers for FUZZ_SECONDS each
 
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
-DEPS      := $(shell mk/deps.sh)
 BUILD     := build
+# The static dependencies: mk/deps.sh builds them once into a cache and the
+# stamp records where; PACKHELPER_DEPS=PREFIX uses a prefix built elsewhere.
+ifdef PACKHELPER_DEPS
+DEPS       := $(PACKHELPER_DEPS)
+DEPS_STAMP :=
+else
+DEPS_STAMP := $(BUILD)/deps.prefix
+DEPS        = $(shell cat $(DEPS_STAMP))
+endif
 CC        := musl-gcc
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wpointer-arith -Wcast-qual -Wformat=2 -Wvla -Werror
@@ -30,16 +39,28 @@ ASAN_LIBS   := -I/usr/include/bearssl -larchive -lcurl -lbearssl -lz
 
 IMAGE     ?= bot-bottle/packhelper:latest
 
-.PHONY: all run test image test-unit test-e2e test-conformance test-interop test-oneshot test-push \
+.PHONY: all run test check image test-unit test-e2e compile_commands.json test-conformance test-interop test-oneshot test-push \
         test-asan asan \
         test-fuzz tools bench fuzz clean
 
 all: $(BUILD)/packhelper
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/obj
-	@echo "  CC $<"; $(CC) $(CFLAGS) -I$(DEPS)/include -c $< -o $@
+# the stamp is remade when mk/deps.sh changes or its prefix is gone
+$(BUILD)/deps.prefix: mk/deps.sh $(if $(wildcard $(shell cat $(BUILD)/deps.prefix 2>/dev/null)/.complete),,FORCE)
+	@mkdir -p $(BUILD)
+	@mk/deps.sh >$@.tmp && mv $@.tmp $@
 
-$(BUILD)/packhelper: $(OBJS)
+.PHONY: FORCE deps
+FORCE:
+deps: $(DEPS_STAMP)
+
+# header dependencies come from the compiler (-MMD), not a wildcard
+$(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj $(DEPS_STAMP)
+	@echo "  CC $<"; $(CC) $(CFLAGS) -MMD -MP -I$(DEPS)/include -c $< -o $@
+
+-include $(OBJS:.o=.d)
+
+$(BUILD)/packhelper: $(OBJS) $(DEPS_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) -L$(DEPS)/lib $(LIBS)
 	@file $@ | grep -q 'statically linked' || { echo "$@ is not static" >&2; exit 1; }
 
@@ -67,7 +88,7 @@ tools:
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 
-$(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(filter-out $(BUILD)/obj/main.o,$(OBJS))
+$(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(filter-out $(BUILD)/obj/main.o,$(OBJS)) $(DEPS_STAMP)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(CFLAGS) -Isrc -I$(DEPS)/include $(LDFLAGS) -o $@ $< \
 		$(filter-out $(BUILD)/obj/main.o,$(OBJS)) -L$(DEPS)/lib $(LIBS)
@@ -75,8 +96,20 @@ $(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(filter-out $(BUILD)/obj/main
 test-unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
 
-test-e2e: $(BUILD)/packhelper tools
-	@PACKHELPER=$(BUILD)/packhelper python3 tests/e2e/run.py
+test-e2e: $(BUILD)/packhelper
+	@PACKHELPER=$(BUILD)/packhelper python3 tests/e2e/run.py -j 3
+
+# the quick loop: C unit tests and the end-to-end suite (real binary, real
+# sockets; root for the tmpfs disk-full tests), nothing from Docker or Go
+check: test-unit test-e2e
+
+# for editors: one entry per source file, with the flags the build uses
+compile_commands.json: $(DEPS_STAMP)
+	@{ echo '['; sep=''; for f in $(SRCS); do \
+		printf '%s{"directory":"%s","file":"%s","command":"%s %s -I%s/include -c %s"}\n' \
+		  "$$sep" "$(CURDIR)" "$$f" "$(CC)" "$(subst ",\\\",$(CFLAGS))" "$(DEPS)" "$$f"; sep=','; \
+	done; echo ']'; } >$@
+	@echo "wrote $@"
 
 # twice: every switch on against --allow-sparse, and the default (which
 # refuses manifests naming blobs it lacks) with the sparse data set off

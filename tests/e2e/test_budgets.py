@@ -77,9 +77,12 @@ def read_response(s):
 
 class TestNonReadingClients(ServerTest):
     """Finding 4: clients that never read must not pin a copy of the body each."""
-    server_args = ("--max-conns-per-peer", "1100")
+    server_args = ("--max-conns-per-peer", "400")
 
-    def test_1000_non_readers_of_a_4mib_manifest_keep_rss_bounded(self):
+    # 300, not the audit's 1,000: each stalled socket also pins ~2 MiB of the
+    # kernel's TCP memory, and 1,000 of them reach the host's tcp_mem limit,
+    # which stalls every socket on the machine (other tests' included)
+    def test_300_non_readers_of_a_4mib_manifest_keep_rss_bounded(self):
         cd = self.srv.push_blob("big/man", CONFIG)
         body = big_manifest(cd, 4 * 1024 * 1024 - 1024)
         st, h, b = self.srv.push_manifest("big/man", "v1", body)
@@ -88,7 +91,7 @@ class TestNonReadingClients(ServerTest):
         conns = []
         try:
             req = b"GET /v2/big/man/manifests/v1 HTTP/1.1\r\nHost: t\r\nAccept: " + OCI_MANIFEST.encode() + b"\r\n\r\n"
-            for _ in range(1000):
+            for _ in range(300):
                 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
                 s.connect(("127.0.0.1", self.srv.port))
@@ -97,7 +100,7 @@ class TestNonReadingClients(ServerTest):
             # every request is being answered (or has been) before we measure
             time.sleep(1.0)
             after = rss_kib(self.srv)
-            # a copy each would be 4 GiB; references cost a few KiB each
+            # a copy each would be 1.2 GiB; references cost a few KiB each
             self.assertLess(after - before, 64 * 1024, "RSS grew by %d KiB" % (after - before))
             # the server still serves others meanwhile
             st, h, b = self.srv.request("GET", "/v2/")

@@ -15,12 +15,9 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "reg.h"
-#include "serve.h"
-#include "store.h"
 
 enum { CS_HEAD, CS_BODY, CS_LINGER };
-enum { BODY_NONE, BODY_DISCARD, BODY_MEM, BODY_UPLOAD };
+enum { BODY_NONE, BODY_DISCARD, BODY_MEM, BODY_STREAM };
 
 #define IN_MAX (HTTP_MAX_HEAD + 65536)
 #define OUT_INLINE ((size_t)16 << 10)  /* larger bodies go out by reference */
@@ -96,14 +93,14 @@ static size_t holding(const struct conn *c)
 static void charge(struct conn *c)
 {
 	size_t now = c->closed ? 0 : holding(c);
-	c->srv->buffered = c->srv->buffered - c->charged + now;
+	c->set->buffered = c->set->buffered - c->charged + now;
 	c->charged = now;
 }
 
 /* Would n more bytes pass the budget? */
 static int over_budget(const struct conn *c, size_t n)
 {
-	return c->srv->buffered + n > c->srv->opt->max_buffered;
+	return c->set->buffered + n > c->set->lim.max_buffered;
 }
 
 static void rate_restart(struct conn *c, int64_t now)
@@ -112,14 +109,14 @@ static void rate_restart(struct conn *c, int64_t now)
 	c->rate_moved0 = c->moved;
 }
 
-struct conn *conn_new(struct server *srv, int fd, const char *peer, const char *peer_addr)
+struct conn *conn_new(struct conn_set *set, int fd, const char *peer, const char *peer_addr)
 {
-	struct conn *c = calloc(1, sizeof *c);
+	struct conn *c = calloc(1, sizeof *c + set->app.state_size);
 	int one = 1;
 
 	if (!c)
 		return NULL;
-	c->srv = srv;
+	c->set = set;
 	c->file_fd = -1;
 	snprintf(c->peer, sizeof c->peer, "%s", peer);
 	snprintf(c->peer_addr, sizeof c->peer_addr, "%s", peer_addr);
@@ -129,27 +126,27 @@ struct conn *conn_new(struct server *srv, int fd, const char *peer, const char *
 	buf_init(&c->body, 0);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	ev_io_init(&c->io, fd, on_io, c);
-	if (ev_io_set(srv->ev, &c->io, EV_READ) < 0) {
+	if (ev_io_set(set->ev, &c->io, EV_READ) < 0) {
 		free(c);
 		return NULL;
 	}
-	c->deadline = ev_now(srv->ev) + srv->opt->idle_timeout_ms;
-	rate_restart(c, ev_now(srv->ev));
-	c->next = srv->conns;
-	if (srv->conns)
-		srv->conns->prev = c;
-	srv->conns = c;
-	srv->nconns++;
+	c->deadline = ev_now(set->ev) + set->lim.idle_timeout_ms;
+	rate_restart(c, ev_now(set->ev));
+	c->next = set->live;
+	if (set->live)
+		set->live->prev = c;
+	set->live = c;
+	set->n++;
 	return c;
 }
 
 void conn_close(struct conn *c)
 {
-	struct server *srv = c->srv;
+	struct conn_set *set = c->set;
 	if (c->closed)
 		return;
 	c->closed = 1;
-	ev_io_set(srv->ev, &c->io, 0);
+	ev_io_set(set->ev, &c->io, 0);
 	close(c->io.fd);
 	if (c->file_fd >= 0)
 		close(c->file_fd);
@@ -157,28 +154,34 @@ void conn_close(struct conn *c)
 	bytes_unref(c->out_body);
 	c->out_body = NULL;
 	charge(c);
-	if (c->up) {
-		store_upload_release(srv->store, c->up);
-		c->up = NULL;
-	}
+	if (set->app.closed)
+		set->app.closed(c);
 	/* unlink from the live list, park on the dead list until the batch ends */
 	if (c->prev)
 		c->prev->next = c->next;
 	else
-		srv->conns = c->next;
+		set->live = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	c->next = srv->dead;
-	srv->dead = c;
-	srv->nconns--;
-	serve_conn_closed(srv, c->peer_addr);
+	c->next = set->dead;
+	set->dead = c;
+	set->n--;
+	if (set->on_close)
+		set->on_close(set->owner, c->peer_addr);
 }
 
-void conn_reap(struct server *srv)
+void conn_close_all(struct conn_set *set)
 {
-	while (srv->dead) {
-		struct conn *c = srv->dead;
-		srv->dead = c->next;
+	while (set->live)
+		conn_close(set->live);
+	conn_reap(set);
+}
+
+void conn_reap(struct conn_set *set)
+{
+	while (set->dead) {
+		struct conn *c = set->dead;
+		set->dead = c->next;
 		buf_free(&c->in);
 		buf_free(&c->out);
 		buf_free(&c->staged);
@@ -224,17 +227,17 @@ static int unread_body_closes(const struct conn *c)
 
 void conn_begin(struct conn *c, int status)
 {
-	struct server *srv = c->srv;
+	struct conn_set *set = c->set;
 	long t = (long)time(NULL);
-	if (t != srv->date_sec) {
-		srv->date_sec = t;
-		http_date(t, srv->date);
+	if (t != set->date_sec) {
+		set->date_sec = t;
+		http_date(t, set->date);
 	}
 	c->status = status;
 	c->head_start = c->out.len;
 	buf_printf(&c->out,
 		   "HTTP/1.1 %d %s\r\nDate: %s\r\nDocker-Distribution-API-Version: registry/2.0\r\n",
-		   status, http_status_text(status), srv->date);
+		   status, http_status_text(status), set->date);
 	if (c->staged.len) {
 		buf_append(&c->out, c->staged.p, c->staged.len);
 		c->staged.len = 0;
@@ -485,7 +488,7 @@ static void start_request(struct conn *c)
 		respond_plain(c, bad, "BAD_REQUEST", why);
 		return;
 	}
-	reg_dispatch(c);
+	c->set->app.dispatch(c);
 	if (c->state == CS_BODY || c->close_after)
 		return;
 	/* the handler answered without the body: drop it, or close */
@@ -524,8 +527,7 @@ static void body_finish(struct conn *c, int status)
 	c->state = CS_HEAD;
 	c->body_mode = BODY_NONE;
 	c->body_done = NULL;
-	if (c->up)
-		store_upload_release(c->srv->store, c->up);
+	c->body_sink = NULL;
 	if (status != CONN_BODY_OK)
 		c->close_after = 1;
 	if (status == CONN_BODY_BUSY) {
@@ -535,7 +537,6 @@ static void body_finish(struct conn *c, int status)
 	}
 	if (done && mode != BODY_DISCARD)
 		done(c, status);
-	c->up = NULL;
 	buf_free(&c->body);
 }
 
@@ -569,10 +570,10 @@ void conn_read_body_mem(struct conn *c, size_t max, conn_body_fn *done)
 		body_finish(c, CONN_BODY_OK);
 }
 
-void conn_read_body_upload(struct conn *c, struct store_upload *up, conn_body_fn *done)
+void conn_read_body_stream(struct conn *c, conn_sink_fn *sink, conn_body_fn *done)
 {
-	c->up = up; /* claimed by the caller */
-	body_begin(c, BODY_UPLOAD, done);
+	c->body_sink = sink;
+	body_begin(c, BODY_STREAM, done);
 	if (!conn_has_body(c))
 		body_finish(c, CONN_BODY_OK);
 }
@@ -590,8 +591,8 @@ static int body_sink(struct conn *c, const char *p, size_t n)
 			return CONN_BODY_TOO_BIG;
 		charge(c);
 		return 0;
-	case BODY_UPLOAD:
-		if (store_upload_write(c->srv->store, c->up, p, n) < 0) {
+	case BODY_STREAM:
+		if (c->body_sink(c, p, n) < 0) {
 			c->body_errno = errno;
 			return CONN_BODY_IO;
 		}
@@ -666,7 +667,7 @@ static int process_input(struct conn *c)
 			buf_consume(&c->in, (size_t)n);
 			c->head_len = 0;
 			/* bytes of the next pipelined head start its own clock */
-			c->deadline = ev_now(c->srv->ev) + c->srv->opt->header_timeout_ms;
+			c->deadline = ev_now(c->set->ev) + c->set->lim.header_timeout_ms;
 			progress = 1;
 			continue;
 		}
@@ -775,8 +776,8 @@ static ssize_t read_some(struct conn *c, char *p, size_t n)
 
 static void conn_run(struct conn *c)
 {
-	struct server *srv = c->srv;
-	int64_t now = ev_now(srv->ev);
+	struct conn_set *set = c->set;
+	int64_t now = ev_now(set->ev);
 
 	int drained = 0; /* the last read returned less than asked: socket empty */
 
@@ -853,7 +854,7 @@ static void conn_run(struct conn *c)
 			drained = (size_t)r < want;
 		}
 		if (c->in.len == 0)
-			c->deadline = now + srv->opt->header_timeout_ms;
+			c->deadline = now + set->lim.header_timeout_ms;
 		c->in.len += (size_t)r;
 	}
 	if (c->closed)
@@ -864,15 +865,15 @@ static void conn_run(struct conn *c)
 		if (c->state == CS_BODY && c->body_mode == BODY_DISCARD && mask == EV_WRITE)
 			mask |= EV_READ;
 		if (mask == EV_READ && c->state == CS_HEAD && c->in.len == 0) {
-			c->deadline = now + srv->opt->idle_timeout_ms;
+			c->deadline = now + set->lim.idle_timeout_ms;
 			in_release(c);
 			rate_restart(c, now); /* idle time is not judged for speed */
 		} else if (mask == EV_READ && c->state == CS_HEAD) {
 			/* a partial head keeps its header deadline */
 		} else if (c->state != CS_LINGER) {
-			c->deadline = now + srv->opt->body_timeout_ms;
+			c->deadline = now + set->lim.body_timeout_ms;
 		}
-		if (ev_io_set(srv->ev, &c->io, mask) < 0)
+		if (ev_io_set(set->ev, &c->io, mask) < 0)
 			conn_close(c);
 		else
 			charge(c);
@@ -885,10 +886,10 @@ static int transferring(const struct conn *c)
 	return c->state == CS_BODY || c->out.len || c->out_body || c->file_left;
 }
 
-void conn_tick(struct server *srv, int64_t now)
+void conn_tick(struct conn_set *set, int64_t now)
 {
 	static struct log_limit slow_log, timeout_log;
-	struct conn *c = srv->conns;
+	struct conn *c = set->live;
 	while (c) {
 		struct conn *next = c->next;
 		if (!transferring(c) || c->state == CS_LINGER) {
@@ -896,13 +897,13 @@ void conn_tick(struct server *srv, int64_t now)
 		} else if (now - c->rate_t0 >= RATE_WINDOW_MS) {
 			/* any progress used to reset the body deadline, so one byte
 			 * every few seconds held a slot for ever: judge the rate */
-			uint64_t want = srv->opt->min_rate * (uint64_t)(now - c->rate_t0) / 1000;
+			uint64_t want = set->lim.min_rate * (uint64_t)(now - c->rate_t0) / 1000;
 			if (c->moved - c->rate_moved0 < want) {
 				log_limited(LOG_INFO, &slow_log, "%s: closed: moved %llu bytes in %lld ms, "
 					    "under the minimum rate of %llu bytes/s", c->peer,
 					    (unsigned long long)(c->moved - c->rate_moved0),
 					    (long long)(now - c->rate_t0),
-					    (unsigned long long)srv->opt->min_rate);
+					    (unsigned long long)set->lim.min_rate);
 				conn_close(c);
 				c = next;
 				continue;

@@ -1,11 +1,17 @@
-/* conn.h - one client connection: read, parse, route, respond.
+/* conn.h - HTTP/1.1 connections: read, parse, hand over, respond.
  *
- * A connection reads a request head, hands it to the registry (reg_dispatch),
- * optionally streams the body into memory or an upload, and queues the
- * response.  Responses are written at once; only after a short write does the
- * connection wait for EV_WRITE, and while a response is pending it reads no
- * further requests (bounded memory, in-order replies).  Blob bodies go out
- * with sendfile. */
+ * The connection layer knows HTTP and the event loop, nothing of registries:
+ * what serves the requests (the registry) hands itself down as a struct
+ * conn_app - a dispatch function for each request head, a body sink, and the
+ * size of the per-connection state it keeps (conn_state).  A connection reads
+ * a request head, calls dispatch, optionally streams the body into memory or
+ * the app's sink, and queues the response.  Responses are written at once;
+ * only after a short write does the connection wait for EV_WRITE, and while a
+ * response is pending it reads no further requests (bounded memory, in-order
+ * replies).  Blob bodies go out with sendfile, manifests by reference.
+ *
+ * Every connection of a server lives in one struct conn_set, which holds the
+ * budgets (struct conn_limits) and the memory they account for. */
 #ifndef PH_CONN_H
 #define PH_CONN_H
 
@@ -17,25 +23,61 @@
 #include "bytes.h"
 #include "ev.h"
 #include "http.h"
-#include "router.h"
 
-struct server;
 struct conn;
-struct store_upload;
+struct conn_set;
 
 /* Body completion: status 0, or one of CONN_BODY_*. */
 enum {
 	CONN_BODY_OK = 0,
 	CONN_BODY_TOO_BIG = 1,
 	CONN_BODY_BAD = 2,   /* framing error */
-	CONN_BODY_IO = 3,    /* writing the upload failed; errno in c->body_errno */
+	CONN_BODY_IO = 3,    /* the sink failed; errno in c->body_errno */
 	CONN_BODY_BUSY = 4,  /* the server's buffer budget is spent (503 already sent) */
 };
 typedef void conn_body_fn(struct conn *c, int status);
+/* Take n body bytes: 0, or -1 with errno (the body then ends with CONN_BODY_IO). */
+typedef int conn_sink_fn(struct conn *c, const char *p, size_t n);
+typedef void conn_fn(struct conn *c);
+
+/* What the connection layer serves. */
+struct conn_app {
+	conn_fn *dispatch;   /* a request head is in c->req: answer it or read its body */
+	conn_fn *closed;     /* c is closing (mid-request or not): let go of its state */
+	size_t state_size;   /* bytes of per-connection state, zeroed at conn_new */
+	void *data;          /* the app itself, for conn_app_data */
+};
+
+/* The budgets of one server's connections (README, "Limits"). */
+struct conn_limits {
+	int64_t header_timeout_ms;  /* a head must arrive within this from its first byte */
+	int64_t idle_timeout_ms;    /* an idle keep-alive connection closes after this */
+	int64_t body_timeout_ms;    /* a body or response with no progress this long is dropped */
+	uint64_t min_rate;          /* bytes/s a transfer must move over each 10 s window */
+	size_t max_buffered;        /* bytes held for bodies and buffers, all connections */
+};
+
+/* Every connection of one server.  The owner fills ev, lim, app and
+ * on_close (told the peer address of each connection that closes, for
+ * per-peer counts) and zeroes the rest. */
+struct conn_set {
+	struct ev *ev;
+	struct conn_limits lim;
+	struct conn_app app;
+	void (*on_close)(void *owner, const char *peer_addr);
+	void *owner;
+
+	struct conn *live;          /* open connections, for timeouts */
+	struct conn *dead;          /* closed this turn, freed before sleeping */
+	unsigned n;                 /* open connections */
+	size_t buffered;            /* sum of every connection's charged bytes */
+	long date_sec;
+	char date[30];              /* cached Date header value */
+};
 
 struct conn {
 	struct ev_io io;
-	struct server *srv;
+	struct conn_set *set;
 	struct conn *prev, *next;   /* all connections, for timeouts */
 	int state;
 	int closed;
@@ -56,7 +98,6 @@ struct conn {
 	 * connection (the loop serves one at a time); valid during dispatch only */
 	struct http_request *req;
 	size_t head_len;            /* bytes of in that are the head, during dispatch */
-	struct route rt;
 	enum http_method method;
 	int keep_alive;
 	int expect_continue;
@@ -74,8 +115,8 @@ struct conn {
 	uint64_t body_left;         /* Content-Length bytes still to come */
 	uint64_t body_seen;
 	struct http_chunked chunk;
-	struct buf body;            /* CONN_BODY_MEM */
-	struct store_upload *up;    /* CONN_BODY_UPLOAD */
+	struct buf body;            /* conn_read_body_mem */
+	conn_sink_fn *body_sink;    /* conn_read_body_stream */
 	int body_errno;
 	conn_body_fn *body_done;
 	int body_taken;             /* the handler read (or refused) the body */
@@ -90,16 +131,23 @@ struct conn {
 	uint64_t moved;             /* body bytes read plus response bytes sent */
 	uint64_t rate_moved0;       /* moved at rate_t0 */
 	int close_after;            /* close once the response is written */
+
+	max_align_t app_state[];    /* the app's conn_state, state_size bytes */
 };
 
 /* Take ownership of an accepted socket from peer "ADDR:PORT" (peer_addr is
  * ADDR alone). */
-struct conn *conn_new(struct server *srv, int fd, const char *peer, const char *peer_addr);
+struct conn *conn_new(struct conn_set *set, int fd, const char *peer, const char *peer_addr);
 void conn_close(struct conn *c);
+void conn_close_all(struct conn_set *set);
 /* Free connections closed during this loop turn. */
-void conn_reap(struct server *srv);
-/* Act on deadlines (header, idle, body, write timeouts). */
-void conn_tick(struct server *srv, int64_t now);
+void conn_reap(struct conn_set *set);
+/* Act on deadlines and rates (header, idle, body, write timeouts, min_rate). */
+void conn_tick(struct conn_set *set, int64_t now);
+
+/* The app's per-connection state and the app itself. */
+static inline void *conn_state(struct conn *c) { return c->app_state; }
+static inline void *conn_app_data(const struct conn *c) { return c->set->app.data; }
 
 /* ---- for handlers ---- */
 
@@ -122,8 +170,8 @@ void conn_end_file(struct conn *c, const char *content_type, int fd, off_t off, 
 
 /* Read the request body into c->body (at most max bytes), then call done. */
 void conn_read_body_mem(struct conn *c, size_t max, conn_body_fn *done);
-/* Stream the request body into up, then call done. */
-void conn_read_body_upload(struct conn *c, struct store_upload *up, conn_body_fn *done);
+/* Stream the request body through sink, then call done. */
+void conn_read_body_stream(struct conn *c, conn_sink_fn *sink, conn_body_fn *done);
 /* Does the request carry a body (Content-Length > 0 or chunked)? */
 int conn_has_body(const struct conn *c);
 /* All values of header name joined by ", " into out; returns length or -1. */

@@ -1,10 +1,12 @@
-/* reg.c - request dispatch, the API base, readiness and health. */
+/* reg.c - request dispatch, the API base, readiness and health, and the one
+ * place where a handler's error becomes a response. */
 #include "reg.h"
 
-#include "conn.h"
-#include "regerr.h"
-#include "router.h"
-#include "serve.h"
+#include <errno.h>
+#include <string.h>
+
+#include "log.h"
+#include "store.h"
 
 static const char json_type[] = "application/json; charset=utf-8";
 
@@ -13,110 +15,164 @@ static int is_write(enum http_method m)
 	return m == HTTP_POST || m == HTTP_PUT || m == HTTP_PATCH || m == HTTP_DELETE;
 }
 
-static void method_not_allowed(struct conn *c, const char *allow)
+static enum regerr method_not_allowed(struct conn *c, const char *allow)
 {
 	conn_stage(c, "Allow: %s", allow);
-	regerr_send(c, RE_METHOD, NULL);
+	return RE_METHOD;
 }
 
-static void readiness(struct conn *c, int ready)
+static enum regerr readiness(struct conn *c, struct reg_req *q, int ready)
 {
 	c->quiet = 1;
-	if (c->method != HTTP_GET && c->method != HTTP_HEAD) {
-		method_not_allowed(c, "GET, HEAD");
-		return;
-	}
+	if (c->method != HTTP_GET && c->method != HTTP_HEAD)
+		return method_not_allowed(c, "GET, HEAD");
 	if (!ready) {
-		regerr_send(c, RE_NOT_READY, "imports still running");
-		return;
+		q->detail = "imports still running";
+		return RE_NOT_READY;
 	}
 	conn_begin(c, 200);
 	conn_end(c, json_type, "{\"ready\":true}\n", 15);
+	return RE_OK;
 }
 
-void reg_dispatch(struct conn *c)
+enum regerr reg_store_error(struct reg_req *q, int err, const char *what)
+{
+	static struct log_limit io_log;
+	enum regerr e = regerr_from_errno(err);
+	if (e == RE_INTERNAL || e == RE_STORAGE_FULL || e == RE_UNAVAILABLE)
+		log_limited(LOG_WARN, &io_log, "%s: %s: %s", q->rt.name[0] ? q->rt.name : "-", what,
+			    strerror(err));
+	q->detail = what;
+	return e;
+}
+
+static enum regerr route(struct conn *c, struct reg_req *q)
 {
 	enum http_method m = c->method;
 	int get = m == HTTP_GET || m == HTTP_HEAD;
-	enum regerr e = router_match(c->req->target.p, c->req->target.n, &c->rt);
+	enum regerr e = router_match(c->req->target.p, c->req->target.n, &q->rt);
 
 	if (e == RE_TAG_INVALID && m != HTTP_PUT)
 		e = RE_MANIFEST_UNKNOWN; /* no such tag can exist: unknown, not malformed */
-	if (e != RE_OK) {
-		regerr_send(c, e, NULL);
-		return;
-	}
-	if (c->srv->opt->read_only && is_write(m) && c->rt.kind != ROUTE_READY &&
-	    c->rt.kind != ROUTE_HEALTH) {
-		regerr_send(c, RE_READ_ONLY, NULL);
-		return;
-	}
-	switch (c->rt.kind) {
+	if (e != RE_OK)
+		return e;
+	if (q->reg->read_only && is_write(m) && q->rt.kind != ROUTE_READY &&
+	    q->rt.kind != ROUTE_HEALTH)
+		return RE_READ_ONLY;
+	switch (q->rt.kind) {
 	case ROUTE_BASE:
 		if (!get)
 			break;
 		conn_begin(c, 200);
 		conn_end(c, json_type, "{}", 2);
-		return;
+		return RE_OK;
 	case ROUTE_READY:
-		readiness(c, c->srv->ready);
-		return;
+		return readiness(c, q, q->reg->ready);
 	case ROUTE_HEALTH:
-		readiness(c, 1);
-		return;
+		return readiness(c, q, 1);
 	case ROUTE_CATALOG:
-		if (!get)
-			break;
-		reg_catalog(c);
-		return;
+		return get ? reg_catalog(c, q) : method_not_allowed(c, "GET, HEAD");
 	case ROUTE_TAGS:
-		if (!get)
-			break;
-		reg_tags_list(c);
-		return;
+		return get ? reg_tags_list(c, q) : method_not_allowed(c, "GET, HEAD");
 	case ROUTE_REFERRERS:
-		if (!get)
-			break;
-		reg_referrers(c);
-		return;
+		return get ? reg_referrers(c, q) : method_not_allowed(c, "GET, HEAD");
 	case ROUTE_MANIFEST:
 		if (get)
-			reg_manifest_get(c);
-		else if (m == HTTP_PUT)
-			reg_manifest_put(c);
-		else if (m == HTTP_DELETE)
-			reg_manifest_delete(c);
-		else
-			method_not_allowed(c, "GET, HEAD, PUT, DELETE");
-		return;
+			return reg_manifest_get(c, q);
+		if (m == HTTP_PUT)
+			return reg_manifest_put(c, q);
+		if (m == HTTP_DELETE)
+			return reg_manifest_delete(c, q);
+		return method_not_allowed(c, "GET, HEAD, PUT, DELETE");
 	case ROUTE_BLOB:
 		if (get)
-			reg_blob_get(c);
-		else if (m == HTTP_DELETE)
-			reg_blob_delete(c);
-		else
-			method_not_allowed(c, "GET, HEAD, DELETE");
-		return;
+			return reg_blob_get(c, q);
+		if (m == HTTP_DELETE)
+			return reg_blob_delete(c, q);
+		return method_not_allowed(c, "GET, HEAD, DELETE");
 	case ROUTE_UPLOADS:
-		if (m == HTTP_POST)
-			reg_upload_start(c);
-		else
-			method_not_allowed(c, "POST");
-		return;
+		return m == HTTP_POST ? reg_upload_start(c, q) : method_not_allowed(c, "POST");
 	case ROUTE_UPLOAD:
 		if (m == HTTP_GET)
-			reg_upload_status(c);
-		else if (m == HTTP_PATCH)
-			reg_upload_patch(c);
-		else if (m == HTTP_PUT)
-			reg_upload_put(c);
-		else if (m == HTTP_DELETE)
-			reg_upload_cancel(c);
-		else
-			method_not_allowed(c, "GET, PATCH, PUT, DELETE");
-		return;
+			return reg_upload_status(c, q);
+		if (m == HTTP_PATCH)
+			return reg_upload_patch(c, q);
+		if (m == HTTP_PUT)
+			return reg_upload_put(c, q);
+		if (m == HTTP_DELETE)
+			return reg_upload_cancel(c, q);
+		return method_not_allowed(c, "GET, PATCH, PUT, DELETE");
 	case ROUTE_NONE:
 		break;
 	}
-	method_not_allowed(c, "GET, HEAD");
+	return method_not_allowed(c, "GET, HEAD");
+}
+
+/* ---- the connection layer's view ---- */
+
+static void release_upload(struct reg_req *q)
+{
+	if (q->claimed)
+		store_upload_release(q->reg->store, q->up);
+	q->claimed = 0;
+}
+
+static void dispatch(struct conn *c)
+{
+	struct reg_req *q = conn_state(c);
+	struct reg *reg = conn_app_data(c);
+	enum regerr e;
+
+	memset(q, 0, sizeof *q);
+	q->reg = reg;
+	e = route(c, q);
+	if (e != RE_OK) {
+		release_upload(q);
+		regerr_send(c, e, q->detail);
+	}
+}
+
+static void closed(struct conn *c)
+{
+	release_upload(conn_state(c));
+}
+
+struct conn_app reg_app(struct reg *reg)
+{
+	return (struct conn_app){ .dispatch = dispatch, .closed = closed,
+				  .state_size = sizeof(struct reg_req), .data = reg };
+}
+
+/* ---- request bodies ---- */
+
+static void body_done(struct conn *c, int status)
+{
+	struct reg_req *q = conn_state(c);
+	reg_body_fn *then = q->then;
+	enum regerr e;
+
+	q->then = NULL;
+	release_upload(q);
+	e = then(c, q, status);
+	q->up = NULL;
+	if (e != RE_OK)
+		regerr_send(c, e, q->detail);
+}
+
+static int upload_sink(struct conn *c, const char *p, size_t n)
+{
+	struct reg_req *q = conn_state(c);
+	return store_upload_write(q->reg->store, q->up, p, n);
+}
+
+void reg_read_body_mem(struct conn *c, struct reg_req *q, size_t max, reg_body_fn *then)
+{
+	q->then = then;
+	conn_read_body_mem(c, max, body_done);
+}
+
+void reg_read_body_upload(struct conn *c, struct reg_req *q, reg_body_fn *then)
+{
+	q->then = then;
+	conn_read_body_stream(c, upload_sink, body_done);
 }

@@ -3,30 +3,26 @@
 
 #include <errno.h>
 
-#include "conn.h"
-#include "regerr.h"
-#include "serve.h"
 #include "store.h"
 
-void reg_blob_get(struct conn *c)
+enum regerr reg_blob_get(struct conn *c, struct reg_req *q)
 {
-	const char *digest = c->rt.ref;
-	const struct store_blob *b = store_blob_get(c->srv->store, c->rt.name, digest);
+	const char *digest = q->rt.ref;
+	const struct store_blob *b = store_blob_get(q->reg->store, q->rt.name, digest);
 	const struct http_header *range;
 	uint64_t first = 0, last = 0;
 	int r = HTTP_RANGE_NONE, fd;
 
-	if (!b) {
-		regerr_send(c, RE_BLOB_UNKNOWN, digest);
-		return;
-	}
+	q->detail = digest;
+	if (!b)
+		return RE_BLOB_UNKNOWN;
 	range = http_find_header(c->req, "Range");
 	if (range)
 		r = http_parse_range(range->value, b->size, &first, &last);
 	if (r == HTTP_RANGE_UNSATISFIABLE) {
 		conn_stage(c, "Content-Range: bytes */%llu", (unsigned long long)b->size);
-		regerr_send(c, RE_RANGE_UNSATISFIABLE, NULL);
-		return;
+		q->detail = NULL;
+		return RE_RANGE_UNSATISFIABLE;
 	}
 	conn_stage(c, "Docker-Content-Digest: %s", digest);
 	conn_stage(c, "ETag: \"%s\"", digest);
@@ -41,30 +37,33 @@ void reg_blob_get(struct conn *c)
 		conn_begin(c, r == HTTP_RANGE_OK ? 206 : 200);
 		conn_end(c, "application/octet-stream", NULL,
 			 b->size ? (size_t)(last - first + 1) : 0);
-		return;
+		return RE_OK;
 	}
-	fd = store_blob_open(c->srv->store, digest);
+	fd = store_blob_open(q->reg->store, digest);
 	if (fd < 0) {
-		regerr_send(c, regerr_from_errno(errno), digest);
-		return;
+		c->staged.len = 0; /* the headers above were for the blob */
+		return errno == ENOENT ? RE_BLOB_UNKNOWN : reg_store_error(q, errno, "open blob");
 	}
 	conn_begin(c, r == HTTP_RANGE_OK ? 206 : 200);
 	conn_end_file(c, "application/octet-stream", fd, (off_t)first, last - first + 1);
+	return RE_OK;
 }
 
-void reg_blob_delete(struct conn *c)
+enum regerr reg_blob_delete(struct conn *c, struct reg_req *q)
 {
-	if (store_manifest_get(c->srv->store, c->rt.name, c->rt.ref)) {
+	struct store *st = q->reg->store;
+	if (store_manifest_get(st, q->rt.name, q->rt.ref)) {
 		/* the manifest's own bytes: dropping them here would leave the
 		 * layout's index.json naming a file that is gone */
 		conn_stage(c, "Allow: GET, HEAD");
-		regerr_send(c, RE_UNSUPPORTED, "this blob is a manifest: delete it as a manifest");
-		return;
+		q->detail = "this blob is a manifest: delete it as a manifest";
+		return RE_UNSUPPORTED;
 	}
-	if (store_blob_delete(c->srv->store, c->rt.name, c->rt.ref) < 0) {
-		regerr_send(c, errno == ENOENT ? RE_BLOB_UNKNOWN : regerr_from_errno(errno), c->rt.ref);
-		return;
+	if (store_blob_delete(st, q->rt.name, q->rt.ref) < 0) {
+		q->detail = q->rt.ref;
+		return errno == ENOENT ? RE_BLOB_UNKNOWN : reg_store_error(q, errno, "delete blob");
 	}
 	conn_begin(c, 202);
 	conn_end(c, NULL, NULL, 0);
+	return RE_OK;
 }

@@ -3,6 +3,7 @@
  * an empty index, never 404. */
 #include "reg.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,14 +11,11 @@
 #include "conn.h"
 #include "json.h"
 #include "manifest.h"
-#include "regerr.h"
-#include "router.h"
-#include "serve.h"
 #include "store.h"
 
 #define REFERRERS_MAX ((size_t)16 << 20)
 
-void reg_referrers(struct conn *c)
+enum regerr reg_referrers(struct conn *c, struct reg_req *q)
 {
 	const struct store_manifest **list;
 	char filter[MEDIA_TYPE_MAX];
@@ -26,15 +24,13 @@ void reg_referrers(struct conn *c)
 	struct buf b;
 	int r = 0, first = 1;
 
-	flen = router_query(c->rt.query, c->rt.query_len, "artifactType", 0, filter, sizeof filter);
+	flen = router_query(q->rt.query, q->rt.query_len, "artifactType", 0, filter, sizeof filter);
 	if (flen == -2) {
-		regerr_send(c, RE_BAD_REQUEST, "malformed artifactType");
-		return;
+		q->detail = "malformed artifactType";
+		return RE_BAD_REQUEST;
 	}
-	if (store_referrers(c->srv->store, c->rt.name, c->rt.ref, &list, &n) < 0) {
-		regerr_send(c, RE_INTERNAL, NULL);
-		return;
-	}
+	if (store_referrers(q->reg->store, q->rt.name, q->rt.ref, &list, &n) < 0)
+		return reg_store_error(q, errno, "list referrers");
 	buf_init(&b, REFERRERS_MAX);
 	r |= buf_puts(&b, "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX "\",\"manifests\":[");
 	for (size_t i = 0; i < n; i++) {
@@ -59,11 +55,12 @@ void reg_referrers(struct conn *c)
 	free(list);
 	if (r) {
 		buf_free(&b);
-		regerr_send(c, RE_INTERNAL, "referrers listing too large");
-		return;
+		q->detail = "referrers listing too large";
+		return RE_INTERNAL;
 	}
 	if (flen >= 0)
 		conn_stage(c, "OCI-Filters-Applied: artifactType");
 	conn_begin(c, 200);
 	conn_end_buf(c, MT_OCI_INDEX, &b);
+	return RE_OK;
 }

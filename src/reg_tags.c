@@ -10,33 +10,30 @@
 #include "buf.h"
 #include "conn.h"
 #include "json.h"
-#include "regerr.h"
-#include "router.h"
-#include "serve.h"
 #include "store.h"
 
 #define LIST_MAX ((size_t)64 << 20)
 
 /* Answer a page of the sorted list: {"<head_key>":<head_val>,"<key>":[...]}. */
-static void send_page(struct conn *c, const char **items, size_t count, const char *path,
-		      const char *key, const char *name)
+static enum regerr send_page(struct conn *c, struct reg_req *q, const char **items, size_t count,
+			     const char *path, const char *key, const char *name)
 {
 	char nbuf[32], last[STORE_NAME_MAX + 1];
-	long n_len = router_query(c->rt.query, c->rt.query_len, "n", 0, nbuf, sizeof nbuf);
-	long l_len = router_query(c->rt.query, c->rt.query_len, "last", 0, last, sizeof last);
+	long n_len = router_query(q->rt.query, q->rt.query_len, "n", 0, nbuf, sizeof nbuf);
+	long l_len = router_query(q->rt.query, q->rt.query_len, "last", 0, last, sizeof last);
 	size_t start = 0, limit = count, end;
 	struct buf b;
 	int r = 0;
 
 	if (n_len == -2 || l_len == -2) {
-		regerr_send(c, RE_BAD_REQUEST, "malformed n or last");
-		return;
+		q->detail = "malformed n or last";
+		return RE_BAD_REQUEST;
 	}
 	if (n_len >= 0) {
 		int64_t v = http_parse_u64((struct http_slice){ nbuf, (size_t)n_len });
 		if (v < 0) {
-			regerr_send(c, RE_BAD_REQUEST, "n must be a non-negative integer");
-			return;
+			q->detail = "n must be a non-negative integer";
+			return RE_BAD_REQUEST;
 		}
 		limit = (size_t)v;
 	}
@@ -69,39 +66,42 @@ static void send_page(struct conn *c, const char **items, size_t count, const ch
 	r |= buf_puts(&b, "]}\n");
 	if (r) {
 		buf_free(&b);
-		regerr_send(c, RE_INTERNAL, "listing too large");
-		return;
+		q->detail = "listing too large: ask for fewer with ?n=";
+		return RE_INTERNAL;
 	}
 	if (end < count && end > start)
 		conn_stage(c, "Link: <%s?n=%zu&last=%s>; rel=\"next\"", path, limit, items[end - 1]);
 	conn_begin(c, 200);
 	conn_end_buf(c, "application/json; charset=utf-8", &b);
+	return RE_OK;
 }
 
-void reg_tags_list(struct conn *c)
+enum regerr reg_tags_list(struct conn *c, struct reg_req *q)
 {
 	const char **tags;
 	size_t n;
 	char path[STORE_NAME_MAX + 32];
+	enum regerr e;
 
-	if (store_tags(c->srv->store, c->rt.name, &tags, &n) < 0) {
-		regerr_send(c, errno == ENOENT ? RE_NAME_UNKNOWN : RE_INTERNAL, c->rt.name);
-		return;
+	if (store_tags(q->reg->store, q->rt.name, &tags, &n) < 0) {
+		q->detail = q->rt.name;
+		return errno == ENOENT ? RE_NAME_UNKNOWN : reg_store_error(q, errno, "list tags");
 	}
-	snprintf(path, sizeof path, "/v2/%s/tags/list", c->rt.name);
-	send_page(c, tags, n, path, "tags", c->rt.name);
+	snprintf(path, sizeof path, "/v2/%s/tags/list", q->rt.name);
+	e = send_page(c, q, tags, n, path, "tags", q->rt.name);
 	free(tags);
+	return e;
 }
 
-void reg_catalog(struct conn *c)
+enum regerr reg_catalog(struct conn *c, struct reg_req *q)
 {
 	const char **repos;
 	size_t n;
+	enum regerr e;
 
-	if (store_catalog(c->srv->store, &repos, &n) < 0) {
-		regerr_send(c, RE_INTERNAL, NULL);
-		return;
-	}
-	send_page(c, repos, n, "/v2/_catalog", "repositories", NULL);
+	if (store_catalog(q->reg->store, &repos, &n) < 0)
+		return reg_store_error(q, errno, "list repositories");
+	e = send_page(c, q, repos, n, "/v2/_catalog", "repositories", NULL);
 	free(repos);
+	return e;
 }

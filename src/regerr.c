@@ -48,8 +48,6 @@ enum regerr regerr_from_errno(int err)
 	case ENOSPC:
 	case EDQUOT:
 		return RE_STORAGE_FULL;
-	case ENOENT:
-		return RE_BLOB_UNKNOWN;
 	case EMFILE:
 	case ENFILE:
 	case ENOMEM:

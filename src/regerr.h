@@ -40,7 +40,9 @@ struct conn;
 
 /* Queue the error response on c; detail (may be NULL) goes in "detail". */
 void regerr_send(struct conn *c, enum regerr e, const char *detail);
-/* The error for a failed store call, from errno. */
+/* The error for a failed store call, from errno: 507 for a full disk, 503 for
+ * exhausted descriptors or memory, else 500.  ENOENT is no exception: a
+ * caller for whom "missing" means "unknown" checks for it first. */
 enum regerr regerr_from_errno(int err);
 
 #endif

@@ -68,7 +68,7 @@ static int ends_with(const char *s, size_t n, const char *suffix, size_t *at)
 
 static enum regerr set_name(struct route *rt, const char *p, size_t n)
 {
-	if (n == 0 || n > STORE_NAME_MAX)
+	if (n == 0 || n > REF_NAME_MAX)
 		return RE_NAME_INVALID;
 	memcpy(rt->name, p, n);
 	rt->name[n] = '\0';
@@ -156,7 +156,7 @@ enum regerr router_match(const char *target, size_t n, struct route *rt)
 				return e;
 			if (memchr(last + 1, ':', reflen))
 				return set_digest(rt, last + 1, reflen);
-			if (reflen == 0 || reflen > STORE_TAG_MAX)
+			if (reflen == 0 || reflen > REF_TAG_MAX)
 				return RE_TAG_INVALID;
 			memcpy(rt->ref, last + 1, reflen);
 			rt->ref[reflen] = '\0';

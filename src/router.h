@@ -10,7 +10,7 @@
 
 #include "digest.h"
 #include "regerr.h"
-#include "store.h"
+#include "ref.h"
 
 #define ROUTE_QUERY_MAX 2048
 
@@ -30,7 +30,7 @@ enum route_kind {
 
 struct route {
 	enum route_kind kind;
-	char name[STORE_NAME_MAX + 1];
+	char name[REF_NAME_MAX + 1];
 	/* a tag, a digest or an upload id */
 	char ref[DIGEST_STR_MAX];
 	int ref_is_digest;

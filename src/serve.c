@@ -24,9 +24,34 @@
 #include "import.h"
 #include "json.h"
 #include "log.h"
+#include "map.h"
+#include "reg.h"
 #include "store.h"
 
 #define ACCEPTS_PER_EVENT 64
+
+struct server {
+	struct ev *ev;
+	struct store *store;
+	const struct serve_options *opt;
+	struct reg reg;          /* the registry over store */
+	struct conn_set conns;   /* every connection */
+	int listen_fd;
+	struct ev_io listen_io;
+	int accept_paused;
+	struct map peers;        /* peer address -> open connections (as uintptr_t) */
+	int reserve_fd;          /* a descriptor held back so accept can refuse politely */
+	char listen_addr[64];    /* the bound address, port resolved */
+	int exit_status;
+	/* imports run on a thread and come back through this pipe to commit */
+	int import_pipe[2];
+	struct ev_io import_io;
+	unsigned imports_done;
+	int import_running;       /* the import thread has not returned */
+	struct buf *ready_images; /* JSON array items for the ready line */
+	int64_t t_start_ms;
+};
+
 
 static const char usage[] =
 	"usage: packhelper serve [--listen ADDR:PORT] [--root DIR] [--read-only]\n"
@@ -227,7 +252,7 @@ static void on_accept(struct ev *ev, struct ev_io *io, unsigned events)
 			return;
 		}
 		format_addr(&ss, peer, sizeof peer, addr, sizeof addr);
-		if (srv->nconns >= srv->opt->max_conns) {
+		if (srv->conns.n >= srv->opt->max_conns) {
 			log_limited(LOG_WARN, &full_log, "%s: refused: connection limit %u reached", peer,
 				    srv->opt->max_conns);
 			refuse(fd, 503, "UNAVAILABLE", "connection limit reached, retry");
@@ -239,7 +264,7 @@ static void on_accept(struct ev *ev, struct ev_io *io, unsigned events)
 			refuse(fd, 429, "TOOMANYREQUESTS", "too many connections from this address");
 			continue;
 		}
-		if (peer_add(srv, addr, 1) < 0 || !conn_new(srv, fd, peer, addr)) {
+		if (peer_add(srv, addr, 1) < 0 || !conn_new(&srv->conns, fd, peer, addr)) {
 			if (peer_count(srv, addr))
 				peer_add(srv, addr, -1);
 			log_limited(LOG_WARN, &err_log, "dropping connection from %s: out of memory", peer);
@@ -248,8 +273,11 @@ static void on_accept(struct ev *ev, struct ev_io *io, unsigned events)
 	}
 }
 
-void serve_conn_closed(struct server *srv, const char *peer_addr)
+/* A connection from peer_addr closed: its per-peer count drops, and a
+ * listener paused for want of descriptors resumes. */
+static void conn_closed(void *owner, const char *peer_addr)
 {
+	struct server *srv = owner;
 	peer_add(srv, peer_addr, -1);
 	resume_accept(srv);
 }
@@ -267,7 +295,7 @@ static void on_tick(struct ev *ev, void *data)
 {
 	struct server *srv = data;
 	int64_t now = ev_now(ev);
-	conn_tick(srv, now);
+	conn_tick(&srv->conns, now);
 	if (srv->reserve_fd < 0)
 		srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	/* paused for want of descriptors: try again once a second */
@@ -279,7 +307,7 @@ static void before_sleep(struct ev *ev, void *data)
 {
 	struct server *srv = data;
 	(void)ev;
-	conn_reap(srv);
+	conn_reap(&srv->conns);
 	log_flush();
 }
 
@@ -349,7 +377,7 @@ static void announce_ready(struct server *srv)
 {
 	struct buf b;
 	buf_init(&b, 1 << 20);
-	srv->ready = 1;
+	srv->reg.ready = 1;
 	buf_puts(&b, "{\"ready\":true,\"listen\":\"");
 	buf_puts(&b, srv->listen_addr);
 	buf_puts(&b, "\",\"images\":[");
@@ -617,6 +645,19 @@ int serve_main(int argc, char **argv)
 	if (store_open(&srv.store, opt.root, opt.read_only ? STORE_READ_ONLY : 0) < 0)
 		fatal(1, "cannot open the store at %s", opt.root);
 	store_set_limits(srv.store, &(struct store_limits){ opt.max_uploads, opt.max_uploads_per_peer });
+	srv.reg = (struct reg){ .store = srv.store, .read_only = opt.read_only,
+				.allow_sparse = opt.allow_sparse };
+	srv.conns = (struct conn_set){
+		.ev = srv.ev,
+		.lim = { .header_timeout_ms = opt.header_timeout_ms,
+			 .idle_timeout_ms = opt.idle_timeout_ms,
+			 .body_timeout_ms = opt.body_timeout_ms,
+			 .min_rate = opt.min_rate,
+			 .max_buffered = opt.max_buffered },
+		.app = reg_app(&srv.reg),
+		.on_close = conn_closed,
+		.owner = &srv,
+	};
 	ev_io_init(&srv.listen_io, srv.listen_fd, on_accept, &srv);
 	ev_io_init(&sig_io, sfd, on_signal, &srv);
 	if (ev_io_set(srv.ev, &srv.listen_io, EV_READ) < 0 || ev_io_set(srv.ev, &sig_io, EV_READ) < 0)
@@ -627,9 +668,7 @@ int serve_main(int argc, char **argv)
 	start_imports(&srv);
 	ev_run(srv.ev);
 
-	while (srv.conns)
-		conn_close(srv.conns);
-	conn_reap(&srv);
+	conn_close_all(&srv.conns);
 	/* an import still reading (a stopped `docker run -i`) uses the store's
 	 * directory: leave the store to the process's end rather than free it
 	 * under the thread */

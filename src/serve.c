@@ -180,6 +180,7 @@ static void on_tick(struct ev *ev, void *data)
 	int64_t now = ev_now(ev);
 	conn_tick(srv, now);
 	store_upload_expire(srv->store, ev_clock_ms(), srv->opt->upload_expiry_ms);
+	store_tick(srv->store, ev_clock_ms());
 }
 
 static void before_sleep(struct ev *ev, void *data)

@@ -301,6 +301,7 @@ static void on_tick(struct ev *ev, void *data)
 	/* paused for want of descriptors: try again once a second */
 	resume_accept(srv);
 	store_upload_expire(srv->store, ev_clock_ms(), srv->opt->upload_expiry_ms);
+	store_tick(srv->store, ev_clock_ms());
 }
 
 static void before_sleep(struct ev *ev, void *data)

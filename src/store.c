@@ -15,16 +15,20 @@
 
 #include "buf.h"
 #include "ev.h"
+#include "file.h"
+#include "journal.h"
+#include "json.h"
 #include "log.h"
 #include "map.h"
 
 #define BLOB_REL_MAX 160 /* "blobs/sha512/" + 128 hex */
-#define REL_MAX 640
+#define REL_MAX FILE_REL_MAX
 #define INDEX_MAX ((size_t)256 << 20)
 #define REF_NAME_ANNOTATION "org.opencontainers.image.ref.name"
 
 struct repo {
 	char *name;
+	int dirty;            /* journaled changes index.json does not show yet */
 	struct map tags;      /* tag -> struct store_manifest * (not owned) */
 	struct map manifests; /* digest -> struct store_manifest * (owned) */
 	struct map blobs;     /* digest -> struct store_blob * (not owned) */
@@ -38,8 +42,14 @@ struct store {
 	struct map uploads; /* id -> struct store_upload * */
 	struct map owners;  /* owner -> unsigned * : that owner's open sessions */
 	struct store_limits lim;
+	struct journal *j;  /* tag and manifest changes since index.json */
+	int64_t last_append; /* ev_clock_ms of the last journal record */
 	int read_only;      /* never change what is on disk */
+	int loaded;         /* store_open finished: memory is the whole truth */
 };
+
+#define JOURNAL_COMPACT_BYTES ((size_t)1 << 20) /* compact past this much journal */
+#define JOURNAL_IDLE_MS 2000                    /* or when writes pause this long */
 
 /* ---- paths ---- */
 
@@ -81,112 +91,6 @@ static int mkdirs_at(int dfd, const char *rel)
 		if (i < n)
 			p[i] = '/';
 	}
-	return 0;
-}
-
-static int fsync_dir_at(int dfd, const char *rel)
-{
-	int fd = openat(dfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int r;
-	if (fd < 0)
-		return -1;
-	r = fsync(fd);
-	close(fd);
-	return r;
-}
-
-/* The directory part of rel, for fsync after a rename or link into it. */
-static int fsync_parent_at(int dfd, const char *rel)
-{
-	char p[REL_MAX];
-	const char *slash = strrchr(rel, '/');
-	size_t n = slash ? (size_t)(slash - rel) : 0;
-	if (!slash)
-		return fsync_dir_at(dfd, ".");
-	memcpy(p, rel, n);
-	p[n] = '\0';
-	return fsync_dir_at(dfd, p);
-}
-
-static int write_all(int fd, const void *data, size_t n)
-{
-	const char *p = data;
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Write data to rel through a temporary file and a rename. */
-static int write_file_atomic(struct store *st, const char *rel, const void *data, size_t n)
-{
-	char tmp[REL_MAX + 8];
-	int fd, saved;
-
-	snprintf(tmp, sizeof tmp, "%s.tmp", rel);
-	fd = openat(st->rootfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -1;
-	if (write_all(fd, data, n) < 0 || fdatasync(fd) < 0)
-		goto fail;
-	close(fd);
-	if (renameat(st->rootfd, tmp, st->rootfd, rel) < 0) {
-		saved = errno;
-		unlinkat(st->rootfd, tmp, 0);
-		errno = saved;
-		return -1;
-	}
-	return fsync_parent_at(st->rootfd, rel);
-fail:
-	saved = errno;
-	close(fd);
-	unlinkat(st->rootfd, tmp, 0);
-	errno = saved;
-	return -1;
-}
-
-static int read_file_at(int dfd, const char *rel, size_t max, struct buf *out)
-{
-	int fd = openat(dfd, rel, O_RDONLY | O_CLOEXEC);
-	struct stat sb;
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &sb) < 0 || (size_t)sb.st_size > max) {
-		close(fd);
-		errno = EFBIG;
-		return -1;
-	}
-	buf_init(out, max);
-	for (;;) {
-		ssize_t r;
-		if (buf_reserve(out, 65536) < 0 && buf_reserve(out, 1) < 0) {
-			close(fd);
-			buf_free(out);
-			errno = EFBIG;
-			return -1;
-		}
-		r = read(fd, out->p + out->len, out->cap - out->len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = errno;
-			close(fd);
-			buf_free(out);
-			errno = e;
-			return -1;
-		}
-		if (r == 0)
-			break;
-		out->len += (size_t)r;
-	}
-	close(fd);
 	return 0;
 }
 
@@ -250,7 +154,7 @@ static struct repo *repo_open(struct store *st, const char *name)
 	if (mkdirs_at(st->rootfd, rel) < 0)
 		return NULL;
 	layout_rel(rel, name, "oci-layout");
-	if (write_file_atomic(st, rel, layout, sizeof layout - 1) < 0)
+	if (file_write_atomic(st->rootfd, rel, layout, sizeof layout - 1) < 0)
 		return NULL;
 	r = repo_new(st, name);
 	if (!r) {
@@ -300,7 +204,7 @@ static int repo_link_blob(struct store *st, struct repo *r, const char *digest)
 	link_rel(to, r->name, digest);
 	if (linkat(st->rootfd, from, st->rootfd, to, 0) < 0 && errno != EEXIST)
 		return -1;
-	if (fsync_parent_at(st->rootfd, to) < 0)
+	if (file_fsync_parent(st->rootfd, to) < 0)
 		return -1;
 	if (map_put(&r->blobs, digest, b) < 0) {
 		errno = ENOMEM;
@@ -376,7 +280,7 @@ static int blob_commit(struct store *st, struct repo *r, const char *tmp_rel, in
 	blob_rel(rel, digest);
 	if (renameat(st->rootfd, tmp_rel, st->rootfd, rel) < 0)
 		goto fail;
-	if (fsync_parent_at(st->rootfd, rel) < 0)
+	if (file_fsync_parent(st->rootfd, rel) < 0)
 		return -1;
 	b = calloc(1, sizeof *b);
 	if (!b || map_put(&st->blobs, digest, b) < 0) {
@@ -730,9 +634,9 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Rewrite r's index.json from memory: one entry per tag, and one for each
- * manifest without a tag, sorted so the file is stable. */
-static int index_write(struct store *st, struct repo *r)
+/* r's index.json from memory into b (initialised here): one entry per tag,
+ * and one for each manifest without a tag, sorted so the file is stable. */
+static int index_build(struct repo *r, struct buf *b_out)
 {
 	struct buf b;
 	const char **keys = NULL;
@@ -740,7 +644,6 @@ static int index_write(struct store *st, struct repo *r)
 	const char *k;
 	void *v;
 	int first = 1, rc = -1;
-	char rel[REL_MAX];
 
 	buf_init(&b, INDEX_MAX);
 	keys = malloc((map_len(&r->tags) + map_len(&r->manifests) + 1) * sizeof *keys);
@@ -766,14 +669,145 @@ static int index_write(struct store *st, struct repo *r)
 			goto out;
 	if (buf_puts(&b, "\n  ]\n}\n") < 0)
 		goto out;
-	layout_rel(rel, r->name, "index.json");
-	rc = write_file_atomic(st, rel, b.p, b.len);
+	rc = 0;
 out:
-	if (rc < 0 && errno == 0)
-		errno = ENOMEM;
 	free(keys);
+	if (rc < 0) {
+		buf_free(&b);
+		errno = ENOMEM;
+		return -1;
+	}
+	*b_out = b;
+	return 0;
+}
+
+/* Rewrite r's index.json now, on this thread (a new repository, start-up). */
+static int index_write(struct store *st, struct repo *r)
+{
+	struct buf b;
+	char rel[REL_MAX];
+	int rc;
+	if (index_build(r, &b) < 0)
+		return -1;
+	layout_rel(rel, r->name, "index.json");
+	rc = file_write_atomic(st->rootfd, rel, b.p, b.len);
 	buf_free(&b);
 	return rc;
+}
+
+/* ---- the journal: tag and manifest changes, O(1) each ----
+ *
+ * A change is journaled before memory changes (so a refused write changes
+ * nothing), and index.json catches up at compaction: when the journal passes
+ * JOURNAL_COMPACT_BYTES, when writes pause, at close and at start-up.
+ * Records, one JSON object each:
+ *   {"op":"put","repo":R,"digest":D,"mt":MT,"tags":[T...]}
+ *   {"op":"del","repo":R,"digest":D}
+ *   {"op":"untag","repo":R,"tag":T}
+ * Each is idempotent over any later state, so replaying a journal over an
+ * index.json a compaction already rewrote gives the same result. */
+
+static int rec_str(struct buf *b, const char *key, const char *val)
+{
+	int r = buf_printf(b, ",\"%s\":", key);
+	return r | json_write_str(b, val, strlen(val));
+}
+
+static int journal_put(struct store *st, const char *op, const char *repo, const char *digest,
+		       const char *mt, const char *tag, const char *const *tags, size_t ntags)
+{
+	struct buf b;
+	int r = 0, rc;
+	buf_init(&b, JOURNAL_RECORD_MAX);
+	r |= buf_printf(&b, "{\"op\":\"%s\"", op);
+	r |= rec_str(&b, "repo", repo);
+	if (digest)
+		r |= rec_str(&b, "digest", digest);
+	if (mt)
+		r |= rec_str(&b, "mt", mt);
+	if (tag)
+		r |= rec_str(&b, "tag", tag);
+	if (tags) {
+		r |= buf_puts(&b, ",\"tags\":[");
+		for (size_t i = 0; i < ntags; i++) {
+			r |= buf_puts(&b, i ? "," : "");
+			r |= json_write_str(&b, tags[i], strlen(tags[i]));
+		}
+		r |= buf_puts(&b, "]");
+	}
+	r |= buf_puts(&b, "}");
+	if (r) {
+		buf_free(&b);
+		errno = ENOMEM;
+		return -1;
+	}
+	rc = journal_append(st->j, b.p, b.len);
+	buf_free(&b);
+	if (rc == 0)
+		st->last_append = ev_clock_ms();
+	return rc;
+}
+
+/* Hand index.json snapshots of every dirty repository to the journal:
+ * now (sync) or in the background. */
+static int compact(struct store *st, int sync)
+{
+	struct journal_file *files;
+	size_t n = 0, pos = 0, cap = 0;
+	const char *k;
+	void *v;
+	int err;
+
+	if (journal_compact_failed(st->j, &err)) {
+		/* the old generations were kept: write every repository again */
+		log_warnx("store: index.json could not be rewritten (%s); the journal keeps every change",
+			  strerror(err));
+		while (map_next(&st->repos, &pos, &k, &v))
+			((struct repo *)v)->dirty = 1;
+		pos = 0;
+	}
+	while (map_next(&st->repos, &pos, &k, &v))
+		cap += ((struct repo *)v)->dirty != 0;
+	files = calloc(cap + 1, sizeof *files);
+	if (!files)
+		return -1;
+	pos = 0;
+	while (map_next(&st->repos, &pos, &k, &v)) {
+		struct repo *r = v;
+		if (!r->dirty)
+			continue;
+		layout_rel(files[n].rel, r->name, "index.json");
+		if (index_build(r, &files[n].data) < 0) {
+			for (size_t i = 0; i < n; i++)
+				buf_free(&files[i].data);
+			free(files);
+			return -1;
+		}
+		n++;
+	}
+	if ((sync ? journal_compact_now(st->j, files, n) : journal_compact(st->j, files, n)) < 0)
+		return -1;
+	/* a background failure sets every repository dirty again (above) */
+	pos = 0;
+	while (map_next(&st->repos, &pos, &k, &v))
+		((struct repo *)v)->dirty = 0;
+	return 0;
+}
+
+static void maybe_compact(struct store *st, int64_t now)
+{
+	size_t pending = journal_pending(st->j);
+	if (st->read_only || pending == 0 || journal_busy(st->j))
+		return;
+	if (pending < JOURNAL_COMPACT_BYTES && now - st->last_append < JOURNAL_IDLE_MS)
+		return;
+	if (compact(st, 0) < 0)
+		log_warn("store: compacting the journal");
+}
+
+void store_tick(struct store *st, int64_t now)
+{
+	maybe_compact(st, now);
 }
 
 static struct store_manifest *manifest_entry_new(const char *digest, const struct manifest *m,
@@ -849,7 +883,7 @@ int store_manifest_put(struct store *st, const char *repo, const char *digest,
 		fd = openat(st->rootfd, rel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 		if (fd < 0)
 			return -1;
-		if (write_all(fd, bytes, len) < 0) {
+		if (file_write_all(fd, bytes, len) < 0) {
 			int e2 = errno;
 			close(fd);
 			unlinkat(st->rootfd, rel, 0);
@@ -864,6 +898,11 @@ int store_manifest_put(struct store *st, const char *repo, const char *digest,
 		}
 		close(fd);
 	}
+	if (journal_put(st, "put", repo, digest, m->media_type, NULL, tags, ntags) < 0) {
+		log_warn("journal a manifest of %s", repo);
+		return -1;
+	}
+	r->dirty = 1;
 	e = map_get(&r->manifests, digest);
 	if (!e) {
 		e = manifest_entry_new(digest, m, bytes, len);
@@ -878,39 +917,44 @@ int store_manifest_put(struct store *st, const char *repo, const char *digest,
 			errno = ENOMEM;
 			return -1;
 		}
-	if (index_write(st, r) < 0) {
-		log_warn("write index of %s", repo);
-		return -1;
-	}
+	maybe_compact(st, st->last_append);
 	return 0;
 }
 
-int store_manifest_delete(struct store *st, const char *repo, const char *digest)
+/* Drop manifest e of r and every tag on it, in memory. */
+static void manifest_forget(struct repo *r, struct store_manifest *e)
 {
-	struct repo *r = map_get(&st->repos, repo);
-	struct store_manifest *e;
 	size_t pos = 0;
 	const char *k;
 	void *v;
-
-	if (!r || !(e = map_get(&r->manifests, digest))) {
-		errno = ENOENT;
-		return -1;
-	}
 	while (e->ntags && map_next(&r->tags, &pos, &k, &v)) {
 		if (v == e) {
 			map_del(&r->tags, k);
 			e->ntags--;
 		}
 	}
-	map_del(&r->manifests, digest);
+	map_del(&r->manifests, e->digest);
 	manifest_entry_free(e);
-	/* index first: a crash in between leaves an unnamed link, never an
-	 * index.json naming bytes that are gone (which start-up refuses) */
-	if (index_write(st, r) < 0)
+}
+
+int store_manifest_delete(struct store *st, const char *repo, const char *digest)
+{
+	struct repo *r = map_get(&st->repos, repo);
+	struct store_manifest *e;
+
+	if (!r || !(e = map_get(&r->manifests, digest))) {
+		errno = ENOENT;
 		return -1;
+	}
+	/* journal first: a crash in between leaves an unnamed link, never a
+	 * manifest named in the journal or index.json whose bytes are gone */
+	if (journal_put(st, "del", repo, digest, NULL, NULL, NULL, 0) < 0)
+		return -1;
+	r->dirty = 1;
+	manifest_forget(r, e);
 	if (map_get(&r->blobs, digest))
 		repo_unlink_blob(st, r, digest);
+	maybe_compact(st, st->last_append);
 	return 0;
 }
 
@@ -918,12 +962,17 @@ int store_tag_delete(struct store *st, const char *repo, const char *tag)
 {
 	struct repo *r = map_get(&st->repos, repo);
 	struct store_manifest *e;
-	if (!r || !(e = map_del(&r->tags, tag))) {
+	if (!r || !(e = map_get(&r->tags, tag))) {
 		errno = ENOENT;
 		return -1;
 	}
+	if (journal_put(st, "untag", repo, NULL, NULL, tag, NULL, 0) < 0)
+		return -1;
+	r->dirty = 1;
+	map_del(&r->tags, tag);
 	e->ntags--;
-	return index_write(st, r);
+	maybe_compact(st, st->last_append);
+	return 0;
 }
 
 /* ---- listings ---- */
@@ -1051,6 +1100,108 @@ static int load_blobs(struct store *st)
 	return 0;
 }
 
+/* The manifest digest of r, read from its link and verified if not in memory
+ * yet.  NULL with ENOMEM, or with ENOENT (logged) when it is missing or
+ * damaged: one lost manifest must not keep the rest offline. */
+static struct store_manifest *repo_load_manifest(struct store *st, struct repo *r,
+						 const char *digest, enum digest_alg alg,
+						 const char *mt)
+{
+	struct store_manifest *e = map_get(&r->manifests, digest);
+	char got[DIGEST_STR_MAX], brel[REL_MAX], why[256];
+	struct manifest m;
+	struct buf body;
+
+	if (e)
+		return e;
+	link_rel(brel, r->name, digest);
+	if (file_read_at(st->rootfd, brel, MANIFEST_MAX, &body) < 0) {
+		log_warn("store: %s: manifest %s is missing, skipped", r->name, digest);
+		errno = ENOENT;
+		return NULL;
+	}
+	digest_of(alg, body.p, body.len, got);
+	if (strcmp(got, digest) != 0 || manifest_parse(&m, body.p, body.len, mt, why, sizeof why) < 0) {
+		log_warnx("store: %s: manifest %s is damaged, skipped", r->name, digest);
+		buf_free(&body);
+		errno = ENOENT;
+		return NULL;
+	}
+	e = manifest_entry_new(digest, &m, body.p, body.len);
+	manifest_free(&m);
+	buf_free(&body);
+	if (!e || map_put(&r->manifests, digest, e) < 0) {
+		manifest_entry_free(e);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return e;
+}
+
+/* One journal record onto memory (start-up). */
+static int replay_record(void *arg, const char *text, size_t n)
+{
+	struct store *st = arg;
+	char op[16], repo[STORE_NAME_MAX + 1], digest[DIGEST_STR_MAX], mt[MEDIA_TYPE_MAX],
+		tag[STORE_TAG_MAX + 1];
+	struct json j;
+	struct repo *r;
+	enum digest_alg alg;
+	int rc = 0;
+
+	if (json_parse(&j, text, n) < 0 || j.t[0].type != JSON_OBJECT ||
+	    json_str_copy(&j, json_get(&j, 0, "op"), op, sizeof op) < 0 ||
+	    json_str_copy(&j, json_get(&j, 0, "repo"), repo, sizeof repo) < 0) {
+		log_warnx("store: journal: a record that is not one, skipped");
+		goto out;
+	}
+	r = map_get(&st->repos, repo);
+	if (!r) {
+		log_warnx("store: journal: repository %s is gone, record skipped", repo);
+		goto out;
+	}
+	r->dirty = 1;
+	if (strcmp(op, "put") == 0) {
+		struct store_manifest *e;
+		int arr = json_get(&j, 0, "tags");
+		if (json_str_copy(&j, json_get(&j, 0, "digest"), digest, sizeof digest) < 0 ||
+		    digest_parse(digest, strlen(digest), &alg) != DIGEST_OK ||
+		    json_str_copy(&j, json_get(&j, 0, "mt"), mt, sizeof mt) < 0)
+			goto bad;
+		e = repo_load_manifest(st, r, digest, alg, mt);
+		if (!e) {
+			rc = errno == ENOMEM ? -1 : 0;
+			goto out;
+		}
+		if (arr >= 0 && j.t[arr].type == JSON_ARRAY) {
+			uint32_t i = (uint32_t)arr + 1;
+			for (uint32_t k = 0; k < j.t[arr].size; k++, i = j.t[i].next)
+				if (json_str_copy(&j, (int)i, tag, sizeof tag) > 0 && tag_set(r, tag, e) < 0)
+					rc = -1;
+		}
+	} else if (strcmp(op, "del") == 0) {
+		struct store_manifest *e;
+		if (json_str_copy(&j, json_get(&j, 0, "digest"), digest, sizeof digest) < 0)
+			goto bad;
+		if ((e = map_get(&r->manifests, digest)))
+			manifest_forget(r, e);
+	} else if (strcmp(op, "untag") == 0) {
+		struct store_manifest *e;
+		if (json_str_copy(&j, json_get(&j, 0, "tag"), tag, sizeof tag) < 0)
+			goto bad;
+		if ((e = map_del(&r->tags, tag)))
+			e->ntags--;
+	} else {
+		goto bad;
+	}
+	goto out;
+bad:
+	log_warnx("store: journal: a bad %s record for %s, skipped", op, repo);
+out:
+	json_free(&j);
+	return rc;
+}
+
 static int load_repo_index(struct store *st, struct repo *r)
 {
 	char rel[REL_MAX];
@@ -1060,7 +1211,7 @@ static int load_repo_index(struct store *st, struct repo *r)
 	uint32_t i;
 
 	layout_rel(rel, r->name, "index.json");
-	if (read_file_at(st->rootfd, rel, INDEX_MAX, &idx) < 0) {
+	if (file_read_at(st->rootfd, rel, INDEX_MAX, &idx) < 0) {
 		if (errno == ENOENT)
 			return 0;
 		log_warn("read %s/%s", st->root, rel);
@@ -1075,10 +1226,8 @@ static int load_repo_index(struct store *st, struct repo *r)
 	}
 	i = (uint32_t)arr + 1;
 	for (uint32_t k = 0; k < j.t[arr].size; k++, i = j.t[i].next) {
-		char digest[DIGEST_STR_MAX], mt[MEDIA_TYPE_MAX], tag[STORE_TAG_MAX + 1], why[256];
+		char digest[DIGEST_STR_MAX], mt[MEDIA_TYPE_MAX], tag[STORE_TAG_MAX + 1];
 		struct store_manifest *e;
-		struct manifest m;
-		struct buf body;
 		enum digest_alg alg;
 		int ann, t;
 
@@ -1088,30 +1237,13 @@ static int load_repo_index(struct store *st, struct repo *r)
 			log_warnx("store: %s: bad entry %u", rel, k);
 			continue;
 		}
-		e = map_get(&r->manifests, digest);
+		e = repo_load_manifest(st, r, digest, alg, mt);
 		if (!e) {
-			char got[DIGEST_STR_MAX], brel[REL_MAX];
-			link_rel(brel, r->name, digest);
-			if (read_file_at(st->rootfd, brel, MANIFEST_MAX, &body) < 0) {
-				/* one lost manifest must not keep the rest offline */
-				log_warn("store: %s: manifest %s is missing, skipped", r->name, digest);
-				continue;
-			}
-			digest_of(alg, body.p, body.len, got);
-			if (strcmp(got, digest) != 0 ||
-			    manifest_parse(&m, body.p, body.len, mt, why, sizeof why) < 0) {
-				log_warnx("store: %s: manifest %s is damaged, skipped", r->name, digest);
-				buf_free(&body);
-				continue;
-			}
-			e = manifest_entry_new(digest, &m, body.p, body.len);
-			manifest_free(&m);
-			buf_free(&body);
-			if (!e || map_put(&r->manifests, digest, e) < 0) {
-				manifest_entry_free(e);
+			if (errno == ENOMEM) {
 				rc = -1;
 				break;
 			}
+			continue;
 		}
 		ann = json_get(&j, (int)i, "annotations");
 		t = json_get(&j, ann, REF_NAME_ANNOTATION);
@@ -1265,10 +1397,17 @@ int store_open(struct store **out, const char *root, int flags)
 			log_warn("create %s/%s", root, dirs[i]);
 			goto fail;
 		}
-	if ((!st->read_only && clear_uploads(st) < 0) || load_blobs(st) < 0 || walk_repos(st, "repos", "") < 0) {
+	if ((!st->read_only && clear_uploads(st) < 0) || load_blobs(st) < 0 ||
+	    walk_repos(st, "repos", "") < 0 || journal_open(&st->j, st->rootfd, st->read_only) < 0 ||
+	    journal_replay(st->j, replay_record, st) < 0) {
 		log_warnx("store %s could not be loaded", root);
 		goto fail;
 	}
+	/* index.json shows everything from the start, for other tools; a full
+	 * disk keeps the journal instead, and compaction tries again later */
+	if (!st->read_only && journal_pending(st->j) && compact(st, 1) < 0)
+		log_warn("store %s: compacting the journal at start-up", root);
+	st->loaded = 1;
 	*out = st;
 	return 0;
 fail:
@@ -1285,6 +1424,11 @@ void store_close(struct store *st)
 
 	if (!st)
 		return;
+	if (st->j) {
+		if (st->loaded && !st->read_only && journal_pending(st->j) && compact(st, 1) < 0)
+			log_warn("store %s: compacting the journal", st->root);
+		journal_close(st->j);
+	}
 	while (map_next(&st->uploads, &pos, &k, &v)) {
 		struct store_upload *up = v;
 		store_upload_release(st, up);

@@ -7,6 +7,7 @@
  *     blobs/sha256/<hex>              every committed blob, stored once
  *     blobs/sha512/<hex>
  *     uploads/<id>                    uploads in progress (cleared at start-up)
+ *     journal/<generation>            tag/manifest changes index.json does not show yet
  *     repos/<name>/_layout/           one OCI image layout per repository
  *         oci-layout
  *         index.json                  manifests; tags as org.opencontainers.image.ref.name
@@ -17,8 +18,13 @@
  * its layout has the link; the shared copy goes when the last link goes.
  *
  * Commit is verify -> fsync -> rename -> fsync(dir): a crash leaves at most an
- * orphan that start-up removes, never a partial blob under a digest.  A tag is
- * published by renaming a new index.json into place.
+ * orphan that start-up removes, never a partial blob under a digest.
+ *
+ * Tags and manifests: a change is one record appended to ROOT/journal/ (O(1)
+ * in the number of tags; synced by a thread off the event loop, journal.h),
+ * and each index.json catches up at compaction (a new file renamed into
+ * place, in the background): when the journal passes 1 MiB, when writes
+ * pause for 2 s, at close, and at start-up, which replays the journal first.
  *
  * In memory, everything the request path asks is a hash lookup: repositories,
  * tags, manifests (with their bytes), the blobs each repository holds, and the
@@ -162,6 +168,10 @@ int store_upload_write(struct store *st, struct store_upload *up, const void *da
 #define STORE_DIGEST_MISMATCH (-2)
 int store_upload_commit(struct store *st, struct store_upload *up, const char *digest);
 void store_upload_cancel(struct store *st, struct store_upload *up);
+/* Periodic work (every second or so, on the loop): compacts the journal of
+ * tag and manifest changes into index.json once writes pause. */
+void store_tick(struct store *st, int64_t now);
+
 /* Cancel unclaimed uploads idle for longer than max_idle_ms. */
 void store_upload_expire(struct store *st, int64_t now, int64_t max_idle_ms);
 

@@ -232,6 +232,95 @@ class TestUploadsOnFullDisk(DiskTest):
         self.assert_nothing_corrupt("full/app")
 
 
+class TestManifestsOnFullDisk(DiskTest):
+    def push_image(self, s, repo, tag):
+        layer = os.urandom(3000)
+        for b in (CONFIG, layer):
+            self.assertEqual(send(s, "POST", "/v2/%s/blobs/uploads/?digest=%s" % (repo, sha256(b)), b).status, 201)
+        m = manifest(layer)
+        r = send(s, "PUT", "/v2/%s/manifests/%s" % (repo, tag), m, {"Content-Type": OCI_MANIFEST})
+        return r, m
+
+    def tags(self, s, repo="full/app"):
+        return json.loads(send(s, "GET", "/v2/%s/tags/list" % repo).body)["tags"]
+
+    def test_new_manifest(self):
+        s = self.start()
+        r, m1 = self.push_image(s, "full/app", "v1")
+        self.assertEqual(r.status, 201)
+        layer = os.urandom(3000)
+        self.assertEqual(send(s, "POST", "/v2/full/app/blobs/uploads/?digest=" + sha256(layer), layer).status, 201)
+        m2 = manifest(layer)
+        self.fill()
+        self.assert_507(send(s, "PUT", "/v2/full/app/manifests/v2", m2, {"Content-Type": OCI_MANIFEST}))
+        for ref in ("v2", sha256(m2)):
+            self.assertEqual(send(s, "GET", "/v2/full/app/manifests/" + ref).status, 404, ref)
+        self.assertEqual(self.tags(s), ["v1"])
+        self.free()
+        self.restart()
+        s = self.srv
+        self.assertEqual(self.tags(s), ["v1"])
+        self.assertEqual(send(s, "GET", "/v2/full/app/manifests/v1").body, m1)
+        self.assertEqual(send(s, "PUT", "/v2/full/app/manifests/v2", m2, {"Content-Type": OCI_MANIFEST}).status, 201)
+        self.restart()
+        self.assertEqual(self.tags(self.srv), ["v1", "v2"])
+        self.assertEqual(send(self.srv, "GET", "/v2/full/app/manifests/v2").body, m2)
+        self.assert_nothing_corrupt("full/app")
+
+    def test_tags_until_the_journal_hits_enospc(self):
+        """Tag until the journal cannot grow: the refused tag is 507 and absent,
+        every acknowledged one is served, also after a restart on the full disk
+        (the journal is replayed, nothing half-written), and after space is back."""
+        s = self.start()
+        r, m = self.push_image(s, "full/app", "v0")
+        self.assertEqual(r.status, 201)
+        self.fill()
+        ok, refused = ["v0"], None
+        for i in range(1, 5000):
+            r = send(s, "PUT", "/v2/full/app/manifests/t%04d" % i, m, {"Content-Type": OCI_MANIFEST})
+            if r.status == 201:
+                ok.append("t%04d" % i)
+                continue
+            self.assert_507(r)
+            refused = "t%04d" % i
+            break
+        self.assertIsNotNone(refused, "the journal never filled the disk")
+        self.assertEqual(send(s, "GET", "/v2/full/app/manifests/" + refused).status, 404)
+        self.assertEqual(self.tags(s), sorted(ok))
+        self.restart()   # on the still-full disk: compaction cannot run, the journal is replayed
+        self.assertEqual(self.tags(self.srv), sorted(ok))
+        self.free()
+        self.assertEqual(send(self.srv, "PUT", "/v2/full/app/manifests/" + refused, m,
+                              {"Content-Type": OCI_MANIFEST}).status, 201)
+        self.restart()
+        self.assertEqual(self.tags(self.srv), sorted(ok + [refused]))
+        with open(os.path.join(self.root, "repos/full/app/_layout/index.json")) as f:
+            names = [e["annotations"]["org.opencontainers.image.ref.name"] for e in json.load(f)["manifests"]]
+        self.assertEqual(sorted(names), sorted(ok + [refused]))
+        self.assert_nothing_corrupt("full/app")
+
+    def test_tag_and_manifest_delete(self):
+        s = self.start()
+        r, m = self.push_image(s, "full/app", "v1")
+        self.assertEqual(send(s, "PUT", "/v2/full/app/manifests/v2", m, {"Content-Type": OCI_MANIFEST}).status, 201)
+        self.fill()
+        r = send(s, "DELETE", "/v2/full/app/manifests/v1")
+        if r.status == 507:
+            self.assertEqual(send(s, "GET", "/v2/full/app/manifests/v1").status, 200)
+        else:
+            self.assertEqual(r.status, 202)
+            self.assertEqual(send(s, "GET", "/v2/full/app/manifests/v1").status, 404)
+        want = ["v1", "v2"] if r.status == 507 else ["v2"]
+        self.assertEqual(self.tags(s), want)
+        self.restart()
+        self.assertEqual(self.tags(self.srv), want)
+        self.free()
+        self.assertEqual(send(self.srv, "DELETE", "/v2/full/app/manifests/" + sha256(m)).status, 202)
+        self.restart()
+        self.assertEqual(send(self.srv, "GET", "/v2/full/app/tags/list").status, 200)
+        self.assertEqual(self.tags(self.srv), [])
+
+
 class TestNewRepositoryOnFullDisk(DiskTest):
     def test_mount_into_new_repository(self):
         """Creating a repository writes its layout: on a full disk that fails

@@ -38,6 +38,13 @@ class StoreTest(ServerTest):
         self.srv.own_root = True  # tearDown removes the shared root
         return self.srv
 
+    def wait_compacted(self):
+        """index.json catches up with the journal of tag changes once writes
+        pause (2 s): wait until the journal is empty."""
+        jdir = os.path.join(self.srv.root, "journal")
+        self.assertTrue(wait_for(lambda: not os.path.isdir(jdir) or os.listdir(jdir) == [],
+                                 timeout=6.0, step=0.1), os.listdir(jdir))
+
     def assert_blobs_verified(self):
         """Every file under ROOT/blobs holds exactly the bytes its name says."""
         files = blob_files(self.srv.root)
@@ -180,6 +187,7 @@ class TestLayout(StoreTest):
         self.assertEqual(s.push_manifest("lay/out", "latest", one)[0], 201)
         self.assertEqual(s.push_manifest("lay/out", sha256(two), two)[0], 201)  # untagged
         s.push_blob("lay", b"parent repo blob")  # "lay" and "lay/out" are both repositories
+        self.wait_compacted()
 
         base, layout, index = self.read_layout("lay/out")
         self.assertEqual(layout, {"imageLayoutVersion": "1.0.0"})
@@ -206,6 +214,7 @@ class TestLayout(StoreTest):
         # deleting a tag and a manifest rewrites index.json
         self.assertEqual(s.request("DELETE", "/v2/lay/out/manifests/latest")[0], 202)
         self.assertEqual(s.request("DELETE", "/v2/lay/out/manifests/" + sha256(two))[0], 202)
+        self.wait_compacted()
         base, layout, index = self.read_layout("lay/out")
         self.assertEqual(index["manifests"], [
             {"mediaType": OCI_MANIFEST, "digest": sha256(one), "size": len(one), "annotations": {ref: "v1"}}])

@@ -103,7 +103,7 @@ $(BUILD)/asan/packhelper: $(SRCS) $(wildcard src/*.h)
 test-asan: $(BUILD)/asan/packhelper
 	@PACKHELPER=$(BUILD)/asan/packhelper python3 tests/e2e/run.py
 	@tests/with-server.sh $(BUILD)/asan/packhelper tests/conformance.sh
-	@PACKHELPER=$(CURDIR)/$(BUILD)/asan/packhelper tests/push/all.sh registries tags faults errors sources auth
+	@PACKHELPER=$(CURDIR)/$(BUILD)/asan/packhelper tests/push/all.sh registries tags faults errors sources auth origins deadline
 
 # the fuzzers are built and run briefly on every test run, so they cannot rot
 test-fuzz:
@@ -118,6 +118,7 @@ test: all test-unit test-e2e test-conformance test-interop test-oneshot test-pus
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SRCS    := src/http.c src/json.c src/buf.c src/digest.c src/manifest.c src/router.c src/log.c
+FUZZ_SRCS    += src/url.c src/auth.c
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Isrc -I/usr/include/bearssl \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 

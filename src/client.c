@@ -1,4 +1,5 @@
-/* client.c - the remote-registry transport: scheme, TLS, auth, retries. */
+/* client.c - the remote-registry transport: scheme, TLS, auth, retries,
+ * origins and time budgets (client.h says the rules). */
 #include "client.h"
 
 #include <arpa/inet.h>
@@ -20,6 +21,11 @@
 #endif
 
 #define RESP_BODY_MAX (64 * 1024)
+/* a registry's answers to a pusher are small: more than this is an attack or
+ * a broken server, not something to read for ever */
+#define RESP_READ_MAX (1024 * 1024)
+#define STALL_BYTES_PER_S 1024L
+#define STALL_S_DEFAULT 60L
 #define MAX_ATTEMPTS 6
 #define DEFAULT_CA "/etc/ssl/certs/ca-certificates.crt"
 
@@ -78,34 +84,31 @@ static long b64_decode(const char *in, char *out, size_t cap)
 
 /* ---- hosts and credentials ---- */
 
-/* host part of "host[:port]" / "[v6]:port" */
-static void host_only(const char *hp, char *out, size_t cap)
+static int64_t mono_ms(void)
 {
-	if (hp[0] == '[') {
-		const char *rb = strchr(hp, ']');
-		size_t n = rb ? (size_t)(rb - hp - 1) : strlen(hp + 1);
-		snprintf(out, cap, "%.*s", (int)n, hp + 1);
-		return;
-	}
-	{
-		const char *colon = strchr(hp, ':');
-		size_t n = colon ? (size_t)(colon - hp) : strlen(hp);
-		snprintf(out, cap, "%.*s", (int)n, hp);
-	}
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int client_is_loopback(const char *host)
+int client_expired(const struct client *c)
 {
-	struct in_addr a4;
-	size_t n = strlen(host);
-	if (strcasecmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
-		return 1;
-	if (n > 10 && strcasecmp(host + n - 10, ".localhost") == 0)
-		return 1;
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	return 0;
+	return c->opt.deadline_ms && mono_ms() >= c->opt.deadline_ms;
 }
+
+/* s as it may be shown in one line: bytes outside printable ASCII become
+ * '?', and it is cut at cap - 4 with "...". */
+static void printable(const char *s, size_t len, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < len && o + 4 < cap; i++)
+		out[o++] = (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x7f ? s[i] : '?';
+	if (o + 4 >= cap && len > o)
+		memcpy(out + o, "...", 3), o += 3;
+	out[o] = '\0';
+}
+
+/* ---- hosts and credentials ---- */
 
 /* user:pass from ~/.docker/config.json (or $DOCKER_CONFIG/config.json). */
 static int docker_config_creds(struct client *c)
@@ -214,6 +217,7 @@ struct xfer {
 	struct client_resp *resp;
 	const struct client_body *body;
 	uint64_t sent;
+	size_t received;       /* body bytes, up to RESP_READ_MAX */
 };
 
 static size_t on_header(char *p, size_t size, size_t n, void *ctx)
@@ -266,6 +270,11 @@ static size_t on_write(char *p, size_t size, size_t n, void *ctx)
 	struct xfer *x = ctx;
 	size_t len = size * n;
 	struct buf *b = &x->resp->body;
+	if (len > RESP_READ_MAX - x->received) {
+		x->resp->too_big = 1;
+		return 0; /* curl fails the transfer (CURLE_WRITE_ERROR) */
+	}
+	x->received += len;
 	if (b->len < RESP_BODY_MAX) {
 		size_t take = len < RESP_BODY_MAX - b->len ? len : RESP_BODY_MAX - b->len;
 		buf_append(b, p, take);
@@ -354,10 +363,21 @@ static void setup_handle(struct client *c, CURL *h)
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "packhelper/" PACKHELPER_VERSION);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
-	/* a stalled transfer (under 1 KiB/s for 60 s) is a failure */
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+	/* a TLS handshake that gets no answer is a stall too */
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT,
+			 c->opt.stall_s > 0 && c->opt.stall_s < 30 ? c->opt.stall_s : 30L);
+	/* a stalled transfer is a failure */
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, STALL_BYTES_PER_S);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->opt.stall_s > 0 ? c->opt.stall_s : STALL_S_DEFAULT);
+	if (c->opt.deadline_ms) {
+		int64_t left = c->opt.deadline_ms - mono_ms();
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(left > 1 ? left : 1));
+	}
+	/* never: a redirect would take the Authorization header (set with
+	 * CURLOPT_HTTPHEADER) along to wherever it points; Locations are
+	 * resolved and checked by client_abs_url instead */
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_UNRESTRICTED_AUTH, 0L);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
@@ -393,12 +413,62 @@ void client_resp_free(struct client_resp *r)
 	buf_free(&r->body);
 }
 
-void client_abs_url(const struct client *c, const char *loc, char *out, size_t cap)
+int client_abs_url(const struct client *c, const char *loc, char *out, size_t cap, char *err,
+		   size_t ecap)
 {
-	if (strncmp(loc, "http://", 7) == 0 || strncmp(loc, "https://", 8) == 0)
-		snprintf(out, cap, "%s", loc);
+	struct url u;
+	char shown[300];
+
+	printable(loc, strlen(loc), shown, sizeof shown);
+	if (url_resolve(&c->origin, loc, strlen(loc), &u) < 0)
+		return log_fail(err, ecap, "%s gave a URL packhelper does not follow: \"%s\"", c->host,
+				shown);
+	if (c->origin.https && !u.https)
+		return log_fail(err, ecap, "%s (HTTPS) points to plain HTTP (%s): refusing the downgrade",
+				c->host, shown);
+	if (!u.https && !c->opt.insecure && !url_host_is_loopback(u.host))
+		return log_fail(err, ecap, "%s points to %s: plain HTTP to a host that is not loopback "
+				"needs --insecure", c->host, shown);
+	if (url_format(&u, 1, out, cap) < 0)
+		return log_fail(err, ecap, "%s gave a URL that is too long: \"%s\"", c->host, shown);
+	return 0;
+}
+
+static void duration_text(int64_t ms, char *out, size_t cap)
+{
+	if (ms % 1000 == 0)
+		snprintf(out, cap, "%llds", (long long)(ms / 1000));
 	else
-		snprintf(out, cap, "%s%s%s", c->base, loc[0] == '/' ? "" : "/", loc);
+		snprintf(out, cap, "%lldms", (long long)ms);
+}
+
+static int deadline_failure(const struct client *c, const char *what, char *err, size_t cap)
+{
+	char d[32];
+	duration_text(c->opt.timeout_ms, d, sizeof d);
+	return log_fail(err, cap, "timed out: the push took longer than --timeout %s (during %s)", d,
+			what);
+}
+
+/* A transfer that failed below HTTP, explained; what is "METHOD URL". */
+static int curl_failure(const struct client *c, CURLcode rc, const struct client_resp *r,
+			const char *what, const char *curl_err, char *err, size_t cap)
+{
+	const char *m = curl_err[0] ? curl_err : curl_easy_strerror(rc);
+	if (client_expired(c))
+		return deadline_failure(c, what, err, cap);
+	if (r->too_big)
+		return log_fail(err, cap, "%s: the answer is over %d KiB; a registry's answers to a "
+				"pusher are small", what, RESP_READ_MAX / 1024);
+	if (rc == CURLE_OPERATION_TIMEDOUT && strstr(m, "too slow"))
+		return log_fail(err, cap, "%s: stalled: under %ld bytes/s for %ld s (--stall-timeout)",
+				what, STALL_BYTES_PER_S,
+				c->opt.stall_s > 0 ? c->opt.stall_s : STALL_S_DEFAULT);
+	if (rc == CURLE_UNSUPPORTED_PROTOCOL && strstr(m, "HTTP/0.9"))
+		return log_fail(err, cap, "%s: the answer is not HTTP", what);
+	if (rc == CURLE_WEIRD_SERVER_REPLY)
+		return log_fail(err, cap, "%s: the answer is not valid HTTP (%s)", what, m);
+	return log_fail(err, cap, "%s: %s", what, m);
 }
 
 /* A TLS failure, explained. */
@@ -450,65 +520,44 @@ static int transient_curl(CURLcode rc)
 	}
 }
 
-static void backoff(int attempt, long retry_after)
+static void backoff(const struct client *c, int attempt, long retry_after)
 {
 	long ms = retry_after > 0 ? retry_after * 1000 : 200L << attempt;
 	if (ms > 10000)
 		ms = 10000;
+	if (c->opt.deadline_ms) {
+		int64_t left = c->opt.deadline_ms - mono_ms();
+		if (left < ms)
+			ms = left > 0 ? (long)left : 0;
+	}
 	usleep((useconds_t)ms * 1000);
 }
 
 /* ---- auth ---- */
 
-/* Parse key="value" pairs of a challenge into realm/service/scope. */
-static void parse_challenge(const char *h, char *realm, size_t rcap, char *service, size_t scap,
-			    char *scope, size_t sccap)
-{
-	const char *p = strchr(h, ' ');
-	realm[0] = service[0] = '\0';
-	if (scope)
-		scope[0] = '\0';
-	while (p && *p) {
-		char key[32], val[1024];
-		size_t k = 0, v = 0;
-		while (*p == ' ' || *p == ',')
-			p++;
-		while (*p && *p != '=' && k + 1 < sizeof key)
-			key[k++] = *p++;
-		key[k] = '\0';
-		if (*p != '=')
-			break;
-		p++;
-		if (*p == '"') {
-			p++;
-			while (*p && *p != '"' && v + 1 < sizeof val)
-				val[v++] = *p++;
-			if (*p == '"')
-				p++;
-		} else {
-			while (*p && *p != ',' && v + 1 < sizeof val)
-				val[v++] = *p++;
-		}
-		val[v] = '\0';
-		if (strcasecmp(key, "realm") == 0)
-			set_str(realm, rcap, val);
-		else if (strcasecmp(key, "service") == 0)
-			set_str(service, scap, val);
-		else if (scope && strcasecmp(key, "scope") == 0)
-			set_str(scope, sccap, val);
-	}
-}
-
-static void note_challenge(struct client *c, const char *h)
+/* A challenge from the registry's own origin (never from another). */
+static void note_challenge(struct client *c, const struct auth_challenge *ch)
 {
 	pthread_mutex_lock(&c->lock);
-	if (strncasecmp(h, "Bearer", 6) == 0) {
-		c->auth_kind = 2;
-		parse_challenge(h, c->realm, sizeof c->realm, c->service, sizeof c->service, NULL, 0);
-	} else if (strncasecmp(h, "Basic", 5) == 0) {
-		c->auth_kind = 1;
+	c->auth_kind = ch->scheme;
+	if (ch->scheme == AUTH_BEARER) {
+		snprintf(c->realm, sizeof c->realm, "%s", ch->realm);
+		snprintf(c->service, sizeof c->service, "%s", ch->service);
 	}
 	pthread_mutex_unlock(&c->lock);
+}
+
+/* May the token endpoint r have the Basic credentials? */
+static int realm_trusted(const struct client *c, const struct url *r)
+{
+	if (r->https)
+		return 1;
+	if (c->origin.https)
+		return 0; /* never from an HTTPS registry to plain HTTP */
+	if (url_host_is_loopback(r->host) && url_host_is_loopback(c->origin.host))
+		return 1;
+	/* --insecure accepted plain HTTP to the registry's host, not to others */
+	return c->opt.insecure && strcmp(r->host, c->origin.host) == 0;
 }
 
 static const char *token_lookup(struct client *c, const char *scope)
@@ -519,30 +568,53 @@ static const char *token_lookup(struct client *c, const char *scope)
 	return NULL;
 }
 
-/* GET realm?service=..&scope=.. (with Basic credentials if we have them). */
+/* GET realm?service=..&scope=.. (with Basic credentials if we have them and
+ * the realm may have them). */
 static int fetch_token(struct client *c, CURL *h, const char *scope, char *err, size_t cap)
 {
-	char url[2048], *esc_s, *esc_sc;
+	char realm_s[AUTH_REALM_MAX], service[AUTH_SERVICE_MAX], shown[300];
+	char rurl[URL_MAX], url[URL_MAX + 1024], what[URL_MAX + 1100], *esc_s, *esc_sc;
+	char curl_err[CURL_ERROR_SIZE], tok[AUTH_TOKEN_MAX];
+	struct url realm;
 	struct client_resp r;
 	struct xfer x;
 	struct curl_slist *hdr = NULL;
-	struct json j;
-	char tok[8192];
 	CURLcode rc;
-	int t;
+	int n;
 
+	pthread_mutex_lock(&c->lock);
+	snprintf(realm_s, sizeof realm_s, "%s", c->realm);
+	snprintf(service, sizeof service, "%s", c->service);
+	pthread_mutex_unlock(&c->lock);
+	printable(realm_s, strlen(realm_s), shown, sizeof shown);
+	if (url_parse(&realm, realm_s, strlen(realm_s)) < 0 || url_format(&realm, 1, rurl, sizeof rurl) < 0)
+		return log_fail(err, cap, "%s asks for a token from \"%s\", which is not an http(s) URL "
+				"packhelper accepts", c->host, shown);
+	if (c->have_creds && !realm_trusted(c, &realm))
+		return log_fail(err, cap, "token endpoint %s is plain HTTP: packhelper sends credentials "
+				"to a token endpoint over HTTPS only (plain HTTP only when it and the "
+				"registry are both loopback)", rurl);
+	if (client_expired(c))
+		return deadline_failure(c, "a token request", err, cap);
 	client_resp_init(&r);
 	x.resp = &r;
 	x.body = NULL;
 	x.sent = 0;
-	esc_s = curl_easy_escape(h, c->service, 0);
+	x.received = 0;
+	esc_s = curl_easy_escape(h, service, 0);
 	esc_sc = curl_easy_escape(h, scope, 0);
-	snprintf(url, sizeof url, "%s%sservice=%s&scope=%s", c->realm, strchr(c->realm, '?') ? "&" : "?",
-		 esc_s ? esc_s : "", esc_sc ? esc_sc : "");
+	n = snprintf(url, sizeof url, "%s%sservice=%s&scope=%s", rurl, strchr(realm.path, '?') ? "&" : "?",
+		     esc_s ? esc_s : "", esc_sc ? esc_sc : "");
 	curl_free(esc_s);
 	curl_free(esc_sc);
+	if (n < 0 || (size_t)n >= sizeof url) {
+		client_resp_free(&r);
+		return log_fail(err, cap, "token endpoint %s: the request URL is too long", rurl);
+	}
+	snprintf(what, sizeof what, "token endpoint %s", rurl);
 	setup_handle(c, h);
 	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
@@ -554,34 +626,34 @@ static int fetch_token(struct client *c, CURL *h, const char *scope, char *err, 
 		snprintf(line, sizeof line, "Authorization: Basic %s", enc);
 		hdr = curl_slist_append(hdr, line);
 		memset(up, 0, sizeof up);
+		memset(enc, 0, sizeof enc);
 		memset(line, 0, sizeof line);
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
 	}
+	curl_err[0] = '\0';
 	rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	curl_slist_free_all(hdr);
 	if (rc != CURLE_OK) {
+		int ret = rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_PEER_FAILED_VERIFICATION ?
+				  log_fail(err, cap, "%s: %s", what, curl_err[0] ? curl_err : curl_easy_strerror(rc)) :
+				  curl_failure(c, rc, &r, what, curl_err, err, cap);
 		client_resp_free(&r);
-		return log_fail(err, cap, "token endpoint %s: %s", c->realm, curl_easy_strerror(rc));
+		return ret;
 	}
 	if (r.status != 200) {
 		client_resp_free(&r);
-		return log_fail(err, cap, "token endpoint %s: HTTP %ld%s", c->realm, r.status,
+		return log_fail(err, cap, "%s: HTTP %ld%s", what, r.status,
 			    r.status == 401 ? " (credentials rejected)" : "");
 	}
-	if (json_parse(&j, r.body.p ? r.body.p : "", r.body.len) < 0) {
+	if (auth_parse_token(r.body.p ? r.body.p : "", r.body.len, tok, sizeof tok) < 0) {
+		if (r.body.p)
+			memset(r.body.p, 0, r.body.len);
 		client_resp_free(&r);
-		return log_fail(err, cap, "token endpoint %s: answer is not JSON", c->realm);
+		return log_fail(err, cap, "%s: no usable token in the answer", what);
 	}
-	t = json_get(&j, 0, "token");
-	if (t < 0)
-		t = json_get(&j, 0, "access_token");
-	if (t < 0 || json_str_copy(&j, t, tok, sizeof tok) <= 0) {
-		json_free(&j);
-		client_resp_free(&r);
-		return log_fail(err, cap, "token endpoint %s: no token in the answer", c->realm);
-	}
-	json_free(&j);
 	memset(r.body.p, 0, r.body.len);
 	client_resp_free(&r);
 	pthread_mutex_lock(&c->lock);
@@ -608,13 +680,13 @@ static void auth_line(struct client *c, const char *scope, char *out, size_t cap
 {
 	out[0] = '\0';
 	pthread_mutex_lock(&c->lock);
-	if (c->auth_kind == 1 && c->have_creds) {
+	if (c->auth_kind == AUTH_BASIC && c->have_creds) {
 		char up[1400], enc[2000];
 		snprintf(up, sizeof up, "%s:%s", c->user, c->pass);
 		b64_encode(up, strlen(up), enc, sizeof enc);
 		snprintf(out, cap, "Authorization: Basic %s", enc);
 		memset(up, 0, sizeof up);
-	} else if (c->auth_kind == 2) {
+	} else if (c->auth_kind == AUTH_BEARER) {
 		const char *t = token_lookup(c, scope ? scope : "");
 		if (t)
 			snprintf(out, cap, "Authorization: Bearer %s", t);
@@ -630,11 +702,13 @@ static CURLcode perform(struct client *c, CURL *h, const char *method, const cha
 {
 	struct curl_slist *hdr = NULL;
 	char ct[300], cr[100];
-	struct xfer x = { resp, body, 0 };
+	struct xfer x = { resp, body, 0, 0 };
 	CURLcode rc;
 
 	resp->body.len = 0;
 	resp->status = 0;
+	resp->too_big = 0;
+	resp->stalled = 0;
 	setup_handle(c, h);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
@@ -675,10 +749,15 @@ static CURLcode perform(struct client *c, CURL *h, const char *method, const cha
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	}
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+	if (c->plain_http_probe)
+		curl_easy_setopt(h, CURLOPT_HTTP09_ALLOWED, 1L); /* to see what answers */
 	curl_err[0] = '\0';
 	rc = curl_easy_perform(h);
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+	/* nothing may point into this frame once it returns */
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	curl_slist_free_all(hdr);
 	return rc;
 }
@@ -687,41 +766,72 @@ int client_request(struct client *c, CURL *h, const char *method, const char *pa
 		   const char *scope, const char *content_type, const struct client_body *body,
 		   int idempotent, struct client_resp *resp, char *err, size_t cap)
 {
-	char url[4096], auth[9000], curl_err[CURL_ERROR_SIZE];
-	int reauthed = 0;
+	char url[URL_MAX], what[URL_MAX + 16], auth[9000], curl_err[CURL_ERROR_SIZE];
+	struct url target;
+	int reauthed = 0, stalls = 0, same;
 
-	client_abs_url(c, path, url, sizeof url);
+	if (client_abs_url(c, path, url, sizeof url, err, cap) < 0)
+		return -1;
+	if (url_parse(&target, url, strlen(url)) < 0) /* canonical: cannot fail */
+		return log_fail(err, cap, "%s: not a URL", url);
+	same = url_same_origin(&target, &c->origin);
+	snprintf(what, sizeof what, "%s %s", method, url);
 	for (int attempt = 0;; attempt++) {
 		CURLcode rc;
-		auth_line(c, scope, auth, sizeof auth);
+		if (client_expired(c))
+			return deadline_failure(c, what, err, cap);
+		auth[0] = '\0';
+		if (same) /* credentials and tokens belong to the registry's origin */
+			auth_line(c, scope, auth, sizeof auth);
 		rc = perform(c, h, method, url, content_type, body, auth, resp, curl_err);
 		memset(auth, 0, sizeof auth);
+		resp->from_registry = same;
+		if (rc == CURLE_OK && resp->location[0]) {
+			/* relative to the URL that answered (not always the registry's) */
+			struct url l;
+			char abs[URL_MAX];
+			if (url_resolve(&target, resp->location, strlen(resp->location), &l) == 0 &&
+			    url_format(&l, 1, abs, sizeof abs) >= 0 && strlen(abs) < sizeof resp->location)
+				memcpy(resp->location, abs, strlen(abs) + 1);
+		}
 		if (rc != CURLE_OK) {
+			resp->stalled = rc == CURLE_OPERATION_TIMEDOUT;
+			if (client_expired(c) || resp->too_big)
+				return curl_failure(c, rc, resp, what, curl_err, err, cap);
 			if (rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_PEER_FAILED_VERIFICATION) {
 				tls_failure(c, rc, curl_err[0] ? curl_err : curl_easy_strerror(rc), err, cap);
 				return -1;
 			}
-			if (idempotent && transient_curl(rc) && attempt + 1 < MAX_ATTEMPTS) {
-				log_debug("%s %s: %s; retrying", method, url,
-					  curl_err[0] ? curl_err : curl_easy_strerror(rc));
-				backoff(attempt, 0);
+			/* a stall is retried once: the next one is the server, not the path */
+			if (idempotent && transient_curl(rc) && attempt + 1 < MAX_ATTEMPTS &&
+			    (rc != CURLE_OPERATION_TIMEDOUT || stalls++ < 1)) {
+				log_debug("%s: %s; retrying", what, curl_err[0] ? curl_err : curl_easy_strerror(rc));
+				backoff(c, attempt, 0);
 				continue;
 			}
-			return log_fail(err, cap, "%s %s: %s", method, url,
-				    curl_err[0] ? curl_err : curl_easy_strerror(rc));
+			return curl_failure(c, rc, resp, what, curl_err, err, cap);
 		}
-		if (resp->status == 401 && reauthed && c->auth_kind == 1 && c->have_creds)
+		if (resp->status == 401 && !same) {
+			char o[URL_MAX];
+			url_format(&target, 0, o, sizeof o);
+			return log_fail(err, cap, "%s: %s asks for credentials, and they go only to the "
+					"registry (%s)", what, o, c->base);
+		}
+		if (resp->status == 401 && reauthed && c->auth_kind == AUTH_BASIC && c->have_creds)
 			return log_fail(err, cap, "%s rejected the credentials of %s (HTTP 401)", c->host,
 					c->user);
 		if (resp->status == 401 && !reauthed && resp->www_auth[0]) {
+			struct auth_challenge ch;
 			reauthed = 1;
-			note_challenge(c, resp->www_auth);
-			if (c->auth_kind == 2) {
-				char sc[512];
-				char realm[1024], service[256];
-				parse_challenge(resp->www_auth, realm, sizeof realm, service, sizeof service,
-						sc, sizeof sc);
-				if (fetch_token(c, h, scope ? scope : sc, err, cap) < 0)
+			if (auth_parse_challenge(&ch, resp->www_auth, strlen(resp->www_auth)) < 0) {
+				char shown[300];
+				printable(resp->www_auth, strlen(resp->www_auth), shown, sizeof shown);
+				return log_fail(err, cap, "%s: HTTP 401 with a challenge packhelper does not "
+						"understand: \"%s\"", what, shown);
+			}
+			note_challenge(c, &ch);
+			if (ch.scheme == AUTH_BEARER) {
+				if (fetch_token(c, h, scope ? scope : ch.scope, err, cap) < 0)
 					return -1;
 			} else if (!c->have_creds) {
 				return log_fail(err, cap, "%s requires credentials: use --username with "
@@ -734,8 +844,8 @@ int client_request(struct client *c, CURL *h, const char *method, const char *pa
 		if (idempotent && (resp->status == 408 || resp->status == 429 || resp->status == 500 || resp->status == 502 ||
 				   resp->status == 503 || resp->status == 504) &&
 		    attempt + 1 < MAX_ATTEMPTS) {
-			log_debug("%s %s: HTTP %ld; retrying", method, url, resp->status);
-			backoff(attempt, resp->retry_after);
+			log_debug("%s: HTTP %ld; retrying", what, resp->status);
+			backoff(c, attempt, resp->retry_after);
 			continue;
 		}
 		return 0;
@@ -758,48 +868,78 @@ void client_describe(const struct client_resp *r, char *out, size_t cap)
 		snprintf(out, cap, "HTTP %ld", r->status);
 }
 
+/* Does a reply that is not HTTP start like a TLS record (a handshake or an
+ * alert), i.e. is this a TLS port that was sent plain HTTP? */
+static int looks_like_tls(const struct client_resp *r)
+{
+	const unsigned char *p = (const unsigned char *)r->body.p;
+	return r->body.len >= 2 && (p[0] == 0x15 || p[0] == 0x16) && p[1] == 0x03;
+}
+
 int client_connect(struct client *c, CURL *h, char *err, size_t cap)
 {
-	char host[256];
 	struct client_resp r;
 	int rc;
 
-	host_only(c->host, host, sizeof host);
+	if (url_parse_host(&c->origin, 0, c->host, strlen(c->host)) < 0)
+		return log_fail(err, cap, "%s is not a registry host[:port]", c->host);
 	client_resp_init(&r);
-	if (client_is_loopback(host) || c->opt.insecure) {
+	if (url_host_is_loopback(c->origin.host) || c->opt.insecure) {
 		/* does it answer plain HTTP as a registry? */
-		char curl_err[CURL_ERROR_SIZE];
-		snprintf(c->base, sizeof c->base, "http://%s", c->host);
-		{
-			char url[400];
-			snprintf(url, sizeof url, "http://%s/v2/", c->host);
-			if (perform(c, h, "GET", url, NULL, NULL, NULL, &r, curl_err) == CURLE_OK) {
-				if (r.status == 200 || r.status == 401) {
-					c->plain_http = 1;
-					if (r.status == 401 && r.www_auth[0])
-						note_challenge(c, r.www_auth);
-					client_resp_free(&r);
-					return 0;
-				}
-				if (r.status != 400) { /* 400: a TLS port that was sent plain HTTP */
-					char d[256];
-					client_describe(&r, d, sizeof d);
-					client_resp_free(&r);
-					return log_fail(err, cap, "%s does not look like a registry: GET %s gave %s",
-							c->host, url, d);
-				}
+		char curl_err[CURL_ERROR_SIZE], url[URL_MAX + 8];
+		CURLcode prc;
+		url_format(&c->origin, 0, c->base, sizeof c->base);
+		snprintf(url, sizeof url, "%s/v2/", c->base);
+		c->plain_http_probe = 1;
+		prc = perform(c, h, "GET", url, NULL, NULL, NULL, &r, curl_err);
+		c->plain_http_probe = 0;
+		if (prc == CURLE_OK && r.status == 0 && !looks_like_tls(&r)) {
+			char shown[64];
+			printable(r.body.p ? r.body.p : "", r.body.len, shown, sizeof shown);
+			client_resp_free(&r);
+			return log_fail(err, cap, "%s does not speak HTTP: GET %s was answered with \"%s\"",
+					c->host, url, shown);
+		}
+		if (prc == CURLE_OK && (r.status == 200 || r.status == 401)) {
+			c->plain_http = 1;
+			if (r.status == 401 && r.www_auth[0]) {
+				struct auth_challenge ch;
+				if (auth_parse_challenge(&ch, r.www_auth, strlen(r.www_auth)) == 0)
+					note_challenge(c, &ch);
 			}
+			client_resp_free(&r);
+			return 0;
+		}
+		/* 400: a TLS port that was sent plain HTTP; 0: TLS bytes */
+		if (prc == CURLE_OK && r.status != 400 && r.status != 0) {
+			char d[256];
+			client_describe(&r, d, sizeof d);
+			client_resp_free(&r);
+			return log_fail(err, cap, "%s does not look like a registry: GET %s gave %s", c->host,
+					url, d);
+		}
+		/* a TLS server would not stall a plain request: it answers or hangs up */
+		if (prc == CURLE_WEIRD_SERVER_REPLY || prc == CURLE_OPERATION_TIMEDOUT || r.too_big ||
+		    client_expired(c)) {
+			snprintf(url, sizeof url, "GET %s/v2/", c->base);
+			rc = curl_failure(c, prc, &r, url, curl_err, err, cap);
+			client_resp_free(&r);
+			return rc;
 		}
 	}
-	snprintf(c->base, sizeof c->base, "https://%s", c->host);
+	url_parse_host(&c->origin, 1, c->host, strlen(c->host));
+	url_format(&c->origin, 0, c->base, sizeof c->base);
 	rc = client_request(c, h, "GET", "/v2/", NULL, NULL, NULL, 1, &r, err, cap);
 	if (rc == 0 && r.status != 200 && r.status != 401) {
 		char d[256];
 		client_describe(&r, d, sizeof d);
 		rc = log_fail(err, cap, "%s does not look like a registry: GET /v2/ gave %s", c->host, d);
 	}
-	if (rc == 0 && r.status == 401 && r.www_auth[0])
-		note_challenge(c, r.www_auth);
+	if (rc == 0 && r.status == 401 && r.www_auth[0]) {
+		struct auth_challenge ch;
+		if (auth_parse_challenge(&ch, r.www_auth, strlen(r.www_auth)) == 0)
+			note_challenge(c, &ch);
+	}
 	client_resp_free(&r);
 	return rc;
 }

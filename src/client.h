@@ -5,6 +5,19 @@
  * worker owns a CURL easy handle (so its connection is reused).  The token
  * cache is the only shared mutable state, under a mutex.
  *
+ * Origins: the registry's origin (scheme, host, port) is fixed by
+ * client_connect.  Credentials (Basic, or a Bearer token) go only to that
+ * origin: a Location naming another origin is followed without them, a 401
+ * from another origin is an error, and a Location from an HTTPS registry to
+ * plain HTTP is refused outright.  A token endpoint gets the Basic
+ * credentials only over HTTPS, or over plain HTTP when both it and the
+ * registry are plain-HTTP loopback (with --insecure: on the registry's own
+ * host).  libcurl never follows redirects itself.
+ *
+ * Budgets: a request that moves under 1 KiB/s for stall_s seconds fails
+ * (retried once when idempotent); a response body over 1 MiB is an error;
+ * deadline_ms bounds everything, retries and back-off included.
+ *
  * Scheme: HTTPS with verified certificates.  Plain HTTP only for loopback
  * hosts (localhost, *.localhost, 127.0.0.0/8, ::1) or with --insecure, and
  * only when the server answers a plain GET /v2/ as a registry (200 or 401):
@@ -19,8 +32,10 @@
 
 #include <curl/curl.h>
 
+#include "auth.h"
 #include "buf.h"
 #include "digest.h"
+#include "url.h"
 
 struct client_opts {
 	const char *ca_file;   /* NULL: the system bundle */
@@ -28,6 +43,9 @@ struct client_opts {
 	int verbose;           /* print the HTTP exchange (secrets masked) */
 	const char *username;  /* NULL: from the environment or docker config */
 	const char *password;
+	int64_t deadline_ms;   /* CLOCK_MONOTONIC ms when everything stops; 0: none */
+	int64_t timeout_ms;    /* the --timeout that set it, for the message */
+	long stall_s;          /* under 1 KiB/s this long is a stall; 0: 60 */
 };
 
 struct client_token {
@@ -38,15 +56,17 @@ struct client_token {
 struct client {
 	char host[256];        /* host[:port] as given */
 	char base[300];        /* "https://host[:port]" once connected */
+	struct url origin;     /* the registry's origin, once connected */
 	int plain_http;
+	int plain_http_probe;  /* during client_connect's plain GET /v2/ only */
 	struct client_opts opt;
 	char user[256];
 	char *pass;            /* never printed */
 	int have_creds;
 	/* the challenge from GET /v2/ */
-	int auth_kind;         /* 0 none, 1 basic, 2 bearer */
-	char realm[1024];
-	char service[256];
+	int auth_kind;         /* enum auth_scheme */
+	char realm[AUTH_REALM_MAX];
+	char service[AUTH_SERVICE_MAX];
 	pthread_mutex_t lock;
 	struct client_token tokens[16];
 	size_t ntokens;
@@ -71,8 +91,12 @@ struct client_resp {
 	char digest[DIGEST_STR_MAX];
 	char content_type[256];
 	char www_auth[1024];
+	int from_registry;     /* answered by the registry's origin */
+	int too_big;           /* the body passed 1 MiB: the request failed */
+	int stalled;           /* the request failed on a stall or a timeout */
 	long retry_after;
-	struct buf body;       /* at most 64 KiB kept (error JSON, manifests) */
+	struct buf body;       /* at most 64 KiB kept (error JSON, manifests); a
+			        * body over 1 MiB fails the request */
 };
 
 /* Set up a client for host ("host[:port]").  Loads credentials. */
@@ -95,9 +119,11 @@ void client_resp_init(struct client_resp *r);
 void client_resp_free(struct client_resp *r);
 /* "HTTP 400 DIGEST_INVALID: message" from a registry error response. */
 void client_describe(const struct client_resp *r, char *out, size_t cap);
-/* Resolve a Location header against the client's base URL. */
-void client_abs_url(const struct client *c, const char *loc, char *out, size_t cap);
-/* Is host (without port) a loopback name or address? */
-int client_is_loopback(const char *host);
+/* Resolve a Location header against the registry's URL into out[cap]
+ * (canonical form).  0, or -1 with err set (not an http(s) URL we accept). */
+int client_abs_url(const struct client *c, const char *loc, char *out, size_t cap, char *err,
+		   size_t ecap);
+/* Has the overall deadline passed? */
+int client_expired(const struct client *c);
 
 #endif

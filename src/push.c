@@ -28,6 +28,10 @@
 #define MAX_REFS 32
 #define MAX_TAGS 32
 #define BLOB_ATTEMPTS 5
+/* An hour: well above a multi-GiB push on an ordinary link (1 GiB at
+ * 1 MB/s is 18 minutes), and a bound on a registry that trickles without
+ * ever stalling.  Longer pushes say --timeout 0 or a bigger value. */
+#define DEFAULT_TIMEOUT_MS ((int64_t)3600 * 1000)
 
 static const char usage[] =
 	"usage: packhelper push [options] SRC[#NAME] REF [REF...]\n"
@@ -47,6 +51,10 @@ static const char usage[] =
 	"  --chunk-size SIZE       PATCH chunk size (default 128M); blobs up to\n"
 	"                          min(16M, SIZE) go in one PUT\n"
 	"  -q, --quiet             only the digest on stdout\n"
+	"  --timeout DURATION      give up when the whole push takes longer\n"
+	"                          (default 1h; 0: no limit)\n"
+	"  --stall-timeout DURATION  a request that moves under 1 KiB/s this long\n"
+	"                          fails (default 60s; retried once if it may be)\n"
 	"  -v, --verbose           show the HTTP exchange (secrets masked)\n"
 	"environment: PACKHELPER_USERNAME, PACKHELPER_PASSWORD, DOCKER_CONFIG, TMPDIR\n";
 
@@ -404,13 +412,18 @@ static void scope_for(const struct push *p, char *out, size_t cap)
 		snprintf(out, cap, "repository:%s:pull,push", p->ref->repo);
 }
 
-/* Location + "digest=" with the right separator. */
-static void with_digest(const struct client *cl, const char *loc, const char *digest, char *out,
-			size_t cap)
+/* Location + "digest=" with the right separator.  0, or -1 with err. */
+static int with_digest(const struct client *cl, const char *loc, const char *digest, char *out,
+		       size_t cap, char *err, size_t ecap)
 {
-	char abs[2560];
-	client_abs_url(cl, loc, abs, sizeof abs);
-	snprintf(out, cap, "%s%sdigest=%s", abs, strchr(abs, '?') ? "&" : "?", digest);
+	char abs[URL_MAX];
+	int n;
+	if (client_abs_url(cl, loc, abs, sizeof abs, err, ecap) < 0)
+		return -1;
+	n = snprintf(out, cap, "%s%sdigest=%s", abs, strchr(abs, '?') ? "&" : "?", digest);
+	if (n < 0 || (size_t)n >= cap)
+		return log_fail(err, ecap, "%s gave an upload URL that is too long", cl->host);
+	return 0;
 }
 
 static int blob_error(struct push *p, const struct image_blob *b, const char *what,
@@ -422,14 +435,22 @@ static int blob_error(struct push *p, const struct image_blob *b, const char *wh
 		    what, d);
 }
 
+/* err (a failed request) prefixed with the blob and the target. */
+static void blob_context(const struct push *p, const struct image_blob *b, char *err, size_t cap)
+{
+	char last[800]; /* err is both the format's argument and its output */
+	snprintf(last, sizeof last, "%s", err);
+	log_fail(err, cap, "blob %s to %s/%s: %s", b->digest, p->ref->host, p->ref->repo, last);
+}
+
 /* Upload (or find) one blob.  0, or -1 with err. */
 static int push_blob(struct push *p, CURL *h, struct blob_job *j, char *err, size_t cap)
 {
 	struct image_blob *b = j->blob;
-	char scope[800], path[1024], loc[2048], url[2800];
+	char scope[800], path[1024], loc[2048], url[URL_MAX + 100];
 	struct client_resp r;
 	uint64_t base = 0; /* where the blob starts in fd */
-	int fd = -1, rc = -1;
+	int fd = -1, rc = -1, stalls = 0;
 
 	scope_for(p, scope, sizeof scope);
 	client_resp_init(&r);
@@ -489,9 +510,17 @@ static int push_blob(struct push *p, CURL *h, struct blob_job *j, char *err, siz
 		if (b->size <= MONOLITHIC_MAX && b->size <= p->chunk) {
 			struct client_body body = { .fd = fd, .off = base, .len = b->size,
 						    .progress = on_progress, .progress_ctx = j };
-			with_digest(p->cl, loc, b->digest, url, sizeof url);
+			if (with_digest(p->cl, loc, b->digest, url, sizeof url, err, cap) < 0)
+				goto out;
 			if (client_request(p->cl, h, "PUT", url, scope, "application/octet-stream", &body, 0,
 					   &r, err, cap) < 0) {
+				/* a second stall: the registry, not a glitch */
+				if (client_expired(p->cl))
+					goto out;
+				if (r.stalled && ++stalls >= 2) {
+					blob_context(p, b, err, cap);
+					goto out;
+				}
 				log_debug("%s", err);
 				continue; /* a new session */
 			}
@@ -521,7 +550,8 @@ static int push_blob(struct push *p, CURL *h, struct blob_job *j, char *err, siz
 			snprintf(cr, sizeof cr, "%llu-%llu", (unsigned long long)off,
 				 (unsigned long long)(off + n - 1));
 			body.content_range = cr;
-			client_abs_url(p->cl, loc, url, sizeof url);
+			if (client_abs_url(p->cl, loc, url, sizeof url, err, cap) < 0)
+				goto out;
 			if (client_request(p->cl, h, "PATCH", url, scope, "application/octet-stream", &body,
 					   0, &r, err, cap) == 0 &&
 			    r.status == 202) {
@@ -529,6 +559,12 @@ static int push_blob(struct push *p, CURL *h, struct blob_job *j, char *err, siz
 					snprintf(loc, sizeof loc, "%s", r.location);
 				off += n;
 				continue;
+			}
+			if (client_expired(p->cl))
+				goto out;
+			if (r.stalled && ++stalls >= 2) {
+				blob_context(p, b, err, cap);
+				goto out;
 			}
 			misses++;
 			/* resume from what the server holds ("0-E": E+1 bytes) */
@@ -546,9 +582,12 @@ static int push_blob(struct push *p, CURL *h, struct blob_job *j, char *err, siz
 			log_debug("blob %s: resuming at byte %llu", b->digest, (unsigned long long)off);
 			backoff_ms(200 << misses);
 		}
+		if (client_expired(p->cl))
+			goto out;
 		if (off < b->size)
 			continue;
-		with_digest(p->cl, loc, b->digest, url, sizeof url);
+		if (with_digest(p->cl, loc, b->digest, url, sizeof url, err, cap) < 0)
+			goto out;
 		if (client_request(p->cl, h, "PUT", url, scope, NULL, NULL, 1, &r, err, cap) < 0)
 			goto out;
 		if (r.status == 201) {
@@ -837,6 +876,7 @@ int push_main(int argc, char **argv)
 	p.jobs = 4;
 	p.gzip_level = 1;
 	p.chunk = (uint64_t)128 << 20;
+	p.copt.timeout_ms = DEFAULT_TIMEOUT_MS;
 	pthread_mutex_init(&p.lock, NULL);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -885,6 +925,15 @@ int push_main(int argc, char **argv)
 			p.chunk = parse_size(cli_arg(argc, argv, &i, usage));
 			if (p.chunk == UINT64_MAX || p.chunk < 4096)
 				fatal(2, "push: --chunk-size takes a size such as 64M (at least 4K)");
+		} else if (strcmp(a, "--timeout") == 0) {
+			p.copt.timeout_ms = cli_duration_ms(cli_arg(argc, argv, &i, usage));
+			if (p.copt.timeout_ms < 0)
+				fatal(2, "push: --timeout takes a duration such as 30m (0: no limit; at most 24h)");
+		} else if (strcmp(a, "--stall-timeout") == 0) {
+			int64_t ms = cli_duration_ms(cli_arg(argc, argv, &i, usage));
+			if (ms < 1000 || ms % 1000)
+				fatal(2, "push: --stall-timeout takes whole seconds, at least 1s");
+			p.copt.stall_s = (long)(ms / 1000);
 		} else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
 			p.quiet = 1;
 		} else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
@@ -919,6 +968,12 @@ int push_main(int argc, char **argv)
 		p.copt.password = pass;
 	}
 	p.copt.verbose = verbose;
+	if (p.copt.timeout_ms) {
+		/* the whole command: loading the image counts too */
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		p.copt.deadline_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + p.copt.timeout_ms;
+	}
 	log_immediate = 1; /* -v lines as they happen, between curl's */
 	if (verbose && log_level < LOG_DEBUG)
 		log_level = LOG_DEBUG;

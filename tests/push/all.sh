@@ -12,7 +12,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 pt_init all
 scripts=("$@")
-((${#scripts[@]})) || scripts=(registries tags tls auth faults errors sources)
+((${#scripts[@]})) || scripts=(registries tags tls auth origins deadline faults errors sources)
 
 export PT_IMAGE_TAG=push-test-$RAND/image:src PT_IMAGE_TAR=$WORK/image.tar
 if ! pt_build_image "$PT_IMAGE_TAG" "$PT_IMAGE_TAR" "${PT_LAYERS_KIB[@]}"; then

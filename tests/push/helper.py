@@ -20,6 +20,10 @@
                               DIGEST_INVALID
         --fault blob-503      every blob upload PUT/PATCH is answered 503
                               UNAVAILABLE with Retry-After: 1
+        --fault trickle-upload every blob upload PUT/PATCH has its body read,
+                              then an answer that trickles at 2 KiB/s
+        --fault stall-upload  every blob upload PUT/PATCH has its body read,
+                              then no answer at all
       --close answers every request with "Connection: close" and closes it,
       so a dropped request is never on a reused connection (libcurl resends
       a request that dies on a reused connection by itself)
@@ -27,6 +31,23 @@
       without "Authorization: Bearer TOKEN" get a 401 challenge whose realm is
       this proxy's /token endpoint; /token checks Basic USER:PASS and hands
       out TOKEN (a fresh random value, logged as {"token_value": ...}).
+      --token VALUE fixes TOKEN (two proxies can then share it).
+      --realm URL puts another token endpoint in the Bearer challenge.
+      --basic USER:PASS makes it a Basic-auth registry: /v2/ requests without
+      those credentials get 401 with a Basic challenge.
+      --location-origin URL rewrites the Location of every upload POST and
+      PATCH answer to that origin (scheme://host:port), keeping the path.
+      --tls CERT,KEY serves HTTPS.
+      Every logged request has "host" (the Host header) and "authz" (the
+      whole Authorization header: the tests look for the secret in it).
+  helper.py fake --port P --mode MODE --log FILE
+      a server that is not (quite) a registry, for the pusher's budgets:
+        garbage   answers every request with bytes that are not HTTP
+        junk      answers with an HTTP status line and a broken header
+        endless   GET /v2/ -> 200 with an endless, fast chunked body
+        trickle   GET /v2/ -> 200, Content-Length 100 MB, 2 KiB/s
+        stall     GET /v2/ -> 200, Content-Length 100, then nothing
+      each connection is logged as {"mode": ..., "t": ...}.
 
 The proxy keeps the client's Host header, so registries that build absolute
 Location URLs from it point the client back at the proxy.
@@ -92,7 +113,8 @@ class State:
         self.user = self.password = None
         if args.bearer:
             self.user, self.password = args.bearer.split(":", 1)
-        self.token = "tok-" + os.urandom(16).hex()
+        self.token = args.token or "tok-" + os.urandom(16).hex()
+        self.basic = args.basic
         if args.bearer:
             self.log(token_value=self.token)
 
@@ -157,8 +179,9 @@ class Handler(BaseHTTPRequestHandler):
         st, a = self.st, self.st.args
         path = self.path
         method = self.command
-        entry = {"method": method, "path": path}
+        entry = {"method": method, "path": path, "host": self.headers.get("Host", "")}
         auth = self.headers.get("Authorization", "")
+        entry["authz"] = auth
         entry["auth"] = auth.split(" ", 1)[0] if auth else ""
         is_upload = "/blobs/uploads/" in path and method in ("PUT", "PATCH")
         clen = int(self.headers.get("Content-Length") or 0)
@@ -189,13 +212,24 @@ class Handler(BaseHTTPRequestHandler):
             if auth != "Bearer " + st.token:
                 self.read_body()
                 m = re.match(r"^/v2/(.+?)/(blobs|manifests|tags|referrers)/", path)
-                ch = 'Bearer realm="http://127.0.0.1:%d/token",service="test"' % a.port
+                ch = 'Bearer realm="%s",service="test"' % (
+                    a.realm or "http://127.0.0.1:%d/token" % a.port)
                 if m:
                     ch += ',scope="repository:%s:pull,push"' % m.group(1)
                 entry["status"] = 401
                 st.log(**entry)
                 return self.reply(401, error_body("UNAUTHORIZED", "authentication required"),
                                   [("WWW-Authenticate", ch),
+                                   ("Docker-Distribution-API-Version", "registry/2.0")])
+
+        # ---- Basic challenge
+        if st.basic and path.startswith("/v2"):
+            if auth != "Basic " + base64.b64encode(st.basic.encode()).decode():
+                self.read_body()
+                entry["status"] = 401
+                st.log(**entry)
+                return self.reply(401, error_body("UNAUTHORIZED", "authentication required"),
+                                  [("WWW-Authenticate", 'Basic realm="push-test"'),
                                    ("Docker-Distribution-API-Version", "registry/2.0")])
 
         # ---- faults
@@ -224,6 +258,23 @@ class Handler(BaseHTTPRequestHandler):
             st.log(**entry)
             return self.reply(503, error_body("UNAVAILABLE", "injected: come back later"),
                               [("Retry-After", "1")])
+        if a.fault in ("trickle-upload", "stall-upload") and is_upload:
+            self.read_body()
+            entry.update(status=0, fault=a.fault)
+            st.log(**entry)
+            self.close_connection = True
+            try:
+                if a.fault == "trickle-upload":
+                    self.wfile.write(b"HTTP/1.1 202 Accepted\r\nContent-Length: 100000000\r\n\r\n")
+                    while True:
+                        self.wfile.write(b" " * 512)
+                        self.wfile.flush()
+                        time.sleep(0.25)
+                else:
+                    time.sleep(600)
+            except OSError:
+                pass
+            return None
         if a.fault == "manifest-500" and method == "PUT" and "/manifests/" in path:
             self.read_body()
             entry.update(status=500, fault="500")
@@ -242,7 +293,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.headers.get("Content-Range"):
             entry["content_range"] = self.headers["Content-Range"]
         hdrs = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
-        if a.bearer:
+        if a.bearer or a.basic:
             hdrs.pop("Authorization", None)
         if body or method in ("PUT", "PATCH", "POST"):
             hdrs["Content-Length"] = str(len(body))
@@ -263,6 +314,12 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(r.status)
         for k, v in r.getheaders():
             if k.lower() not in HOP:
+                if (k.lower() == "location" and a.location_origin and
+                        "/blobs/uploads/" in path and method in ("POST", "PATCH")):
+                    u = urllib.parse.urlsplit(v)
+                    v = a.location_origin + urllib.parse.urlunsplit(("", "", u.path, u.query, ""))
+                    entry["location"] = v
+                    st.log(rewrote=v)
                 self.send_header(k, v)
         if method == "HEAD":
             self.send_header("Content-Length", r.getheader("Content-Length", "0"))
@@ -280,7 +337,62 @@ def cmd_proxy(args):
     Handler.st = State(args)
     srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     srv.daemon_threads = True
+    if args.tls:
+        import ssl
+        cert, key = args.tls.split(",", 1)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     srv.serve_forever()
+
+
+def fake_conn(c, mode, log):
+    """One connection to the fake server (see the module comment)."""
+    with log[1]:
+        log[0].write(json.dumps({"mode": mode, "t": round(time.time(), 3)}) + "\n")
+        log[0].flush()
+    try:
+        c.settimeout(600)
+        data = b""
+        while b"\r\n\r\n" not in data and len(data) < 65536:
+            got = c.recv(65536)
+            if not got:
+                return
+            data += got
+        if mode == "garbage":
+            c.sendall(b"SSH-2.0-OpenSSH_9.2 not a registry\r\n")
+        elif mode == "junk":
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: lots\r\n\r\n{}")
+        elif mode == "endless":
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                      b"Transfer-Encoding: chunked\r\n\r\n")
+            chunk = b"%x\r\n%s\r\n" % (65536, b" " * 65536)
+            while True:
+                c.sendall(chunk)
+        elif mode == "trickle":
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: 100000000\r\n\r\n")
+            while True:
+                c.sendall(b" " * 512)
+                time.sleep(0.25)
+        elif mode == "stall":
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{")
+            time.sleep(600)
+    except OSError:
+        pass
+    finally:
+        c.close()
+
+
+def cmd_fake(args):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", args.port))
+    s.listen(64)
+    log = (open(args.log, "a"), threading.Lock())
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=fake_conn, args=(c, args.mode, log), daemon=True).start()
 
 
 def main():
@@ -295,14 +407,24 @@ def main():
     p.add_argument("--upstream", required=True)
     p.add_argument("--log", required=True)
     p.add_argument("--fault", default="",
-                   choices=["", "503-once", "drop-once", "manifest-500", "blob-400", "blob-503"])
+                   choices=["", "503-once", "drop-once", "manifest-500", "blob-400", "blob-503",
+                            "trickle-upload", "stall-upload"])
     p.add_argument("--drop-min", type=int, default=1 << 20)
     p.add_argument("--match-range", default="")
     p.add_argument("--match-method", default="")
     p.add_argument("--bearer", default="")
     p.add_argument("--close", action="store_true")
+    p.add_argument("--token", default="")
+    p.add_argument("--realm", default="")
+    p.add_argument("--basic", default="")
+    p.add_argument("--location-origin", default="")
+    p.add_argument("--tls", default="")
+    f = sub.add_parser("fake")
+    f.add_argument("--port", type=int, required=True)
+    f.add_argument("--mode", required=True, choices=["garbage", "junk", "endless", "trickle", "stall"])
+    f.add_argument("--log", required=True)
     args = ap.parse_args()
-    return {"port": cmd_port, "wait": cmd_wait, "proxy": cmd_proxy}[args.cmd](args)
+    return {"port": cmd_port, "wait": cmd_wait, "proxy": cmd_proxy, "fake": cmd_fake}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,8 @@ enum regerr reg_store_error(struct reg_req *q, int err, const char *what)
 {
 	static struct log_limit io_log;
 	enum regerr e = regerr_from_errno(err);
-	if (e == RE_INTERNAL || e == RE_STORAGE_FULL || e == RE_UNAVAILABLE)
+	if (e == RE_INTERNAL || e == RE_STORAGE_FULL || e == RE_STORAGE_READ_ONLY ||
+	    e == RE_UNAVAILABLE)
 		log_limited(LOG_WARN, &io_log, "%s: %s: %s", q->rt.name[0] ? q->rt.name : "-", what,
 			    strerror(err));
 	q->detail = what;

@@ -37,6 +37,7 @@ static const struct {
 	[RE_NOT_FOUND] = { 404, "NOT_FOUND", "no such endpoint" },
 	[RE_BAD_REQUEST] = { 400, "BAD_REQUEST", "malformed request" },
 	[RE_STORAGE_FULL] = { 507, "UNKNOWN", "no space left on the registry's storage" },
+	[RE_STORAGE_READ_ONLY] = { 507, "UNKNOWN", "the registry's storage is read-only" },
 	[RE_INTERNAL] = { 500, "UNKNOWN", "internal error" },
 	[RE_NOT_READY] = { 503, "UNAVAILABLE", "not ready" },
 	[RE_UNAVAILABLE] = { 503, "UNAVAILABLE", "server busy, retry" },
@@ -48,6 +49,8 @@ enum regerr regerr_from_errno(int err)
 	case ENOSPC:
 	case EDQUOT:
 		return RE_STORAGE_FULL;
+	case EROFS:
+		return RE_STORAGE_READ_ONLY;
 	case EMFILE:
 	case ENFILE:
 	case ENOMEM:

@@ -30,6 +30,7 @@ enum regerr {
 	RE_NOT_FOUND,           /* 404: no such endpoint */
 	RE_BAD_REQUEST,         /* 400: malformed query or headers */
 	RE_STORAGE_FULL,        /* 507 */
+	RE_STORAGE_READ_ONLY,   /* 507: the disk went read-only under us */
 	RE_INTERNAL,            /* 500 */
 	RE_NOT_READY,           /* 503, the readiness endpoint */
 	RE_UNAVAILABLE,         /* 503 UNAVAILABLE: a server-wide budget is spent; retry */

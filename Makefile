@@ -137,7 +137,7 @@ $(BUILD)/asan/packhelper: $(SRCS) $(wildcard src/*.h)
 # The ASan binary links Debian's libcurl (OpenSSL), so the TLS checks, which
 # read BearSSL's messages, stay with the static binary.
 test-asan: $(BUILD)/asan/packhelper
-	@PACKHELPER=$(BUILD)/asan/packhelper python3 tests/e2e/run.py
+	@PACKHELPER=$(BUILD)/asan/packhelper python3 tests/e2e/run.py -j 3
 	@PACKHELPER_SERVE_ARGS=--allow-sparse tests/with-server.sh $(BUILD)/asan/packhelper tests/conformance.sh
 	@OCI_DATA_SPARSE=false tests/with-server.sh $(BUILD)/asan/packhelper tests/conformance.sh
 	@PACKHELPER=$(CURDIR)/$(BUILD)/asan/packhelper tests/push/all.sh registries tags faults errors sources auth origins deadline

@@ -5,6 +5,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "hex.h"
 /* RFC 9110 tchar */
 static int is_tchar(unsigned char c)
 {
@@ -197,17 +198,6 @@ void http_chunked_init(struct http_chunked *c)
 	c->linelen = 0;
 }
 
-static int hexdigit(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 int http_chunked_next(struct http_chunked *c, const char *in, size_t len, size_t *used,
 		      const char **data, size_t *dlen)
 {
@@ -218,7 +208,7 @@ int http_chunked_next(struct http_chunked *c, const char *in, size_t len, size_t
 		char ch = in[i];
 		switch (c->state) {
 		case CH_SIZE: {
-			int h = hexdigit(ch);
+			int h = hex_value((unsigned char)ch);
 			if (h >= 0) {
 				if (c->left >= CHUNK_SIZE_MAX)
 					return HTTP_INVALID;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 struct parser {
 	struct json *j;
 	const unsigned char *s;
@@ -41,24 +42,13 @@ static int new_tok(struct parser *p, uint8_t type, size_t start)
 	return (int)j->n++;
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int read_hex4(const unsigned char *s, size_t avail, unsigned *out)
 {
 	unsigned v = 0;
 	if (avail < 4)
 		return -1;
 	for (int i = 0; i < 4; i++) {
-		int h = hexval(s[i]);
+		int h = hex_value((unsigned char)s[i]);
 		if (h < 0)
 			return -1;
 		v = v << 4 | (unsigned)h;

@@ -1,22 +1,11 @@
 /* router.c - request targets to routes, and the spec's name/tag grammar. */
 #include "router.h"
 
-#include "ref.h"
-
 #include <string.h>
 
+#include "hex.h"
+#include "ref.h"
 #define PATH_MAX_LEN 1024
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Percent-decode s[0..n) into out; -1 on a bad escape, a control byte, or
  * overflow.  '+' is literal (paths and our query values alike). */
@@ -29,8 +18,8 @@ static long pct_decode(const char *s, size_t n, char *out, size_t cap)
 			int h, l;
 			if (i + 2 >= n)
 				return -1;
-			h = hexval(s[i + 1]);
-			l = hexval(s[i + 2]);
+			h = hex_value((unsigned char)s[i + 1]);
+			l = hex_value((unsigned char)s[i + 2]);
 			if (h < 0 || l < 0)
 				return -1;
 			c = (unsigned char)(h * 16 + l);

@@ -5,6 +5,7 @@
 
 #include "hex.h"
 #include "ref.h"
+
 #define PATH_MAX_LEN 1024
 
 /* Percent-decode s[0..n) into out; -1 on a bad escape, a control byte, or

@@ -30,7 +30,8 @@
 # Knobs: SOAK_SECONDS (120), SOAK_OP_TIMEOUT (120, per client command),
 # SOAK_SETTLE (30), SOAK_PEAK_RSS_MIB (64), SOAK_NONREADERS (32),
 # SOAK_ABANDON_RATE (4/s), SOAK_CHURN_TAGS (200), SOAK_BIG_MIB (32),
-# SOAK_TRICKLE_KIBS (64), SOAK_KEEP=1 keeps the work dir (store, logs, events).
+# SOAK_TRICKLE_KIBS (64), SOAK_KEEP=1 keeps the work dir (store, logs, events),
+# SOAK_STORE_MIB=N puts the store on an N MiB tmpfs (root) so that it fills up.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=../interop/lib.sh
@@ -93,7 +94,6 @@ cleanup_all() {
   [[ -n ${SAMPLER:-} ]] && kill_tree "$SAMPLER"
   wait 2>/dev/null
 }
-ph_cleanup cleanup_all
 
 # ---- the server
 start_server() {
@@ -116,14 +116,16 @@ fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 
 # ---- clients: op CLIENT OP CMD... runs CMD under timeout, appends one event line
 op() {
-  local client=$1 name=$2 t0=$EPOCHREALTIME rc
+  local client=$1 name=$2 t0=$EPOCHREALTIME rc full=
   shift 2
   timeout -k 5 "$SOAK_OP_TIMEOUT" "$@" >"$WORK/out.$client" 2>&1
   rc=$?
   if [[ $rc -eq 0 ]]; then
     echo "$t0 $EPOCHREALTIME $client $name ok" >>"$WORK/events.$client"
   else
-    echo "$t0 $EPOCHREALTIME $client $name error exit $rc: $(grep -v '^\s*$' "$WORK/out.$client" | tail -n 2 | tr -s ' \n\t' ' ' | cut -c1-240)" \
+    # a full disk (SOAK_STORE_MIB) is told apart from other failures by its status
+    grep -qE '507|Insufficient Storage|no space left' "$WORK/out.$client" && full=" (http 507)"
+    echo "$t0 $EPOCHREALTIME $client $name error exit $rc$full: $(grep -v '^\s*$' "$WORK/out.$client" | tail -n 2 | tr -s ' \n\t' ' ' | cut -c1-240)" \
       >>"$WORK/events.$client"
   fi
   return $rc
@@ -280,6 +282,16 @@ sampler() {
 
 # =============================================================================
 ph_log "soak: $BIN on $REG for ${SOAK_SECONDS}s, work dir $WORK"
+# SOAK_STORE_MIB: the store is a tmpfs of that size (needs root), so the disk fills
+# up during the load: 507s are then expected; nothing may ever be corrupt
+export SOAK_STORE_MIB=${SOAK_STORE_MIB:-}
+if [[ -n $SOAK_STORE_MIB ]]; then
+  mkdir -p "$STORE"
+  mount -t tmpfs -o "size=${SOAK_STORE_MIB}m,mode=0755" tmpfs "$STORE" || { echo "$0: cannot mount a tmpfs store" >&2; exit 2; }
+  ph_cleanup "umount -l '$STORE'"
+  ph_log "store: a ${SOAK_STORE_MIB} MiB tmpfs"
+fi
+ph_cleanup cleanup_all
 mkdir -p "$WORK/home" "$WORK/docker"
 echo '{}' >"$WORK/docker/config.json"
 echo '{}' >"$WORK/auth.json"
@@ -344,10 +356,11 @@ start_server
 if wait_ready 30; then
   T_READY=$EPOCHREALTIME
   RESTART_MS=$(ms_since "$T_KILL")
-  ph_ok "kill -9 of pid $OLD_PID, restarted on the same store: answering again ${RESTART_MS} ms after the kill"
+  STARTUP_MS=$(grep -o '"startup_ms":[0-9]*' "$WORK/server.log" | tail -n 1 | cut -d: -f2)
+  ph_ok "kill -9 of pid $OLD_PID, restarted on the same store: answering again ${RESTART_MS} ms after the kill (its own start-up: ${STARTUP_MS:-?} ms)"
 else
   T_READY=$EPOCHREALTIME
-  RESTART_MS=-1
+  RESTART_MS=-1 STARTUP_MS=
   ph_not_ok "server restarted after kill -9 answers GET /v2/ within 30 s"
   tail -5 "$WORK/server.log" >&2
 fi
@@ -444,7 +457,8 @@ fi
 while IFS= read -r line; do ph_log "${line#\# }"; done <"$WORK/report.out"
 corrupt=$(cat "$WORK"/events.* | awk '$5 == "CORRUPT"' | wc -l)
 ph_eq "no client ever received bytes that differ from what was pushed" 0 "$corrupt"
-unexpected=$(grep -c . "$WORK/unexpected.txt" 2>/dev/null || echo 0)
+unexpected=$(grep -c . "$WORK/unexpected.txt" 2>/dev/null)
+unexpected=${unexpected:-0}
 if [[ $unexpected -eq 0 ]]; then
   ph_ok "no client saw an error outside the kill -9 window"
 else
@@ -455,7 +469,8 @@ fi
 log_mib=$(($(stat -c %s "$WORK/server.log") / 1048576))
 ph_log "figures: idle at start ${IDLE0_RSS} KiB / ${IDLE0_FDS} fds; after setup ${IDLE1_RSS} KiB / ${IDLE1_FDS} fds;" \
   "peak ${PEAK_RSS} KiB / ${PEAK_FDS} fds; after the load ${FINAL_RSS} KiB / ${FINAL_FDS} fds;" \
-  "fresh process on the final store ${IDLE_RSS} KiB / ${IDLE_FDS} fds; restart after kill -9 ${RESTART_MS} ms;" \
+  "fresh process on the final store ${IDLE_RSS} KiB / ${IDLE_FDS} fds; restart after kill -9 ${RESTART_MS} ms" \
+  "(start-up ${STARTUP_MS:-?} ms; a clean start on the final store $(grep -o '"startup_ms":[0-9]*' "$WORK/server.log" | tail -n 1 | cut -d: -f2) ms);" \
   "server log $(wc -l <"$WORK/server.log") lines (${log_mib} MiB); acked pushes $(wc -l <"$WORK/acked")"
 ph_true "the server log stays under 64 MiB (${log_mib} MiB)" test "$log_mib" -lt 64
 kill -TERM "$SPID" 2>/dev/null

@@ -42,6 +42,7 @@ IMAGE     ?= bot-bottle/packhelper:latest
 .PHONY: all run test check image test-unit test-e2e compile_commands.json test-conformance test-interop test-oneshot test-push \
         test-asan asan \
         test-fuzz tools bench fuzz clean
+.PHONY: soak
 
 all: $(BUILD)/packhelper
 
@@ -176,6 +177,12 @@ fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
 		grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^Done|stat::|ERROR|SUMMARY|Test unit written' $(BUILD)/fuzz/$$t.log; \
 		if [ $$rc -ne 0 ]; then echo "fuzz $$t: exit $$rc, see $(BUILD)/fuzz/$$t.log" >&2; exit 1; fi; \
 	done
+
+# ---- soak: a bounded mixed workload against one server, with a kill -9 half-way
+# (loopback only, SOAK_SECONDS of load plus a minute or two of checks; not part of `make test`)
+SOAK_SECONDS ?= 120
+soak: $(BUILD)/packhelper tools
+	@SOAK_SECONDS=$(SOAK_SECONDS) tests/soak/run.sh $(BUILD)/packhelper
 
 bench: $(BUILD)/packhelper tools
 	@tests/bench/run.sh $(BUILD)/packhelper

@@ -62,7 +62,7 @@ struct source {
 	int dirfd;                     /* directory source, or -1 */
 	int tarfd;                     /* an uncompressed tar file read in place, or -1 */
 	int in_place;                  /* SOURCE_IN_PLACE: source_fetch leaves tarfd members */
-	char path[4096];               /* a compressed tar file, read again by source_fetch */
+	int zfd;                       /* a compressed tar file, read again by source_fetch, or -1 */
 	uint64_t cached;               /* bytes in entries' mem */
 	struct source_entry *e;
 	size_t n, cap;

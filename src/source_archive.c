@@ -26,6 +26,7 @@ static void source_init(struct source *src, const struct store *st, const char *
 	src->st = st;
 	src->dirfd = -1;
 	src->tarfd = -1;
+	src->zfd = -1;
 	/* every message starts with it: no control bytes from a path */
 	snprintf(src->what, sizeof src->what, "%s", Q(what));
 	map_init(&src->names);
@@ -278,7 +279,7 @@ static int scan_member(struct source *src, struct archive *a, struct archive_ent
 					Q(archive_error_string(a) ? archive_error_string(a) : "?"));
 		return 0;
 	}
-	if (src->path[0]) {
+	if (src->tarfd >= 0) {
 		/* a compressed file: keep what is small, come back for the rest */
 		if (size <= SOURCE_CACHE_ONE && src->cached + size <= SOURCE_CACHE_MAX)
 			return read_mem(src, a, e, size, err, cap);
@@ -417,19 +418,20 @@ static int read_tar(struct source *src, int fd, enum pass pass, const struct sou
 		return r;
 	}
 	r = scan_archive(src, a, pass, only, err, cap);
-	if (r == 0 && pass == PASS_SCAN && src->tarfd >= 0 &&
+	if (pass == PASS_SCAN && src->tarfd >= 0 &&
 	    archive_filter_code(a, 0) != ARCHIVE_FILTER_NONE) {
-		/* compressed: nothing can be read in place */
-		close(src->tarfd);
+		/* compressed: nothing can be read in place, what is used is
+		 * fetched by reading it again */
+		src->zfd = src->tarfd;
 		src->tarfd = -1;
 	}
 	archive_read_free(a);
 	return r;
 }
 
-/* Open fd (a file or a pipe) and scan it: a regular file is read again
- * later, a pipe is copied now.  fd is the source's from now on. */
-static int open_tar(struct source *src, int fd, int flags, const char *path, char *err, size_t cap)
+/* Scan fd (a file or a pipe): a regular file is read again later, a pipe
+ * is copied now.  fd is the source's from now on. */
+static int open_tar(struct source *src, int fd, int flags, char *err, size_t cap)
 {
 	struct stat sb;
 	int r;
@@ -437,16 +439,8 @@ static int open_tar(struct source *src, int fd, int flags, const char *path, cha
 	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && lseek(fd, 0, SEEK_CUR) == 0) {
 		src->tarfd = fd;
 		src->in_place = flags & SOURCE_IN_PLACE;
-		/* read again by name if compressed: a second open has its own offset */
-		if (path && strlen(path) < sizeof src->path)
-			snprintf(src->path, sizeof src->path, "%s", path);
-		r = read_tar(src, fd, PASS_SCAN, NULL, err, cap);
-		if (src->tarfd < 0)
-			return r; /* compressed: the path remains */
-		src->path[0] = '\0'; /* uncompressed: in place */
-		return r;
+		return read_tar(src, fd, PASS_SCAN, NULL, err, cap);
 	}
-	src->path[0] = '\0';
 	r = read_tar(src, fd, PASS_SCAN, NULL, err, cap);
 	close(fd);
 	return r;
@@ -455,18 +449,13 @@ static int open_tar(struct source *src, int fd, int flags, const char *path, cha
 int source_open_fd(struct source *src, const struct store *st, int fd, const char *what,
 		   char *err, size_t cap)
 {
+	/* a regular file on stdin (< file) is read like a named one */
 	int own;
 	source_init(src, st, what);
-	/* a regular file on stdin (< file) is read like a named one, through
-	 * /proc/self/fd for the compressed case */
 	own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (own < 0)
 		return log_fail(err, cap, "%s: %s", src->what, strerror(errno));
-	{
-		char path[64];
-		snprintf(path, sizeof path, "/proc/self/fd/%d", own);
-		return open_tar(src, own, 0, path, err, cap);
-	}
+	return open_tar(src, own, 0, err, cap);
 }
 
 int source_open_path(struct source *src, const struct store *st, const char *path, int flags,
@@ -487,7 +476,7 @@ int source_open_path(struct source *src, const struct store *st, const char *pat
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return log_fail(err, cap, "%s: %s", src->what, strerror(errno));
-	return open_tar(src, fd, flags, path, err, cap);
+	return open_tar(src, fd, flags, err, cap);
 }
 
 int source_entry_open(const struct source *src, const struct source_entry *e, uint64_t *off)
@@ -586,11 +575,10 @@ static int fetch_local(struct source *src, struct source_entry *e, char *err, si
  * just only). */
 static int fetch_pass(struct source *src, const struct source_entry *only, char *err, size_t cap)
 {
-	int fd = open(src->path, O_RDONLY | O_CLOEXEC), r;
-	if (fd < 0)
-		return log_fail(err, cap, "%s: %s", src->what, strerror(errno));
-	r = read_tar(src, fd, PASS_FETCH, only, err, cap);
-	close(fd);
+	int r;
+	if (src->zfd < 0 || lseek(src->zfd, 0, SEEK_SET) != 0)
+		return log_fail(err, cap, "%s: cannot read it again", src->what);
+	r = read_tar(src, src->zfd, PASS_FETCH, only, err, cap);
 	if (r == 0) {
 		for (size_t i = 0; i < src->n; i++) {
 			const struct source_entry *e = &src->e[i];
@@ -819,7 +807,9 @@ void source_close(struct source *src)
 		close(src->dirfd);
 	if (src->tarfd >= 0)
 		close(src->tarfd);
-	src->tarfd = -1;
+	if (src->zfd >= 0)
+		close(src->zfd);
+	src->tarfd = src->zfd = -1;
 	src->e = NULL;
 	src->n = src->cap = 0;
 	src->dirfd = -1;

@@ -425,6 +425,59 @@ class TestImportHostileSources(unittest.TestCase):
         self.assertIn("has 268435456 bytes but its descriptor says 5000", r.stderr)
         self.assertLess(w.max, 8 << 20, "uploads/ grew to %d bytes" % w.max)
 
+    def gz_layout(self, lie=False):
+        """A .tar.gz OCI layout with a 3 MiB layer (past what a scan keeps in memory, so it is
+        fetched by a second pass); with lie, the layer's bytes differ from its digest."""
+        lay = os.path.join(self.tmp, "gzlay")
+        mb = make_layout(lay)
+        m = json.loads(mb)
+        layer = os.urandom(3 << 20)
+        name = os.path.join(lay, "blobs", "sha256", m["layers"][0]["digest"][7:])
+        os.unlink(name)
+        ld = blob(lay, layer)
+        m["layers"][0].update(digest=ld, size=len(layer))
+        if lie:
+            with open(os.path.join(lay, "blobs", "sha256", ld[7:]), "r+b") as f:
+                f.seek(2 << 20)
+                f.write(b"X")
+        mb = json.dumps(m).encode()
+        index = {"schemaVersion": 2, "manifests": [desc(MT_MANIFEST, mb)]}
+        blob(lay, mb)
+        with open(os.path.join(lay, "index.json"), "w") as f:
+            json.dump(index, f)
+        path = os.path.join(self.tmp, "lay.tar.gz")
+        with tarfile.open(path, "w:gz", compresslevel=1) as t:
+            t.add(lay, arcname=".")
+        return path, mb, ld, layer
+
+    def test_compressed_layout_from_a_file_stdin_and_a_pipe(self):
+        path, mb, ld, layer = self.gz_layout()
+        for how in ("file", "stdin", "pipe"):
+            store = os.path.join(self.tmp, "store-" + how)
+            if how == "file":
+                r = run_import(path, "gz/ip:v1", store, timeout=30)
+            elif how == "stdin":
+                with open(path, "rb") as f:
+                    r = run_import("-", "gz/ip:v1", store, timeout=30, stdin=f)
+            else:
+                cat = subprocess.Popen(["cat", path], stdout=subprocess.PIPE)
+                r = run_import("-", "gz/ip:v1", store, timeout=30, stdin=cat.stdout)
+                cat.stdout.close()
+                cat.wait()
+            self.assertEqual(r.returncode, 0, how + ": " + r.stderr)
+            self.assertEqual(r.stdout.split(), ["gz/ip:v1", sha256(mb)], how)
+            with open(os.path.join(store, "blobs", "sha256", ld[7:]), "rb") as f:
+                self.assertEqual(f.read(), layer, how)
+            self.assertEqual(os.listdir(os.path.join(store, "uploads")), [], how)
+
+    def test_compressed_layout_with_a_lying_layer_is_refused(self):
+        path, mb, ld, layer = self.gz_layout(lie=True)
+        r = run_import(path, "gz/lie:v1", self.store, timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertIn("not %s as the archive says" % ld, r.stderr)
+        self.assertEqual(os.listdir(os.path.join(self.store, "uploads")), [])
+
     def test_control_bytes_in_member_names_are_escaped(self):
         tar = os.path.join(self.tmp, "esc.tar")
         evil = "../\x1b]0;owned\x07\x1b[2J"

@@ -98,7 +98,8 @@ int source_read(struct source *src, struct source_entry *e, size_t max, char **o
 /* Bring the bytes of every wanted entry into a synced store temporary file
  * (with SOURCE_IN_PLACE, an uncompressed file's members stay where they
  * are), hashing them and checking each against the digest claimed for it.
- * One more pass over a compressed file at most.  0, or -1 with a reason. */
+ * One more pass over a compressed file at most.  Temporary files of
+ * entries no image uses are removed.  0, or -1 with a reason. */
 int source_fetch(struct source *src, char *err, size_t cap);
 /* Remove every temporary file still present and free the source. */
 void source_close(struct source *src);

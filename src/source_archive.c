@@ -622,6 +622,11 @@ int source_fetch(struct source *src, char *err, size_t cap)
 		return -1;
 	for (size_t i = 0; i < src->n; i++) {
 		struct source_entry *e = &src->e[i];
+		if (!e->wanted && e->tmp[0] && !e->link) {
+			/* copied from a pipe but not used: give the space back now */
+			store_tmp_remove(src->st, e->tmp);
+			e->tmp[0] = '\0';
+		}
 		if (e->wanted && e->tmp[0] && sync_tmp(src, e) < 0)
 			return log_fail(err, cap, "sync %s: %s", Q(e->name), strerror(errno));
 	}

@@ -194,11 +194,13 @@ static int add_manifest(struct walk *w, const char *digest, const char *media_ty
 
 /* An in-place member has no digest until read: take the archive's word for
  * it now, and mark it for verification by whoever reads its bytes. */
-static int claim(struct source_entry *e, const char *digest)
+static int claim(struct source_entry *e, const char *digest, const char *by)
 {
 	int r = source_claim(e, digest);
-	if (r == 1)
+	if (r == 1) {
 		e->unverified = 1;
+		e->claimed_by = by;
+	}
 	return r;
 }
 
@@ -210,7 +212,7 @@ static int check_blob_name(struct walk *w, struct source_entry *e)
 	if (strncmp(n, "blobs/sha256/", 13) != 0)
 		return 0;
 	snprintf(want, sizeof want, "sha256:%.64s", n + 13);
-	if (strlen(n + 13) != 64 || claim(e, want) < 0)
+	if (strlen(n + 13) != 64 || claim(e, want, "its name") < 0)
 		return log_fail(w->err, w->cap, "%s: %s is not named by a digest", w->src->what,
 				tarname_quote(n).s);
 	if (strcmp(want, e->digest) != 0)
@@ -350,7 +352,8 @@ static int docker_image(struct walk *w, struct config_cache *cc, const struct do
 		le = source_get(src, name, w->err, w->cap);
 		if (!le || check_blob_name(w, le) < 0)
 			return -1;
-		if (claim(le, conf->diff_ids[i]) < 0 || strcmp(conf->diff_ids[i], le->digest) != 0)
+		if (claim(le, conf->diff_ids[i], "the config's diff_id") < 0 ||
+		    strcmp(conf->diff_ids[i], le->digest) != 0)
 			return log_fail(w->err, w->cap,
 					"%s: layer %u (%s) is %s but the config's diff_id says %s",
 					src->what, i, tarname_quote(name).s, le->digest,
@@ -486,7 +489,7 @@ static struct source_entry *oci_blob(struct walk *w, const struct descriptor *d)
 		return NULL;
 	}
 	if (strncmp(d->digest, "sha256:", 7) == 0) {
-		if (claim(e, d->digest) < 0 || strcmp(e->digest, d->digest) != 0) {
+		if (claim(e, d->digest, "its descriptor") < 0 || strcmp(e->digest, d->digest) != 0) {
 			log_fail(w->err, w->cap, "%s: %s does not match its digest (it is %s)", src->what,
 				 name, e->digest);
 			return NULL;

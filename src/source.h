@@ -50,6 +50,7 @@ struct source_entry {
 	uint64_t size;
 	int synced;                    /* fdatasync'd, ready to commit */
 	int unverified;                /* digest is the archive's claim (source_claim) */
+	const char *claimed_by;        /* for messages: who claimed it ("its name"), static */
 	char *mem;                     /* the bytes, kept from a compressed file, or */
 	int deferred;                  /* in a compressed file, not read yet */
 	unsigned long member;          /* its ordinal in the tar (a later pass finds it) */

@@ -49,6 +49,7 @@ static void entry_clear(struct source *src, struct source_entry *e)
 	e->size = 0;
 	e->synced = 0;
 	e->unverified = 0;
+	e->claimed_by = NULL;
 	e->deferred = 0;
 }
 
@@ -150,6 +151,14 @@ bad:
 	store_tmp_remove(src->st, e->tmp);
 	e->tmp[0] = '\0';
 	return -1;
+}
+
+/* The bytes of e hash to got, but the archive claimed something else. */
+static int claim_broken(struct source *src, const struct source_entry *e, const char *got,
+			const char *claimed, char *err, size_t cap)
+{
+	return log_fail(err, cap, "%s: %s is %s, but %s says %s", src->what, Q(e->name), got,
+			e->claimed_by ? e->claimed_by : "the archive", claimed);
 }
 
 /* ---- tar streams ---- */
@@ -315,8 +324,7 @@ static int fetch_member(struct source *src, struct archive *a, const char *name,
 	if (e->size != size)
 		return log_fail(err, cap, "%s: %s changed while it was read", src->what, Q(name));
 	if (got[0] && strcmp(got, e->digest) != 0)
-		return log_fail(err, cap, "%s: %s is %s, not %s as the archive says", src->what, Q(name),
-				e->digest, got);
+		return claim_broken(src, e, e->digest, got, err, cap);
 	e->deferred = 0;
 	e->unverified = 0;
 	return 0;
@@ -563,8 +571,7 @@ static int fetch_local(struct source *src, struct source_entry *e, char *err, si
 		if (r < 0)
 			return -1;
 		if (want[0] && strcmp(want, e->digest) != 0)
-			return log_fail(err, cap, "%s: %s is %s, not %s as the archive says", src->what,
-					Q(e->name), e->digest, want);
+			return claim_broken(src, e, e->digest, want, err, cap);
 		e->unverified = 0;
 	}
 	e->synced = 0;
@@ -786,8 +793,7 @@ have:
 		digest_of(DIGEST_SHA256, buf, got, d);
 		if (e->unverified && strcmp(d, e->digest) != 0) {
 			free(buf);
-			return log_fail(err, cap, "%s: %s is %s, not %s as the archive says", src->what,
-					Q(e->name), d, e->digest);
+			return claim_broken(src, e, d, e->digest, err, cap);
 		}
 		snprintf(e->digest, sizeof e->digest, "%s", d);
 		e->unverified = 0;

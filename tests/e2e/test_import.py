@@ -475,7 +475,7 @@ class TestImportHostileSources(unittest.TestCase):
         r = run_import(path, "gz/lie:v1", self.store, timeout=30)
         self.assertEqual(r.returncode, 1)
         self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
-        self.assertIn("not %s as the archive says" % ld, r.stderr)
+        self.assertIn("but its descriptor says %s" % ld, r.stderr)
         self.assertEqual(os.listdir(os.path.join(self.store, "uploads")), [])
 
     def test_control_bytes_in_member_names_are_escaped(self):

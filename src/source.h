@@ -68,7 +68,7 @@ struct source {
 	struct source_entry *e;
 	size_t n, cap;
 	struct map names;              /* name -> (void *)(index + 1) */
-	uint64_t bytes;                /* total bytes copied */
+	uint64_t bytes;                /* total bytes copied into the store */
 };
 
 /* Open path: a directory, or a tar file (read completely now).  With

@@ -282,7 +282,6 @@ static int scan_member(struct source *src, struct archive *a, struct archive_ent
 		e->off = off;
 		e->size = size;
 		e->synced = 1;
-		src->bytes += e->size;
 		if (archive_read_data_skip(a) != ARCHIVE_OK)
 			return log_fail(err, cap, "%s: reading %s: %s", src->what, Q(name),
 					Q(archive_error_string(a) ? archive_error_string(a) : "?"));

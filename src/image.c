@@ -9,18 +9,20 @@
 #include <string.h>
 
 #include "buf.h"
+#include "dockersave.h"
+#include "imageconfig.h"
 #include "json.h"
-#include "router.h"
 #include "log.h"
+#include "map.h"
+#include "ocindex.h"
+#include "router.h"
+#include "tarname.h"
 
 #define SMALL_MAX ((size_t)4 << 20)    /* manifest.json, index.json, manifests */
 #define CONFIG_MAX ((size_t)16 << 20)
-#define MAX_LAYERS 4096
-#define MAX_INDEX_DEPTH 4
 
 #define MT_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
 #define MT_OCI_LAYER_TAR "application/vnd.oci.image.layer.v1.tar"
-#define REF_NAME "org.opencontainers.image.ref.name"
 
 /* ---- references ---- */
 
@@ -67,11 +69,56 @@ static int same_ref(const char *a, const char *b)
 
 /* ---- building images ---- */
 
-static struct image *set_add(struct image_set *set, const char *repo, const char *tag)
+/* One image_load: the budgets of the whole import, and the image being
+ * built with its digest -> index + 1 maps (each digest is walked once). */
+struct walk {
+	struct source *src;
+	struct image *img;
+	struct map mseen, bseen;
+	unsigned long descriptors;
+	size_t manifests, blobs, images;
+	uint64_t manifest_bytes;
+	char *err;
+	size_t cap;
+};
+
+static int over(struct walk *w, unsigned long limit, const char *what)
 {
-	struct image *v = realloc(set->v, (set->n + 1) * sizeof *v), *img;
-	if (!v)
+	return log_fail(w->err, w->cap, "%s: more than %lu %s (an import limit)", w->src->what, limit,
+			what);
+}
+
+/* Count n more descriptors read. */
+static int spend(struct walk *w, unsigned long n)
+{
+	w->descriptors += n;
+	if (w->descriptors > IMAGE_MAX_DESCRIPTORS)
+		return over(w, IMAGE_MAX_DESCRIPTORS, "descriptors");
+	return 0;
+}
+
+static void walk_reset(struct walk *w, struct image *img)
+{
+	map_free(&w->mseen);
+	map_free(&w->bseen);
+	map_init(&w->mseen);
+	map_init(&w->bseen);
+	w->img = img;
+}
+
+static struct image *set_add(struct walk *w, struct image_set *set, const char *repo,
+			     const char *tag)
+{
+	struct image *v, *img;
+	if (++w->images > IMAGE_MAX_IMAGES) {
+		over(w, IMAGE_MAX_IMAGES, "images");
 		return NULL;
+	}
+	v = realloc(set->v, (set->n + 1) * sizeof *v);
+	if (!v) {
+		log_fail(w->err, w->cap, "out of memory");
+		return NULL;
+	}
 	set->v = v;
 	img = &v[set->n++];
 	memset(img, 0, sizeof *img);
@@ -80,46 +127,61 @@ static struct image *set_add(struct image_set *set, const char *repo, const char
 	return img;
 }
 
-/* Add e as a blob of img; its file is synced now, as the blob must be on disk
- * before anything points at it. */
-static long add_blob(struct source *src, struct image *img, struct source_entry *e,
-		     const char *digest, const char *media_type, char *err, size_t cap)
+/* Add e as a blob of the image being built (once per digest).  Its bytes
+ * are fetched into the store after the walk (source_fetch). */
+static long add_blob(struct walk *w, struct source_entry *e, const char *digest,
+		     const char *media_type)
 {
+	struct image *img = w->img;
 	struct image_blob *b;
-	for (size_t i = 0; i < img->nblobs; i++)
-		if (strcmp(img->blobs[i].digest, digest) == 0)
-			return (long)i;
-	if (source_sync(src, e) < 0)
-		return log_fail(err, cap, "sync %s: %s", e->name, strerror(errno));
+	void *seen = map_get(&w->bseen, digest);
+	if (seen)
+		return (long)((size_t)seen - 1);
+	if (++w->blobs > IMAGE_MAX_BLOBS)
+		return over(w, IMAGE_MAX_BLOBS, "blobs");
 	b = realloc(img->blobs, (img->nblobs + 1) * sizeof *b);
-	if (!b)
-		return log_fail(err, cap, "out of memory");
+	if (!b || map_put(&w->bseen, digest, (void *)(img->nblobs + 1)) < 0) {
+		if (b)
+			img->blobs = b;
+		return log_fail(w->err, w->cap, "out of memory");
+	}
 	img->blobs = b;
 	b = &b[img->nblobs++];
 	memset(b, 0, sizeof *b);
 	snprintf(b->digest, sizeof b->digest, "%s", digest);
 	snprintf(b->media_type, sizeof b->media_type, "%s", media_type);
-	snprintf(b->tmp, sizeof b->tmp, "%s", e->tmp);
-	b->off = e->off;
-	b->unverified = e->unverified;
+	b->entry = (size_t)(e - w->src->e);
+	b->off = -1;
 	b->size = e->size;
+	e->wanted = 1;
 	return (long)(img->nblobs - 1);
 }
 
-/* Take ownership of bytes as a manifest of img (unless already there). */
-static int add_manifest(struct image *img, const char *digest, const char *media_type, char *bytes,
+/* Take ownership of bytes as a manifest of the image being built. */
+static int add_manifest(struct walk *w, const char *digest, const char *media_type, char *bytes,
 			size_t len)
 {
+	struct image *img = w->img;
 	struct image_manifest *m;
-	for (size_t i = 0; i < img->nmanifests; i++)
-		if (strcmp(img->manifests[i].digest, digest) == 0) {
-			free(bytes);
-			return 0;
-		}
-	m = realloc(img->manifests, (img->nmanifests + 1) * sizeof *m);
-	if (!m) {
+	if (map_get(&w->mseen, digest)) {
 		free(bytes);
-		return -1;
+		return 0;
+	}
+	if (++w->manifests > IMAGE_MAX_MANIFESTS) {
+		free(bytes);
+		return over(w, IMAGE_MAX_MANIFESTS, "manifests");
+	}
+	w->manifest_bytes += len;
+	if (w->manifest_bytes > IMAGE_MAX_MANIFEST_BYTES) {
+		free(bytes);
+		return over(w, IMAGE_MAX_MANIFEST_BYTES, "bytes of manifests");
+	}
+	m = realloc(img->manifests, (img->nmanifests + 1) * sizeof *m);
+	if (!m || map_put(&w->mseen, digest, (void *)(img->nmanifests + 1)) < 0) {
+		if (m)
+			img->manifests = m;
+		free(bytes);
+		return log_fail(w->err, w->cap, "out of memory");
 	}
 	img->manifests = m;
 	m = &m[img->nmanifests++];
@@ -132,127 +194,173 @@ static int add_manifest(struct image *img, const char *digest, const char *media
 
 /* An in-place member has no digest until read: take the archive's word for
  * it now, and mark it for verification by whoever reads its bytes. */
-static int claim(struct source_entry *e, const char *digest)
+static int claim(struct source_entry *e, const char *digest, const char *by)
 {
 	int r = source_claim(e, digest);
-	if (r == 1)
+	if (r == 1) {
 		e->unverified = 1;
+		e->claimed_by = by;
+	}
 	return r;
 }
 
 /* A "blobs/<alg>/<hex>" member must hold what its name says. */
-static int check_blob_name(struct source *src, struct source_entry *e, char *err, size_t cap)
+static int check_blob_name(struct walk *w, struct source_entry *e)
 {
 	char want[DIGEST_STR_MAX];
 	const char *n = e->name;
 	if (strncmp(n, "blobs/sha256/", 13) != 0)
 		return 0;
-	snprintf(want, sizeof want, "sha256:%s", n + 13);
-	if (claim(e, want) < 0)
-		return log_fail(err, cap, "%s: %s is not named by a digest", src->what, n);
+	snprintf(want, sizeof want, "sha256:%.64s", n + 13);
+	if (strlen(n + 13) != 64 || claim(e, want, "its name") < 0)
+		return log_fail(w->err, w->cap, "%s: %s is not named by a digest", w->src->what,
+				tarname_quote(n).s);
 	if (strcmp(want, e->digest) != 0)
-		return log_fail(err, cap, "%s: %s does not hold what its name says (it is %s)", src->what,
-			    n, e->digest);
+		return log_fail(w->err, w->cap, "%s: %s does not hold what its name says (it is %s)",
+				w->src->what, tarname_quote(n).s, e->digest);
 	return 0;
+}
+
+/* Copy the arrays of an image already built: another tag of the same item. */
+static void share_image(struct image *img, const struct image *from)
+{
+	img->blobs = from->blobs;
+	img->nblobs = from->nblobs;
+	img->manifests = from->manifests;
+	img->nmanifests = from->nmanifests;
+	img->generated = from->generated;
+	img->config = from->config;
+	img->layers = from->layers;
+	img->nlayers = from->nlayers;
+	img->shared = 1;
 }
 
 /* ---- docker save ---- */
 
-static int docker_item_matches(const struct json *j, int item, const char *select)
+/* Parsed configs by member name, so an item that many entries (or many
+ * tags) name is read and parsed once. */
+struct config_cache {
+	struct map byname;   /* entry name -> struct imageconfig * */
+};
+
+static void config_cache_free(struct config_cache *cc)
 {
-	int tags = json_get(j, item, "RepoTags");
-	char t[512];
-	if (tags < 0 || j->t[tags].type != JSON_ARRAY)
-		return 0;
-	for (uint32_t k = 0; k < j->t[tags].size; k++)
-		if (json_str_copy(j, json_index(j, tags, k), t, sizeof t) > 0 && same_ref(t, select))
+	size_t pos = 0;
+	const char *k;
+	void *v;
+	while (map_next(&cc->byname, &pos, &k, &v)) {
+		imageconfig_free(v);
+		free(v);
+	}
+	map_free(&cc->byname);
+}
+
+static const struct imageconfig *config_get(struct walk *w, struct config_cache *cc,
+					    struct source_entry *cfg)
+{
+	struct imageconfig *c = map_get(&cc->byname, cfg->name);
+	char *bytes;
+	size_t len;
+	char why[256];
+
+	if (c)
+		return c;
+	if (check_blob_name(w, cfg) < 0 ||
+	    source_read(w->src, cfg, CONFIG_MAX, &bytes, &len, w->err, w->cap) < 0)
+		return NULL;
+	c = calloc(1, sizeof *c);
+	if (!c) {
+		free(bytes);
+		log_fail(w->err, w->cap, "out of memory");
+		return NULL;
+	}
+	if (imageconfig_parse(c, bytes, len, why, sizeof why) < 0) {
+		free(bytes);
+		free(c);
+		log_fail(w->err, w->cap, "%s: config %s: %s", w->src->what, tarname_quote(cfg->name).s,
+			 why);
+		return NULL;
+	}
+	free(bytes);
+	if (map_put(&cc->byname, cfg->name, c) < 0) {
+		imageconfig_free(c);
+		free(c);
+		log_fail(w->err, w->cap, "out of memory");
+		return NULL;
+	}
+	return c;
+}
+
+static int docker_item_matches(const struct dockersave *ds, size_t item, const char *select)
+{
+	char t[DOCKERSAVE_TAG_MAX];
+	for (uint32_t k = 0; k < ds->items[item].ntags; k++)
+		if (dockersave_tag(ds, item, k, t, sizeof t) > 0 && same_ref(t, select))
 			return 1;
 	return 0;
 }
 
-static void docker_item_names(const struct json *j, struct buf *b)
+static void docker_item_names(const struct dockersave *ds, struct buf *b)
 {
-	char t[512];
-	for (uint32_t i = 0; i < j->t[0].size; i++) {
-		int tags = json_get(j, json_index(j, 0, i), "RepoTags");
-		if (tags < 0 || j->t[tags].type != JSON_ARRAY || j->t[tags].size == 0) {
+	char t[DOCKERSAVE_TAG_MAX];
+	for (size_t i = 0; i < ds->n; i++) {
+		if (!ds->items[i].ntags) {
 			buf_printf(b, "%s(untagged)", b->len ? ", " : "");
 			continue;
 		}
-		for (uint32_t k = 0; k < j->t[tags].size; k++)
-			if (json_str_copy(j, json_index(j, tags, k), t, sizeof t) > 0)
-				buf_printf(b, "%s%s", b->len ? ", " : "", t);
+		for (uint32_t k = 0; k < ds->items[i].ntags; k++)
+			if (dockersave_tag(ds, i, k, t, sizeof t) > 0)
+				buf_printf(b, "%s%s", b->len ? ", " : "", tarname_quote(t).s);
 	}
 }
 
-/* Build and verify the OCI image of one manifest.json item. */
-static int docker_image(struct source *src, const struct json *j, int item, struct image *img,
-			char *err, size_t cap)
+/* Build and verify the OCI image of one manifest.json item into w->img. */
+static int docker_image(struct walk *w, struct config_cache *cc, const struct dockersave *ds,
+			size_t item)
 {
-	char name[SOURCE_NAME_MAX], diff[DIGEST_STR_MAX];
+	struct source *src = w->src;
+	struct image *img = w->img;
+	char name[TARNAME_MAX];
 	struct source_entry *cfg;
-	int layers = json_get(j, item, "Layers"), diffs, rootfs;
-	char *cbytes = NULL;
-	size_t clen;
-	struct json cj;
+	const struct imageconfig *conf;
+	uint32_t nl = ds->items[item].nlayers;
 	struct buf m;
-	uint32_t nl;
-	int rc = -1;
 
-	if (json_str_copy(j, json_get(j, item, "Config"), name, sizeof name) <= 0 || layers < 0 ||
-	    j->t[layers].type != JSON_ARRAY)
-		return log_fail(err, cap, "%s: manifest.json entry lacks Config or Layers", src->what);
-	nl = j->t[layers].size;
-	if (nl > MAX_LAYERS)
-		return log_fail(err, cap, "%s: more than %d layers", src->what, MAX_LAYERS);
-	cfg = source_get(src, name, err, cap);
-	if (!cfg || check_blob_name(src, cfg, err, cap) < 0 ||
-	    source_read(src, cfg, CONFIG_MAX, &cbytes, &clen, err, cap) < 0)
+	if (spend(w, 1 + (unsigned long)nl) < 0)
 		return -1;
-	if (json_parse(&cj, cbytes, clen) < 0) {
-		free(cbytes);
-		return log_fail(err, cap, "%s: config %s is not valid JSON", src->what, name);
-	}
-	rootfs = json_get(&cj, 0, "rootfs");
-	diffs = json_get(&cj, rootfs, "diff_ids");
-	if (diffs < 0 || cj.t[diffs].type != JSON_ARRAY) {
-		log_fail(err, cap, "%s: config %s has no rootfs.diff_ids", src->what, name);
-		goto out;
-	}
-	if (cj.t[diffs].size != nl) {
-		log_fail(err, cap, "%s: config lists %u layers but manifest.json has %u", src->what,
-		     cj.t[diffs].size, nl);
-		goto out;
-	}
+	dockersave_config(ds, item, name, sizeof name);
+	cfg = source_get(src, name, w->err, w->cap);
+	if (!cfg || !(conf = config_get(w, cc, cfg)))
+		return -1;
+	if (conf->n != nl)
+		return log_fail(w->err, w->cap, "%s: config lists %u layers but manifest.json has %u",
+				src->what, conf->n, nl);
 	{
-		long ci = add_blob(src, img, cfg, cfg->digest, MT_OCI_CONFIG, err, cap);
+		long ci = add_blob(w, cfg, cfg->digest, MT_OCI_CONFIG);
 		if (ci < 0)
-			goto out;
+			return -1;
 		img->config = (size_t)ci;
 		img->blobs[ci].is_config = 1;
 	}
 	img->layers = calloc(nl ? nl : 1, sizeof *img->layers);
 	if (!img->layers)
-		goto oom;
+		return log_fail(w->err, w->cap, "out of memory");
 	for (uint32_t i = 0; i < nl; i++) {
 		struct source_entry *le;
 		long li;
-		if (json_str_copy(j, json_index(j, layers, i), name, sizeof name) <= 0) {
-			log_fail(err, cap, "%s: manifest.json layer %u is not a file name", src->what, i);
-			goto out;
-		}
-		le = source_get(src, name, err, cap);
-		if (!le || check_blob_name(src, le, err, cap) < 0)
-			goto out;
-		if (json_str_copy(&cj, json_index(&cj, diffs, i), diff, sizeof diff) <= 0 ||
-		    claim(le, diff) < 0 || strcmp(diff, le->digest) != 0) {
-			log_fail(err, cap, "%s: layer %u (%s) is %s but the config's diff_id says %s",
-			     src->what, i, name, le->digest, diff);
-			goto out;
-		}
-		li = add_blob(src, img, le, le->digest, MT_OCI_LAYER_TAR, err, cap);
+		dockersave_layer(ds, item, i, name, sizeof name);
+		le = source_get(src, name, w->err, w->cap);
+		if (!le || check_blob_name(w, le) < 0)
+			return -1;
+		if (claim(le, conf->diff_ids[i], "the config's diff_id") < 0 ||
+		    strcmp(conf->diff_ids[i], le->digest) != 0)
+			return log_fail(w->err, w->cap,
+					"%s: layer %u (%s) is %s but the config's diff_id says %s",
+					src->what, i, tarname_quote(name).s, le->digest,
+					conf->diff_ids[i]);
+		li = add_blob(w, le, le->digest, MT_OCI_LAYER_TAR);
 		if (li < 0)
-			goto out;
+			return -1;
 		img->layers[img->nlayers++] = (size_t)li;
 	}
 	img->generated = 1;
@@ -260,7 +368,7 @@ static int docker_image(struct source *src, const struct json *j, int item, stru
 		const struct image_blob **lp = calloc(nl ? nl : 1, sizeof *lp);
 		char d[DIGEST_STR_MAX];
 		if (!lp)
-			goto oom;
+			return log_fail(w->err, w->cap, "out of memory");
 		for (size_t i = 0; i < img->nlayers; i++)
 			lp[i] = &img->blobs[img->layers[i]];
 		buf_init(&m, SMALL_MAX);
@@ -268,118 +376,122 @@ static int docker_image(struct source *src, const struct json *j, int item, stru
 					 img->nlayers) < 0) {
 			free(lp);
 			buf_free(&m);
-			goto oom;
+			return log_fail(w->err, w->cap, "out of memory");
 		}
 		free(lp);
 		digest_of(DIGEST_SHA256, m.p, m.len, d);
-		if (add_manifest(img, d, MT_OCI_MANIFEST, m.p, m.len) < 0)
-			goto oom;
+		if (add_manifest(w, d, MT_OCI_MANIFEST, m.p, m.len) < 0)
+			return -1;
 	}
-	rc = 0;
-	goto out;
-oom:
-	log_fail(err, cap, "out of memory");
-out:
-	json_free(&cj);
-	free(cbytes);
-	return rc;
+	return 0;
 }
 
-static int load_docker(struct source *src, struct source_entry *mj, const char *select,
-		       const char *repo, const char *tag, struct image_set *out, char *err, size_t cap)
+static int load_docker(struct walk *w, struct source_entry *mj, const char *select,
+		       const char *repo, const char *tag, struct image_set *out)
 {
-	char *bytes;
+	struct source *src = w->src;
+	struct config_cache cc;
+	struct dockersave ds;
+	char *bytes, why[256];
 	size_t len;
-	struct json j;
 	int rc = -1;
 
-	if (source_read(src, mj, SMALL_MAX, &bytes, &len, err, cap) < 0)
+	if (source_read(src, mj, SMALL_MAX, &bytes, &len, w->err, w->cap) < 0)
 		return -1;
-	if (json_parse(&j, bytes, len) < 0 || j.t[0].type != JSON_ARRAY || j.t[0].size == 0) {
-		if (j.t)
-			json_free(&j);
+	if (dockersave_parse(&ds, bytes, len, why, sizeof why) < 0) {
 		free(bytes);
-		return log_fail(err, cap, "%s: manifest.json is not a non-empty JSON array", src->what);
+		return log_fail(w->err, w->cap, "%s: manifest.json: %s", src->what, why);
 	}
+	map_init(&cc.byname);
 	if (repo) {
 		/* one image: the only one, the one named, or the one tagged repo:tag */
-		int item = -1;
+		size_t item = ds.n;
 		char want[STORE_NAME_MAX + STORE_TAG_MAX + 2];
 		snprintf(want, sizeof want, "%s:%s", repo, tag);
-		for (uint32_t i = 0; i < j.t[0].size && item < 0; i++)
-			if (docker_item_matches(&j, json_index(&j, 0, i), select ? select : want))
-				item = json_index(&j, 0, i);
-		if (item < 0 && !select && j.t[0].size == 1)
-			item = json_index(&j, 0, 0);
-		if (item < 0) {
+		for (size_t i = 0; i < ds.n && item == ds.n; i++)
+			if (docker_item_matches(&ds, i, select ? select : want))
+				item = i;
+		if (item == ds.n && !select && ds.n == 1)
+			item = 0;
+		if (item == ds.n) {
 			struct buf names;
 			buf_init(&names, 4096);
-			docker_item_names(&j, &names);
+			docker_item_names(&ds, &names);
 			buf_cstr(&names);
-			log_fail(err, cap, "%s holds %u images (%s)%s%s; name one with SRC#NAME=REPO:TAG",
-			     src->what, j.t[0].size, names.p ? names.p : "", select ? ", none is " : "",
-			     select ? select : "");
+			log_fail(w->err, w->cap, "%s holds %zu images (%s)%s%s; name one with SRC#NAME=REPO:TAG",
+				 src->what, ds.n, names.p ? names.p : "", select ? ", none is " : "",
+				 select ? tarname_quote(select).s : "");
 			buf_free(&names);
 			goto out;
 		}
 		{
-			struct image *img = set_add(out, repo, tag);
-			if (!img || docker_image(src, &j, item, img, err, cap) < 0)
+			struct image *img = set_add(w, out, repo, tag);
+			if (!img)
+				goto out;
+			walk_reset(w, img);
+			if (docker_image(w, &cc, &ds, item) < 0)
 				goto out;
 		}
 	} else {
-		/* every image under each of its own tags */
-		for (uint32_t i = 0; i < j.t[0].size; i++) {
-			int item = json_index(&j, 0, i);
-			int tags = json_get(&j, item, "RepoTags");
-			char t[512], r[STORE_NAME_MAX + 1], tg[STORE_TAG_MAX + 1];
-			if (tags < 0 || j.t[tags].type != JSON_ARRAY || j.t[tags].size == 0) {
-				log_fail(err, cap, "%s: image %u has no RepoTags; import it with =REPO:TAG",
-				     src->what, i);
+		/* every image under each of its own tags; the tags of one item share it */
+		for (size_t i = 0; i < ds.n; i++) {
+			char t[DOCKERSAVE_TAG_MAX], r[STORE_NAME_MAX + 1], tg[STORE_TAG_MAX + 1];
+			size_t first = out->n;
+			if (!ds.items[i].ntags) {
+				log_fail(w->err, w->cap, "%s: image %zu has no RepoTags; import it with =REPO:TAG",
+					 src->what, i);
 				goto out;
 			}
-			for (uint32_t k = 0; k < j.t[tags].size; k++) {
+			for (uint32_t k = 0; k < ds.items[i].ntags; k++) {
 				struct image *img;
-				if (json_str_copy(&j, json_index(&j, tags, k), t, sizeof t) <= 0 ||
-				    image_parse_ref(t, r, tg) < 0) {
-					log_fail(err, cap, "%s: RepoTag %.200s is not a repo:tag", src->what, t);
+				dockersave_tag(&ds, i, k, t, sizeof t);
+				if (image_parse_ref(t, r, tg) < 0) {
+					log_fail(w->err, w->cap, "%s: RepoTag %s is not a repo:tag", src->what,
+						 tarname_quote(t).s);
 					goto out;
 				}
-				img = set_add(out, r, tg);
-				if (!img || docker_image(src, &j, item, img, err, cap) < 0)
+				if (spend(w, 1) < 0 || !(img = set_add(w, out, r, tg)))
+					goto out;
+				if (k) {
+					share_image(img, &out->v[first]);
+					continue;
+				}
+				walk_reset(w, img);
+				if (docker_image(w, &cc, &ds, i) < 0)
 					goto out;
 			}
 		}
 	}
 	rc = 0;
 out:
-	json_free(&j);
+	config_cache_free(&cc);
+	dockersave_free(&ds);
 	free(bytes);
 	return rc;
 }
 
 /* ---- OCI layout ---- */
 
-static struct source_entry *oci_blob(struct source *src, const struct descriptor *d,
-					   char *err, size_t cap)
+static struct source_entry *oci_blob(struct walk *w, const struct descriptor *d)
 {
-	char name[SOURCE_NAME_MAX], got[DIGEST_STR_MAX];
+	struct source *src = w->src;
+	char name[TARNAME_MAX], got[DIGEST_STR_MAX];
 	const char *colon = strchr(d->digest, ':');
 	struct source_entry *e;
 
 	snprintf(name, sizeof name, "blobs/%.*s/%s", (int)(colon - d->digest), d->digest, colon + 1);
-	e = source_get(src, name, err, cap);
+	e = source_get(src, name, w->err, w->cap);
 	if (!e)
 		return NULL;
 	if (e->size != d->size) {
-		log_fail(err, cap, "%s: %s has %llu bytes but its descriptor says %llu", src->what, name,
-		     (unsigned long long)e->size, (unsigned long long)d->size);
+		log_fail(w->err, w->cap, "%s: %s has %llu bytes but its descriptor says %llu", src->what,
+			 name, (unsigned long long)e->size, (unsigned long long)d->size);
 		return NULL;
 	}
 	if (strncmp(d->digest, "sha256:", 7) == 0) {
-		if (claim(e, d->digest) < 0 || strcmp(e->digest, d->digest) != 0) {
-			log_fail(err, cap, "%s: %s does not match its digest (it is %s)", src->what, name,
-			     e->digest);
+		if (claim(e, d->digest, "its descriptor") < 0 || strcmp(e->digest, d->digest) != 0) {
+			log_fail(w->err, w->cap, "%s: %s does not match its digest (it is %s)", src->what,
+				 name, e->digest);
 			return NULL;
 		}
 	} else {
@@ -387,99 +499,115 @@ static struct source_entry *oci_blob(struct source *src, const struct descriptor
 		char *bytes;
 		size_t len;
 		if (e->size > CONFIG_MAX) {
-			log_fail(err, cap, "%s: sha512 blob %s is too large to verify", src->what, name);
+			log_fail(w->err, w->cap, "%s: sha512 blob %s is too large to verify", src->what, name);
 			return NULL;
 		}
-		if (source_read(src, e, CONFIG_MAX, &bytes, &len, err, cap) < 0)
+		if (source_read(src, e, CONFIG_MAX, &bytes, &len, w->err, w->cap) < 0)
 			return NULL;
 		digest_of(DIGEST_SHA512, bytes, len, got);
 		free(bytes);
 		if (strcmp(got, d->digest) != 0) {
-			log_fail(err, cap, "%s: %s does not match its digest", src->what, name);
+			log_fail(w->err, w->cap, "%s: %s does not match its digest", src->what, name);
 			return NULL;
 		}
 	}
 	return e;
 }
 
-/* Add manifest d (and everything below it) to img. */
-static int oci_manifest(struct source *src, const struct descriptor *d, struct image *img, int depth,
-			char *err, size_t cap)
+/* A blob of the image being built, once per digest. */
+static int oci_add_blob(struct walk *w, const struct descriptor *d, int is_config)
 {
-	struct source_entry *e = oci_blob(src, d, err, cap);
+	void *seen = map_get(&w->bseen, d->digest);
+	struct source_entry *e;
+	long bi;
+	if (seen) {
+		if (w->img->blobs[(size_t)seen - 1].size != d->size)
+			return log_fail(w->err, w->cap, "%s: two descriptors of %s disagree on its size",
+					w->src->what, d->digest);
+		if (is_config)
+			w->img->blobs[(size_t)seen - 1].is_config = 1;
+		return 0;
+	}
+	if (!(e = oci_blob(w, d)) || (bi = add_blob(w, e, d->digest, d->media_type)) < 0)
+		return -1;
+	if (is_config)
+		w->img->blobs[bi].is_config = 1;
+	return 0;
+}
+
+/* Add manifest d (and everything below it, each digest once) to the image. */
+static int oci_manifest(struct walk *w, const struct descriptor *d, int depth)
+{
+	struct source *src = w->src;
+	void *seen = map_get(&w->mseen, d->digest);
+	struct source_entry *e;
 	struct manifest m;
 	char *bytes;
 	size_t len;
 	char why[256];
 	int rc = -1;
 
-	if (!e)
-		return -1;
-	if (depth > MAX_INDEX_DEPTH)
-		return log_fail(err, cap, "%s: indexes nested too deep", src->what);
-	if (source_read(src, e, SMALL_MAX, &bytes, &len, err, cap) < 0)
+	if (seen) {
+		if (w->img->manifests[(size_t)seen - 1].len != d->size)
+			return log_fail(w->err, w->cap, "%s: two descriptors of %s disagree on its size",
+					src->what, d->digest);
+		return 0;
+	}
+	if (depth > IMAGE_MAX_DEPTH)
+		return log_fail(w->err, w->cap, "%s: indexes nested more than %d deep (an import limit)",
+				src->what, IMAGE_MAX_DEPTH);
+	if (!(e = oci_blob(w, d)) || source_read(src, e, SMALL_MAX, &bytes, &len, w->err, w->cap) < 0)
 		return -1;
 	if (manifest_parse(&m, bytes, len, d->media_type, why, sizeof why) < 0) {
 		free(bytes);
-		return log_fail(err, cap, "%s: manifest %s: %s", src->what, d->digest, why);
+		return log_fail(w->err, w->cap, "%s: manifest %s: %s", src->what, d->digest, why);
 	}
+	if (spend(w, m.nrefs + (m.kind == MANIFEST_IMAGE)) < 0)
+		goto out;
 	if (m.kind == MANIFEST_IMAGE) {
-		struct source_entry *c = oci_blob(src, &m.config, err, cap);
-		long ci;
-		if (!c || (ci = add_blob(src, img, c, m.config.digest, m.config.media_type, err, cap)) < 0)
+		if (oci_add_blob(w, &m.config, 1) < 0)
 			goto out;
-		img->blobs[ci].is_config = 1;
-		for (size_t i = 0; i < m.nrefs; i++) {
-			struct source_entry *l;
-			if (m.refs[i].has_urls)
-				continue;
-			l = oci_blob(src, &m.refs[i], err, cap);
-			if (!l || add_blob(src, img, l, m.refs[i].digest, m.refs[i].media_type, err, cap) < 0)
+		for (size_t i = 0; i < m.nrefs; i++)
+			if (!m.refs[i].has_urls && oci_add_blob(w, &m.refs[i], 0) < 0)
 				goto out;
-		}
 	} else {
 		for (size_t i = 0; i < m.nrefs; i++)
-			if (oci_manifest(src, &m.refs[i], img, depth + 1, err, cap) < 0)
+			if (oci_manifest(w, &m.refs[i], depth + 1) < 0)
 				goto out;
 	}
-	if (add_manifest(img, d->digest, m.media_type, bytes, len) < 0) {
-		bytes = NULL;
-		log_fail(err, cap, "out of memory");
-		goto out;
-	}
+	rc = add_manifest(w, d->digest, m.media_type, bytes, len);
 	bytes = NULL;
-	rc = 0;
 out:
 	manifest_free(&m);
 	free(bytes);
 	return rc;
 }
 
-static int load_oci(struct source *src, struct source_entry *ie, const char *select,
-		    const char *repo, const char *tag, struct image_set *out, char *err, size_t cap)
+static int load_oci(struct walk *w, struct source_entry *ie, const char *select,
+		    const char *repo, const char *tag, struct image_set *out)
 {
+	struct source *src = w->src;
 	char *bytes;
 	size_t len;
-	struct manifest idx;
+	struct ocindex idx;
 	char why[256];
 	int rc = -1, taken = 0;
 
-	if (source_read(src, ie, SMALL_MAX, &bytes, &len, err, cap) < 0)
+	if (source_read(src, ie, SMALL_MAX, &bytes, &len, w->err, w->cap) < 0)
 		return -1;
-	if (manifest_parse(&idx, bytes, len, MT_OCI_INDEX, why, sizeof why) < 0 ||
-	    idx.kind != MANIFEST_INDEX) {
+	if (ocindex_parse(&idx, bytes, len, why, sizeof why) < 0) {
 		free(bytes);
-		return log_fail(err, cap, "%s: index.json: %s", src->what, why);
+		return log_fail(w->err, w->cap, "%s: index.json: %s", src->what, why);
 	}
-	for (size_t i = 0; i < idx.nrefs; i++) {
-		char ref[512] = "", r[STORE_NAME_MAX + 1], tg[STORE_TAG_MAX + 1];
-		int d = json_index(&idx.j, json_get(&idx.j, 0, "manifests"), (uint32_t)i);
-		int ann = json_get(&idx.j, d, "annotations");
+	if (spend(w, idx.m.nrefs) < 0)
+		goto out;
+	for (size_t i = 0; i < idx.m.nrefs; i++) {
+		char ref[OCINDEX_REF_MAX], r[STORE_NAME_MAX + 1], tg[STORE_TAG_MAX + 1];
 		struct image *img;
-		json_str_copy(&idx.j, json_get(&idx.j, ann, REF_NAME), ref, sizeof ref);
+		ocindex_ref(&idx, i, ref, sizeof ref);
 		if (repo) {
 			int match = select ? (ref[0] && (strcmp(ref, select) == 0 || same_ref(ref, select)))
-					   : idx.nrefs == 1;
+					   : idx.m.nrefs == 1;
 			if (!select && !match && ref[0]) {
 				char want[STORE_NAME_MAX + STORE_TAG_MAX + 2];
 				snprintf(want, sizeof want, "%s:%s", repo, tag);
@@ -490,52 +618,86 @@ static int load_oci(struct source *src, struct source_entry *ie, const char *sel
 			snprintf(r, sizeof r, "%s", repo);
 			snprintf(tg, sizeof tg, "%s", tag);
 		} else if (!ref[0] || !strchr(ref, ':') || image_parse_ref(ref, r, tg) < 0) {
-			log_fail(err, cap, "%s: manifest %zu has no repo:tag ref name; import it with =REPO:TAG",
-			     src->what, i);
+			log_fail(w->err, w->cap,
+				 "%s: manifest %zu has no repo:tag ref name; import it with =REPO:TAG",
+				 src->what, i);
 			goto out;
 		}
-		img = set_add(out, r, tg);
-		if (!img || oci_manifest(src, &idx.refs[i], img, 0, err, cap) < 0)
+		if (!(img = set_add(w, out, r, tg)))
+			goto out;
+		walk_reset(w, img);
+		if (oci_manifest(w, &idx.m.refs[i], 0) < 0)
 			goto out;
 		taken++;
 	}
 	if (!taken) {
-		log_fail(err, cap, "%s: no image in index.json matches %s", src->what,
-		     select ? select : "the target (name one with SRC#NAME=REPO:TAG)");
+		log_fail(w->err, w->cap, "%s: no image in index.json matches %s", src->what,
+			 select ? tarname_quote(select).s : "the target (name one with SRC#NAME=REPO:TAG)");
 		goto out;
 	}
 	rc = 0;
 out:
-	manifest_free(&idx);
+	ocindex_free(&idx);
 	free(bytes);
 	return rc;
+}
+
+/* Point each blob at where source_fetch left its bytes. */
+static void image_locate(const struct source *src, struct image *img)
+{
+	for (size_t i = 0; i < img->nblobs; i++) {
+		struct image_blob *b = &img->blobs[i];
+		const struct source_entry *e = &src->e[b->entry];
+		snprintf(b->tmp, sizeof b->tmp, "%s", e->tmp);
+		b->off = e->tmp[0] ? -1 : e->off;
+		b->unverified = e->unverified;
+	}
 }
 
 int image_load(struct source *src, const char *select, const char *repo, const char *tag,
 	       struct image_set *out, char *err, size_t cap)
 {
-	char ignore[8];
 	struct source_entry *e;
+	struct walk w;
+	int rc = -1;
 
 	memset(out, 0, sizeof *out);
+	memset(&w, 0, sizeof w);
+	w.src = src;
+	w.err = err;
+	w.cap = cap;
+	map_init(&w.mseen);
+	map_init(&w.bseen);
 	/* docker save writes manifest.json in both layouts; prefer it, as the
 	 * layer order it gives is the image's */
-	e = source_get(src, "manifest.json", ignore, sizeof ignore);
+	e = source_get(src, "manifest.json", err, cap);
 	if (e) {
-		if (load_docker(src, e, select, repo, tag, out, err, cap) < 0)
-			goto bad;
-	} else if ((e = source_get(src, "index.json", ignore, sizeof ignore))) {
-		if (load_oci(src, e, select, repo, tag, out, err, cap) < 0)
-			goto bad;
+		if (load_docker(&w, e, select, repo, tag, out) < 0)
+			goto out;
+	} else if (errno != ENOENT) {
+		goto out; /* there, but not a file we may read */
+	} else if ((e = source_get(src, "index.json", err, cap))) {
+		if (load_oci(&w, e, select, repo, tag, out) < 0)
+			goto out;
+	} else if (errno != ENOENT) {
+		goto out;
 	} else {
 		log_fail(err, cap, "%s holds neither manifest.json (docker save) nor index.json (OCI layout)",
-		     src->what);
-		goto bad;
+			 src->what);
+		goto out;
 	}
-	return 0;
-bad:
-	image_set_free(out);
-	return -1;
+	if (source_fetch(src, err, cap) < 0)
+		goto out;
+	for (size_t i = 0; i < out->n; i++)
+		if (!out->v[i].shared)
+			image_locate(src, &out->v[i]);
+	rc = 0;
+out:
+	map_free(&w.mseen);
+	map_free(&w.bseen);
+	if (rc < 0)
+		image_set_free(out);
+	return rc;
 }
 
 int image_commit(struct store *st, const struct image *img, char *err, size_t cap)
@@ -598,6 +760,8 @@ const char *image_digest(const struct image *img)
 void image_set_free(struct image_set *set)
 {
 	for (size_t i = 0; i < set->n; i++) {
+		if (set->v[i].shared)
+			continue; /* another image's arrays */
 		for (size_t k = 0; k < set->v[i].nmanifests; k++)
 			free(set->v[i].manifests[k].bytes);
 		free(set->v[i].manifests);

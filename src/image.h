@@ -23,6 +23,7 @@ struct image_blob {
 	char digest[DIGEST_STR_MAX];
 	char media_type[MEDIA_TYPE_MAX];
 	uint64_t size;
+	size_t entry;                 /* the source entry that holds it */
 	char tmp[STORE_TMP_REL_MAX];  /* the bytes, a store temporary file, or */
 	int64_t off;                  /* >= 0: at off in the source's tar (in place) */
 	int is_config;
@@ -51,7 +52,25 @@ struct image {
 	size_t config;
 	size_t *layers;
 	size_t nlayers;
+	/* Another tag of the same docker-save item: blobs, manifests and layers
+	 * are an earlier image's (in the same set), which frees them. */
+	int shared;
 };
+
+/* What one import may make the process do: a source that passes one of
+ * these fails with a line naming it.  Descriptors count every reference
+ * read (index.json entries, manifest config/layers/children, docker-save
+ * Config/Layers/RepoTags), including repeats of a digest already walked;
+ * each digest is walked once per image.  The bytes written into the store
+ * are only those of blobs an image uses, each exactly the size its
+ * descriptor (or its tar header, for docker-save layers, which declare no
+ * size) declares: see source_fetch. */
+#define IMAGE_MAX_DEPTH 4              /* indexes above an image manifest */
+#define IMAGE_MAX_DESCRIPTORS 65536
+#define IMAGE_MAX_MANIFESTS 4096       /* manifests held, all images together */
+#define IMAGE_MAX_MANIFEST_BYTES (64ul << 20)
+#define IMAGE_MAX_BLOBS 65536          /* blob records, all images together */
+#define IMAGE_MAX_IMAGES 4096          /* repo:tag pairs made by one import */
 
 enum image_format { IMAGE_FORMAT_OCI = 0, IMAGE_FORMAT_DOCKER = 1 };
 

@@ -1,13 +1,23 @@
 /* source.h - where an image comes from, as a set of named files.
  *
- * A tar stream (a docker-save tarball in either layout, an OCI layout tar;
- * from a file, stdin, or the docker daemon) is read once with libarchive:
- * every regular file is copied into a store temporary file as it streams
- * past, hashed on the way, because docker-save puts manifest.json after the
- * blobs and a pipe cannot seek.  A directory (an OCI layout) is read on
- * demand instead.  Nothing here touches the store's shared state: scanning
- * runs off the event loop.  Entry names are only looked up, never used to
- * build paths, except in a directory source after checking they stay inside. */
+ * A tar (a docker-save tarball in either layout, an OCI layout tar) is
+ * scanned once with libarchive, and what is done with a member's bytes
+ * depends on whether the tar can be read again:
+ *   - a regular file, uncompressed: nothing; the bytes stay where they are
+ *     (entry->off) and are hashed when used;
+ *   - a regular file, compressed: small members are kept in memory (hashed),
+ *     the rest are skipped, and a later pass fetches only what is used;
+ *   - a pipe (stdin, the docker daemon): every member is copied into a store
+ *     temporary file as it streams past, hashed on the way, because
+ *     docker-save puts manifest.json after the blobs and a pipe cannot seek;
+ *     a compressed pipe may not expand more than SOURCE_GZIP_RATIO times.
+ * So from a file, only the blobs an image uses are ever written into the
+ * store (source_fetch), each of the size its descriptor declares: a gzip
+ * bomb or junk member costs CPU, never disk or tmpfs memory.  A directory
+ * (an OCI layout) is read on demand, regular files only.  Nothing here
+ * touches the store's shared state: scanning runs off the event loop.
+ * Entry names are only looked up, never used to build paths, except in a
+ * directory source after checking they stay inside. */
 #ifndef PH_SOURCE_H
 #define PH_SOURCE_H
 
@@ -17,9 +27,18 @@
 #include "digest.h"
 #include "map.h"
 #include "store.h"
+#include "tarname.h"
 
 #define SOURCE_MAX_ENTRIES 100000
-#define SOURCE_NAME_MAX 1024
+#define SOURCE_NAME_MAX TARNAME_MAX
+/* Members of a compressed file kept in memory while scanning (most configs
+ * and manifests), so reading them needs no second pass. */
+#define SOURCE_CACHE_ONE ((uint64_t)1 << 20)
+#define SOURCE_CACHE_MAX ((uint64_t)64 << 20)
+/* A compressed pipe is copied as it streams: past SOURCE_GZIP_GRACE bytes it
+ * may not have expanded more than SOURCE_GZIP_RATIO times. */
+#define SOURCE_GZIP_RATIO 16
+#define SOURCE_GZIP_GRACE ((uint64_t)16 << 20)
 
 struct source_entry {
 	char *name;
@@ -31,6 +50,11 @@ struct source_entry {
 	uint64_t size;
 	int synced;                    /* fdatasync'd, ready to commit */
 	int unverified;                /* digest is the archive's claim (source_claim) */
+	const char *claimed_by;        /* for messages: who claimed it ("its name"), static */
+	char *mem;                     /* the bytes, kept from a compressed file, or */
+	int deferred;                  /* in a compressed file, not read yet */
+	unsigned long member;          /* its ordinal in the tar (a later pass finds it) */
+	int wanted;                    /* an image uses it: source_fetch brings it in */
 };
 
 struct source {
@@ -38,10 +62,13 @@ struct source {
 	char what[512];                /* for messages: a path, "stdin", "docker://x" */
 	int dirfd;                     /* directory source, or -1 */
 	int tarfd;                     /* an uncompressed tar file read in place, or -1 */
+	int in_place;                  /* SOURCE_IN_PLACE: source_fetch leaves tarfd members */
+	int zfd;                       /* a compressed tar file, read again by source_fetch, or -1 */
+	uint64_t cached;               /* bytes in entries' mem */
 	struct source_entry *e;
 	size_t n, cap;
 	struct map names;              /* name -> (void *)(index + 1) */
-	uint64_t bytes;                /* total bytes copied */
+	uint64_t bytes;                /* total bytes copied into the store */
 };
 
 /* Open path: a directory, or a tar file (read completely now).  With
@@ -62,14 +89,19 @@ int source_entry_open(const struct source *src, const struct source_entry *e, ui
 /* Read a tar stream from fd completely (fd is not closed). */
 int source_open_fd(struct source *src, const struct store *st, int fd, const char *what,
 		   char *err, size_t cap);
-/* The file called name (symlinks followed), or NULL with the reason in err. */
+/* The file called name (symlinks followed), or NULL with the reason in err
+ * and errno ENOENT when there is no such file. */
 struct source_entry *source_get(struct source *src, const char *name, char *err,
 				      size_t cap);
 /* Read a small file (at most max bytes) into a malloc'd buffer. */
 int source_read(struct source *src, struct source_entry *e, size_t max, char **out,
 		size_t *len, char *err, size_t cap);
-/* Sync the entry's temporary file so it can be committed. */
-int source_sync(struct source *src, struct source_entry *e);
+/* Bring the bytes of every wanted entry into a synced store temporary file
+ * (with SOURCE_IN_PLACE, an uncompressed file's members stay where they
+ * are), hashing them and checking each against the digest claimed for it.
+ * One more pass over a compressed file at most.  Temporary files of
+ * entries no image uses are removed.  0, or -1 with a reason. */
+int source_fetch(struct source *src, char *err, size_t cap);
 /* Remove every temporary file still present and free the source. */
 void source_close(struct source *src);
 

@@ -1,5 +1,6 @@
-/* source_archive.c - image sources: tar streams through libarchive, and
- * OCI layout directories read on demand. */
+/* source_archive.c - image sources: tars through libarchive (read in place,
+ * fetched on demand, or copied as they stream), and OCI layout directories
+ * read on demand. */
 #include "source.h"
 #include "log.h"
 
@@ -17,6 +18,7 @@
 #include <archive_entry.h>
 
 #define COPY_CHUNK (1 << 20)
+#define Q(x) (tarname_quote(x).s)
 
 static void source_init(struct source *src, const struct store *st, const char *what)
 {
@@ -24,40 +26,31 @@ static void source_init(struct source *src, const struct store *st, const char *
 	src->st = st;
 	src->dirfd = -1;
 	src->tarfd = -1;
-	snprintf(src->what, sizeof src->what, "%s", what);
+	src->zfd = -1;
+	/* every message starts with it: no control bytes from a path */
+	snprintf(src->what, sizeof src->what, "%s", Q(what));
 	map_init(&src->names);
 }
 
-/* Normalise a member name: drop leading "/", "." and empty components, fold
- * ".." into its parent.  Writes into out; -1 if it climbs out of the archive,
- * is empty, or does not fit.  What comes out never holds "..". */
-static int clean_name(const char *in, char *out, size_t cap)
+/* Forget what an entry held (a later member of the same name replaces it). */
+static void entry_clear(struct source *src, struct source_entry *e)
 {
-	size_t o = 0;
-	while (*in) {
-		const char *slash = strchr(in, '/');
-		size_t n = slash ? (size_t)(slash - in) : strlen(in);
-		if (n == 2 && in[0] == '.' && in[1] == '.') {
-			if (o == 0)
-				return -1;
-			while (o > 0 && out[o - 1] != '/')
-				o--;
-			if (o > 0)
-				o--;
-		} else if (n > 0 && !(n == 1 && in[0] == '.')) {
-			if (o + n + 2 > cap)
-				return -1;
-			if (o)
-				out[o++] = '/';
-			memcpy(out + o, in, n);
-			o += n;
-		}
-		in += n + (slash ? 1 : 0);
-	}
-	if (o == 0)
-		return -1;
-	out[o] = '\0';
-	return 0;
+	if (e->tmp[0])
+		store_tmp_remove(src->st, e->tmp);
+	if (e->mem)
+		src->cached -= e->size;
+	free(e->mem);
+	free(e->link);
+	e->mem = NULL;
+	e->link = NULL;
+	e->tmp[0] = '\0';
+	e->digest[0] = '\0';
+	e->off = -1;
+	e->size = 0;
+	e->synced = 0;
+	e->unverified = 0;
+	e->claimed_by = NULL;
+	e->deferred = 0;
 }
 
 static struct source_entry *add_entry(struct source *src, const char *name, char *err, size_t cap)
@@ -65,20 +58,13 @@ static struct source_entry *add_entry(struct source *src, const char *name, char
 	struct source_entry *e;
 	void *old = map_get(&src->names, name);
 	if (old) {
-		/* a later member of the same name replaces the earlier one */
 		e = &src->e[(size_t)old - 1];
-		if (e->tmp[0])
-			store_tmp_remove(src->st, e->tmp);
-		free(e->link);
-		e->link = NULL;
-		e->tmp[0] = '\0';
-		e->off = -1;
-		e->size = 0;
-		e->synced = 0;
+		entry_clear(src, e);
 		return e;
 	}
 	if (src->n == SOURCE_MAX_ENTRIES) {
-		log_fail(err, cap, "%s: more than %d files", src->what, SOURCE_MAX_ENTRIES);
+		log_fail(err, cap, "%s: more than %d files (an import limit)", src->what,
+			 SOURCE_MAX_ENTRIES);
 		return NULL;
 	}
 	if (src->n == src->cap) {
@@ -122,10 +108,13 @@ static int write_full(int fd, const void *p, size_t n)
 	return 0;
 }
 
-static int copy_in(struct source *src, struct source_entry *e, read_fn *rd, void *ctx, char *err,
-		   size_t cap)
+/* Copy rd's bytes into a new temporary file for e, hashing.  With limit
+ * (> 0 when e's size is already known) no more than that is written. */
+static int copy_in(struct source *src, struct source_entry *e, read_fn *rd, void *ctx,
+		   uint64_t limit, char *err, size_t cap)
 {
 	struct hasher h;
+	uint64_t n_in = 0;
 	int fd = store_tmp_create(src->st, e->tmp);
 	if (fd < 0) {
 		e->tmp[0] = '\0';
@@ -140,15 +129,21 @@ static int copy_in(struct source *src, struct source_entry *e, read_fn *rd, void
 			goto bad;
 		if (n == 0)
 			break;
+		if (limit && n_in + (uint64_t)n > limit) {
+			log_fail(err, cap, "%s: %s holds more than the %llu bytes declared for it",
+				 src->what, Q(e->name), (unsigned long long)limit);
+			goto bad;
+		}
 		if (write_full(fd, buf, (size_t)n) < 0) {
 			log_fail(err, cap, "writing into the store: %s", strerror(errno));
 			goto bad;
 		}
 		hasher_update(&h, buf, (size_t)n);
-		e->size += (uint64_t)n;
+		n_in += (uint64_t)n;
 		src->bytes += (uint64_t)n;
 	}
 	hasher_final(&h, e->digest);
+	e->size = n_in;
 	close(fd);
 	return 0;
 bad:
@@ -156,6 +151,14 @@ bad:
 	store_tmp_remove(src->st, e->tmp);
 	e->tmp[0] = '\0';
 	return -1;
+}
+
+/* The bytes of e hash to got, but the archive claimed something else. */
+static int claim_broken(struct source *src, const struct source_entry *e, const char *got,
+			const char *claimed, char *err, size_t cap)
+{
+	return log_fail(err, cap, "%s: %s is %s, but %s says %s", src->what, Q(e->name), got,
+			e->claimed_by ? e->claimed_by : "the archive", claimed);
 }
 
 /* ---- tar streams ---- */
@@ -191,10 +194,11 @@ static int64_t tar_data_offset(int fd, int64_t pos, uint64_t size)
 }
 
 struct ar_ctx {
+	struct source *src;
 	struct archive *a;
-	const char *what;
 	const char *name;
 	int64_t expect;  /* next offset: sparse members are refused */
+	int gzip_pipe;   /* a compressed stream: bound its expansion */
 };
 
 static long ar_read(void *ctx, const void **buf, char *err, size_t cap)
@@ -206,21 +210,135 @@ static long ar_read(void *ctx, const void **buf, char *err, size_t cap)
 	if (r == ARCHIVE_EOF)
 		return 0;
 	if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
-		return log_fail(err, cap, "%s: reading %s: %s", c->what, c->name, archive_error_string(c->a));
+		return log_fail(err, cap, "%s: reading %s: %s", c->src->what, Q(c->name),
+				Q(archive_error_string(c->a) ? archive_error_string(c->a) : "?"));
 	if (off != c->expect)
-		return log_fail(err, cap, "%s: %s is a sparse file, which an image never holds", c->what,
-			    c->name);
+		return log_fail(err, cap, "%s: %s is a sparse file, which an image never holds",
+				c->src->what, Q(c->name));
 	c->expect += (int64_t)size;
+	if (c->gzip_pipe) {
+		uint64_t out = (uint64_t)archive_filter_bytes(c->a, 0);
+		uint64_t in = (uint64_t)archive_filter_bytes(c->a, -1);
+		if (out > SOURCE_GZIP_GRACE && out / SOURCE_GZIP_RATIO > in)
+			return log_fail(err, cap,
+					"%s: the compressed stream expands more than %d times (an import "
+					"limit; a gzip bomb?): import it from a file, or uncompressed",
+					c->src->what, SOURCE_GZIP_RATIO);
+	}
 	return (long)size;
 }
 
-static int scan_archive(struct source *src, struct archive *a, char *err, size_t cap)
+/* Read the member at the archive's position into memory, hashing it. */
+static int read_mem(struct source *src, struct archive *a, struct source_entry *e, uint64_t size,
+		    char *err, size_t cap)
+{
+	struct ar_ctx c = { src, a, e->name, 0, 0 };
+	char *p = malloc(size ? size : 1);
+	uint64_t got = 0;
+	if (!p)
+		return log_fail(err, cap, "out of memory");
+	for (;;) {
+		const void *buf;
+		long n = ar_read(&c, &buf, err, cap);
+		if (n < 0) {
+			free(p);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		if (got + (uint64_t)n > size) {
+			free(p);
+			return log_fail(err, cap, "%s: %s holds more than its header says", src->what,
+					Q(e->name));
+		}
+		memcpy(p + got, buf, (size_t)n);
+		got += (uint64_t)n;
+	}
+	e->mem = p;
+	e->size = got;
+	src->cached += got;
+	digest_of(DIGEST_SHA256, p, (size_t)got, e->digest);
+	return 0;
+}
+
+/* What a pass does with one regular member. */
+enum pass { PASS_SCAN, PASS_FETCH };
+
+static int scan_member(struct source *src, struct archive *a, struct archive_entry *ent,
+		       const char *name, unsigned long member, char *err, size_t cap)
+{
+	struct source_entry *e = add_entry(src, name, err, cap);
+	uint64_t size = archive_entry_size_is_set(ent) ? (uint64_t)archive_entry_size(ent) : 0;
+	int compressed = archive_filter_code(a, 0) != ARCHIVE_FILTER_NONE;
+	int64_t off = -1;
+
+	if (!e)
+		return -1;
+	e->member = member;
+	if (src->tarfd >= 0 && !compressed)
+		off = tar_data_offset(src->tarfd, archive_read_header_position(a), size);
+	if (off >= 0) {
+		/* leave it where it is, unread: seeking past is free */
+		e->off = off;
+		e->size = size;
+		e->synced = 1;
+		if (archive_read_data_skip(a) != ARCHIVE_OK)
+			return log_fail(err, cap, "%s: reading %s: %s", src->what, Q(name),
+					Q(archive_error_string(a) ? archive_error_string(a) : "?"));
+		return 0;
+	}
+	if (src->tarfd >= 0) {
+		/* a compressed file: keep what is small, come back for the rest */
+		if (size <= SOURCE_CACHE_ONE && src->cached + size <= SOURCE_CACHE_MAX)
+			return read_mem(src, a, e, size, err, cap);
+		e->deferred = 1;
+		e->size = size;
+		if (archive_read_data_skip(a) != ARCHIVE_OK)
+			return log_fail(err, cap, "%s: reading %s: %s", src->what, Q(name),
+					Q(archive_error_string(a) ? archive_error_string(a) : "?"));
+		return 0;
+	}
+	{
+		struct ar_ctx c = { src, a, name, 0, compressed };
+		return copy_in(src, e, ar_read, &c, 0, err, cap);
+	}
+}
+
+/* A later pass over a compressed file: copy member if its entry wants it. */
+static int fetch_member(struct source *src, struct archive *a, const char *name,
+			unsigned long member, const struct source_entry *only, char *err, size_t cap)
+{
+	void *v = map_get(&src->names, name);
+	struct source_entry *e = v ? &src->e[(size_t)v - 1] : NULL;
+	char got[DIGEST_STR_MAX];
+	struct ar_ctx c = { src, a, name, 0, 0 };
+	uint64_t size;
+
+	if (!e || e->member != member || !e->deferred || e->tmp[0] || (only ? e != only : !e->wanted))
+		return 0;
+	size = e->size;
+	snprintf(got, sizeof got, "%s", e->digest);
+	if (copy_in(src, e, ar_read, &c, size ? size : 1, err, cap) < 0)
+		return -1;
+	if (e->size != size)
+		return log_fail(err, cap, "%s: %s changed while it was read", src->what, Q(name));
+	if (got[0] && strcmp(got, e->digest) != 0)
+		return claim_broken(src, e, e->digest, got, err, cap);
+	e->deferred = 0;
+	e->unverified = 0;
+	return 0;
+}
+
+static int scan_archive(struct source *src, struct archive *a, enum pass pass,
+			const struct source_entry *only, char *err, size_t cap)
 {
 	struct archive_entry *ent;
 	char name[SOURCE_NAME_MAX];
-	int r, members = 0;
+	unsigned long members = 0;
+	int r;
 
 	for (;;) {
+		const char *path;
 		r = archive_read_next_header(a, &ent);
 		if (r == ARCHIVE_EOF)
 			break;
@@ -228,54 +346,40 @@ static int scan_archive(struct source *src, struct archive *a, char *err, size_t
 			const char *why = archive_error_string(a);
 			if (members == 0)
 				return log_fail(err, cap, "%s is not a tar archive (%s)%s", src->what,
-					    why ? why : "unrecognised format",
+					    why ? Q(why) : "unrecognised format",
 					    strcmp(src->what, "stdin") == 0
 						    ? "; empty stdin? `docker run` needs -i to pass it on"
 						    : "");
-			return log_fail(err, cap, "%s: %s", src->what, why ? why : "damaged archive");
+			return log_fail(err, cap, "%s: %s", src->what, why ? Q(why) : "damaged archive");
 		}
 		members++;
-		if (clean_name(archive_entry_pathname(ent) ? archive_entry_pathname(ent) : "", name,
-			       sizeof name) < 0) {
+		path = archive_entry_pathname(ent) ? archive_entry_pathname(ent) : "";
+		if (tarname_clean(path, name, sizeof name) < 0) {
 			if (archive_entry_filetype(ent) == AE_IFDIR)
 				continue; /* "./" and the like */
-			return log_fail(err, cap, "%s: unacceptable member name %.200s", src->what,
-				    archive_entry_pathname(ent) ? archive_entry_pathname(ent) : "");
+			return log_fail(err, cap, "%s: unacceptable member name %s", src->what, Q(path));
 		}
 		switch (archive_entry_filetype(ent)) {
-		case AE_IFREG: {
-			struct ar_ctx c = { a, src->what, name, 0 };
-			struct source_entry *e = add_entry(src, name, err, cap);
-			int64_t off = -1;
-			if (!e)
-				return -1;
-			if (src->tarfd >= 0 && archive_filter_code(a, 0) == ARCHIVE_FILTER_NONE)
-				off = tar_data_offset(src->tarfd, archive_read_header_position(a),
-						      (uint64_t)archive_entry_size(ent));
-			if (off >= 0) {
-				/* leave it where it is, unread: seeking past is free */
-				e->off = off;
-				e->size = (uint64_t)archive_entry_size(ent);
-				e->digest[0] = '\0';
-				e->synced = 1;
-				src->bytes += e->size;
-				if (archive_read_data_skip(a) != ARCHIVE_OK)
-					return log_fail(err, cap, "%s: reading %s: %s", src->what, name,
-							archive_error_string(a));
-			} else if (copy_in(src, e, ar_read, &c, err, cap) < 0) {
+		case AE_IFREG:
+			if (pass == PASS_FETCH) {
+				if (fetch_member(src, a, name, members, only, err, cap) < 0)
+					return -1;
+			} else if (scan_member(src, a, ent, name, members, err, cap) < 0) {
 				return -1;
 			}
 			break;
-		}
 		case AE_IFLNK: {
 			/* docker save links repeated layers to the first copy */
 			const char *t = archive_entry_symlink(ent);
 			struct source_entry *e;
+			if (pass == PASS_FETCH)
+				break;
 			if (!t || strlen(t) >= SOURCE_NAME_MAX)
-				return log_fail(err, cap, "%s: bad symlink %s", src->what, name);
+				return log_fail(err, cap, "%s: bad symlink %s", src->what, Q(name));
 			e = add_entry(src, name, err, cap);
 			if (!e)
 				return -1;
+			e->member = members;
 			e->link = strdup(t);
 			if (!e->link)
 				return log_fail(err, cap, "out of memory");
@@ -301,8 +405,9 @@ static struct archive *new_reader(void)
 	return a;
 }
 
-/* Read the tar stream on fd into src (already initialised). */
-static int read_tar(struct source *src, int fd, char *err, size_t cap)
+/* Read the tar on fd into src (already initialised). */
+static int read_tar(struct source *src, int fd, enum pass pass, const struct source_entry *only,
+		    char *err, size_t cap)
 {
 	struct archive *a = new_reader();
 	int r;
@@ -310,156 +415,297 @@ static int read_tar(struct source *src, int fd, char *err, size_t cap)
 	if (!a)
 		return log_fail(err, cap, "out of memory");
 	if (archive_read_open_fd(a, fd, COPY_CHUNK) != ARCHIVE_OK) {
+		const char *why = archive_error_string(a);
 		r = log_fail(err, cap, "%s is not a tar archive (%s)%s", src->what,
-			     archive_error_string(a),
+			     why ? Q(why) : "?",
 			     strcmp(src->what, "stdin") == 0
 				     ? "; empty stdin? `docker run` needs -i to pass it on"
 				     : "");
 		archive_read_free(a);
 		return r;
 	}
-	r = scan_archive(src, a, err, cap);
+	r = scan_archive(src, a, pass, only, err, cap);
+	if (pass == PASS_SCAN && src->tarfd >= 0 &&
+	    archive_filter_code(a, 0) != ARCHIVE_FILTER_NONE) {
+		/* compressed: nothing can be read in place, what is used is
+		 * fetched by reading it again */
+		src->zfd = src->tarfd;
+		src->tarfd = -1;
+	}
 	archive_read_free(a);
+	return r;
+}
+
+/* Scan fd (a file or a pipe): a regular file is read again later, a pipe
+ * is copied now.  fd is the source's from now on. */
+static int open_tar(struct source *src, int fd, int flags, char *err, size_t cap)
+{
+	struct stat sb;
+	int r;
+
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && lseek(fd, 0, SEEK_CUR) == 0) {
+		src->tarfd = fd;
+		src->in_place = flags & SOURCE_IN_PLACE;
+		return read_tar(src, fd, PASS_SCAN, NULL, err, cap);
+	}
+	r = read_tar(src, fd, PASS_SCAN, NULL, err, cap);
+	close(fd);
 	return r;
 }
 
 int source_open_fd(struct source *src, const struct store *st, int fd, const char *what,
 		   char *err, size_t cap)
 {
+	/* a regular file on stdin (< file) is read like a named one */
+	int own;
 	source_init(src, st, what);
-	return read_tar(src, fd, err, cap);
+	own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (own < 0)
+		return log_fail(err, cap, "%s: %s", src->what, strerror(errno));
+	return open_tar(src, own, 0, err, cap);
 }
 
 int source_open_path(struct source *src, const struct store *st, const char *path, int flags,
 		     char *err, size_t cap)
 {
 	struct stat sb;
-	int fd, r;
+	int fd;
 
 	source_init(src, st, path);
 	if (stat(path, &sb) < 0)
-		return log_fail(err, cap, "%s: %s", path, strerror(errno));
+		return log_fail(err, cap, "%s: %s", src->what, strerror(errno));
 	if (S_ISDIR(sb.st_mode)) {
 		src->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (src->dirfd < 0)
-			return log_fail(err, cap, "%s: %s", path, strerror(errno));
+			return log_fail(err, cap, "%s: %s", src->what, strerror(errno));
 		return 0;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return log_fail(err, cap, "%s: %s", path, strerror(errno));
-	/* a regular file can be read again later: leave its members in place */
-	if ((flags & SOURCE_IN_PLACE) && S_ISREG(sb.st_mode))
-		src->tarfd = fd;
-	r = read_tar(src, fd, err, cap);
-	if (src->tarfd < 0)
-		close(fd);
-	return r;
+		return log_fail(err, cap, "%s: %s", src->what, strerror(errno));
+	return open_tar(src, fd, flags, err, cap);
 }
 
 int source_entry_open(const struct source *src, const struct source_entry *e, uint64_t *off)
 {
-	if (e->off >= 0) {
+	if (!e->tmp[0] && e->off >= 0) {
 		*off = (uint64_t)e->off;
 		return fcntl(src->tarfd, F_DUPFD_CLOEXEC, 0);
 	}
 	*off = 0;
+	if (!e->tmp[0]) {
+		errno = ENOENT;
+		return -1;
+	}
 	return store_tmp_open(src->st, e->tmp);
 }
 
-/* ---- directories ---- */
+/* ---- fetching what is used ---- */
 
 struct fd_ctx {
 	int fd;
 	char *buf;
 	const char *name;
+	uint64_t off, left;   /* pread from off, left bytes (in place); or read() */
+	int pos;
 };
 
 static long fd_read(void *ctx, const void **buf, char *err, size_t cap)
 {
 	struct fd_ctx *c = ctx;
 	for (;;) {
-		ssize_t n = read(c->fd, c->buf, COPY_CHUNK);
+		size_t want = COPY_CHUNK;
+		ssize_t n;
+		if (c->pos && c->left < want)
+			want = (size_t)c->left;
+		if (c->pos && want == 0)
+			return 0;
+		n = c->pos ? pread(c->fd, c->buf, want, (off_t)c->off) : read(c->fd, c->buf, want);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return log_fail(err, cap, "reading %s: %s", c->name, strerror(errno));
+			return log_fail(err, cap, "reading %s: %s", Q(c->name), strerror(errno));
+		if (c->pos && n == 0)
+			return log_fail(err, cap, "reading %s: the file is shorter than it was", Q(c->name));
+		if (c->pos) {
+			c->off += (uint64_t)n;
+			c->left -= (uint64_t)n;
+		}
 		*buf = c->buf;
 		return (long)n;
 	}
 }
 
+/* Write what e holds (memory or in place) into a temporary file, checking
+ * the digest claimed for it. */
+static int fetch_local(struct source *src, struct source_entry *e, char *err, size_t cap)
+{
+	char want[DIGEST_STR_MAX];
+	uint64_t size = e->size;
+
+	snprintf(want, sizeof want, "%s", e->digest);
+	if (e->mem) {
+		int fd = store_tmp_create(src->st, e->tmp);
+		if (fd < 0 || write_full(fd, e->mem, (size_t)e->size) < 0) {
+			int saved = errno;
+			if (fd >= 0) {
+				close(fd);
+				store_tmp_remove(src->st, e->tmp);
+			}
+			e->tmp[0] = '\0';
+			return log_fail(err, cap, "writing into the store: %s", strerror(saved));
+		}
+		close(fd);
+		src->bytes += e->size;
+		src->cached -= e->size;
+		free(e->mem);
+		e->mem = NULL;
+	} else {
+		struct fd_ctx c = { src->tarfd, malloc(COPY_CHUNK), e->name, (uint64_t)e->off, e->size, 1 };
+		int r;
+		if (!c.buf)
+			return log_fail(err, cap, "out of memory");
+		r = copy_in(src, e, fd_read, &c, size ? size : 1, err, cap);
+		free(c.buf);
+		if (r < 0)
+			return -1;
+		if (want[0] && strcmp(want, e->digest) != 0)
+			return claim_broken(src, e, e->digest, want, err, cap);
+		e->unverified = 0;
+	}
+	e->synced = 0;
+	return 0;
+}
+
+/* One pass over a compressed file for the deferred entries wanted (or
+ * just only). */
+static int fetch_pass(struct source *src, const struct source_entry *only, char *err, size_t cap)
+{
+	int r;
+	if (src->zfd < 0 || lseek(src->zfd, 0, SEEK_SET) != 0)
+		return log_fail(err, cap, "%s: cannot read it again", src->what);
+	r = read_tar(src, src->zfd, PASS_FETCH, only, err, cap);
+	if (r == 0) {
+		for (size_t i = 0; i < src->n; i++) {
+			const struct source_entry *e = &src->e[i];
+			if (e->deferred && (only ? e == only : e->wanted))
+				return log_fail(err, cap, "%s: %s is gone from the archive", src->what,
+						Q(e->name));
+		}
+	}
+	return r;
+}
+
+static int sync_tmp(struct source *src, struct source_entry *e)
+{
+	int fd, r;
+	if (e->synced)
+		return 0;
+	fd = store_tmp_open(src->st, e->tmp);
+	if (fd < 0)
+		return -1;
+	r = fdatasync(fd);
+	close(fd);
+	if (r == 0)
+		e->synced = 1;
+	return r;
+}
+
+int source_fetch(struct source *src, char *err, size_t cap)
+{
+	int deferred = 0;
+	for (size_t i = 0; i < src->n; i++) {
+		struct source_entry *e = &src->e[i];
+		if (!e->wanted || e->tmp[0])
+			continue;
+		if (e->deferred)
+			deferred = 1;
+		else if (e->mem || (e->off >= 0 && !src->in_place))
+			if (fetch_local(src, e, err, cap) < 0)
+				return -1;
+	}
+	if (deferred && fetch_pass(src, NULL, err, cap) < 0)
+		return -1;
+	for (size_t i = 0; i < src->n; i++) {
+		struct source_entry *e = &src->e[i];
+		if (!e->wanted && e->tmp[0] && !e->link) {
+			/* copied from a pipe but not used: give the space back now */
+			store_tmp_remove(src->st, e->tmp);
+			e->tmp[0] = '\0';
+		}
+		if (e->wanted && e->tmp[0] && sync_tmp(src, e) < 0)
+			return log_fail(err, cap, "sync %s: %s", Q(e->name), strerror(errno));
+	}
+	return 0;
+}
+
+/* ---- directories ---- */
+
 /* Open name below dirfd without following any symlink on the way (Linux
  * openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), so a layout directory
  * cannot point the reader elsewhere; kernels before 5.6 get O_NOFOLLOW on
- * the last component, names being already free of "..". */
+ * the last component, names being already free of "..".  O_NONBLOCK: a
+ * FIFO put where a file should be must not block the open. */
 static int open_beneath(int dirfd, const char *name)
 {
 #if defined(__x86_64__)
 	struct {
 		uint64_t flags, mode, resolve;
-	} how = { O_RDONLY | O_CLOEXEC, 0, 0x08 /* BENEATH */ | 0x04 /* NO_SYMLINKS */ };
+	} how = { O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0, 0x08 /* BENEATH */ | 0x04 /* NO_SYMLINKS */ };
 	long fd = syscall(437 /* openat2 */, dirfd, name, &how, sizeof how);
 	if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
 		return (int)fd;
 #endif
-	return openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	return openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 }
 
 /* Copy name from the directory into the table (names are clean: no "..",
- * not absolute; symlinks are not followed). */
+ * not absolute; symlinks are not followed; regular files only). */
 static struct source_entry *dir_load(struct source *src, const char *name, char *err, size_t cap)
 {
-	struct fd_ctx c = { -1, NULL, name };
+	struct fd_ctx c = { -1, NULL, name, 0, 0, 0 };
 	struct source_entry *e;
 	struct stat sb;
 
 	c.fd = open_beneath(src->dirfd, name);
 	if (c.fd < 0) {
-		log_fail(err, cap, "%s has no %s (%s)", src->what, name,
+		int saved = errno;
+		log_fail(err, cap, "%s has no %s (%s)", src->what, Q(name),
 			 errno == ELOOP ? "a symlink on the way, which a layout directory may not use"
 					: strerror(errno));
+		errno = saved;
 		return NULL;
 	}
 	if (fstat(c.fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
 		close(c.fd);
-		log_fail(err, cap, "%s/%s is not a regular file", src->what, name);
+		log_fail(err, cap, "%s/%s is not a regular file", src->what, Q(name));
+		errno = EINVAL;
 		return NULL;
 	}
+	/* a regular file never blocks; clear the flag for plain reads */
+	fcntl(c.fd, F_SETFL, 0);
 	c.buf = malloc(COPY_CHUNK);
 	e = c.buf ? add_entry(src, name, err, cap) : NULL;
 	if (!c.buf)
 		log_fail(err, cap, "out of memory");
-	if (e && copy_in(src, e, fd_read, &c, err, cap) < 0)
+	if (e && copy_in(src, e, fd_read, &c, 0, err, cap) < 0)
 		e = NULL;
 	free(c.buf);
 	close(c.fd);
+	if (!e)
+		errno = EIO;
 	return e;
 }
 
 /* ---- lookups ---- */
 
-/* What a symlink at cur pointing at target names: target taken relative to
- * cur's directory (docker save writes "../<id>/layer.tar"), normalised.  -1
- * if it climbs out of the archive or does not fit in cap. */
-static int resolve_link(const char *cur, const char *target, char *out, size_t cap)
-{
-	char joined[SOURCE_NAME_MAX * 2 + 2];
-	const char *slash = strrchr(cur, '/');
-
-	if (target[0] == '/' || !slash)
-		snprintf(joined, sizeof joined, "%s", target);
-	else
-		snprintf(joined, sizeof joined, "%.*s/%s", (int)(slash - cur), cur, target);
-	return clean_name(joined, out, cap);
-}
-
 struct source_entry *source_get(struct source *src, const char *name, char *err, size_t cap)
 {
 	char cur[SOURCE_NAME_MAX], next[SOURCE_NAME_MAX];
 
-	if (clean_name(name, cur, sizeof cur) < 0) {
-		log_fail(err, cap, "%s: unacceptable file name %.200s", src->what, name);
+	if (tarname_clean(name, cur, sizeof cur) < 0) {
+		log_fail(err, cap, "%s: unacceptable file name %s", src->what, Q(name));
+		errno = EINVAL;
 		return NULL;
 	}
 	for (int depth = 0; depth < 8; depth++) {
@@ -468,19 +714,22 @@ struct source_entry *source_get(struct source *src, const char *name, char *err,
 		if (!v) {
 			if (src->dirfd >= 0)
 				return dir_load(src, cur, err, cap);
-			log_fail(err, cap, "%s has no %s", src->what, cur);
+			log_fail(err, cap, "%s has no %s", src->what, Q(cur));
+			errno = ENOENT;
 			return NULL;
 		}
 		e = &src->e[(size_t)v - 1];
 		if (!e->link)
 			return e;
-		if (resolve_link(cur, e->link, next, sizeof next) < 0) {
-			log_fail(err, cap, "%s: symlink %s leaves the archive", src->what, name);
+		if (tarname_resolve(cur, e->link, next, sizeof next) < 0) {
+			log_fail(err, cap, "%s: symlink %s leaves the archive", src->what, Q(name));
+			errno = EINVAL;
 			return NULL;
 		}
 		memcpy(cur, next, sizeof cur);
 	}
-	log_fail(err, cap, "%s: too many symlinks at %s", src->what, name);
+	log_fail(err, cap, "%s: too many symlinks at %s", src->what, Q(name));
+	errno = ELOOP;
 	return NULL;
 }
 
@@ -504,10 +753,20 @@ int source_read(struct source *src, struct source_entry *e, size_t max, char **o
 	uint64_t off;
 
 	if (e->size > max)
-		return log_fail(err, cap, "%s: %s is larger than %zu bytes", src->what, e->name, max);
+		return log_fail(err, cap, "%s: %s is larger than %zu bytes", src->what, Q(e->name), max);
+	if (e->mem) {
+		buf = malloc(e->size + 1);
+		if (!buf)
+			return log_fail(err, cap, "out of memory");
+		memcpy(buf, e->mem, (size_t)e->size);
+		got = (size_t)e->size;
+		goto have;
+	}
+	if (e->deferred && !e->tmp[0] && fetch_pass(src, e, err, cap) < 0)
+		return -1;
 	fd = source_entry_open(src, e, &off);
 	if (fd < 0)
-		return log_fail(err, cap, "%s: %s: %s", src->what, e->name, strerror(errno));
+		return log_fail(err, cap, "%s: %s: %s", src->what, Q(e->name), strerror(errno));
 	buf = malloc(e->size + 1);
 	if (!buf) {
 		close(fd);
@@ -520,11 +779,12 @@ int source_read(struct source *src, struct source_entry *e, size_t max, char **o
 		if (n <= 0) {
 			free(buf);
 			close(fd);
-			return log_fail(err, cap, "%s: %s: short read", src->what, e->name);
+			return log_fail(err, cap, "%s: %s: short read", src->what, Q(e->name));
 		}
 		got += (size_t)n;
 	}
 	close(fd);
+have:
 	buf[got] = '\0';
 	if (!e->digest[0] || e->unverified) {
 		/* an in-place member, read now: hash it now */
@@ -532,8 +792,7 @@ int source_read(struct source *src, struct source_entry *e, size_t max, char **o
 		digest_of(DIGEST_SHA256, buf, got, d);
 		if (e->unverified && strcmp(d, e->digest) != 0) {
 			free(buf);
-			return log_fail(err, cap, "%s: %s is %s, not %s as the archive says", src->what,
-					e->name, d, e->digest);
+			return claim_broken(src, e, d, e->digest, err, cap);
 		}
 		snprintf(e->digest, sizeof e->digest, "%s", d);
 		e->unverified = 0;
@@ -543,21 +802,6 @@ int source_read(struct source *src, struct source_entry *e, size_t max, char **o
 	return 0;
 }
 
-int source_sync(struct source *src, struct source_entry *e)
-{
-	int fd, r;
-	if (e->synced)
-		return 0;
-	fd = store_tmp_open(src->st, e->tmp);
-	if (fd < 0)
-		return -1;
-	r = fdatasync(fd);
-	close(fd);
-	if (r == 0)
-		e->synced = 1;
-	return r;
-}
-
 void source_close(struct source *src)
 {
 	for (size_t i = 0; i < src->n; i++) {
@@ -565,6 +809,7 @@ void source_close(struct source *src)
 			store_tmp_remove(src->st, src->e[i].tmp);
 		free(src->e[i].name);
 		free(src->e[i].link);
+		free(src->e[i].mem);
 	}
 	free(src->e);
 	map_free(&src->names);
@@ -572,7 +817,9 @@ void source_close(struct source *src)
 		close(src->dirfd);
 	if (src->tarfd >= 0)
 		close(src->tarfd);
-	src->tarfd = -1;
+	if (src->zfd >= 0)
+		close(src->zfd);
+	src->tarfd = src->zfd = -1;
 	src->e = NULL;
 	src->n = src->cap = 0;
 	src->dirfd = -1;

@@ -29,11 +29,11 @@ os_true "crafted: flipped.tar differs from the original only inside $FLIPPED" \
 os_true "crafted: missing-layer.tar lacks $DROPPED" bash -c "! tar -tf '$B/missing-layer.tar' | grep -qx '$DROPPED'"
 
 declare -A WHY=(
-  [truncated]='Truncated tar archive'
-  [flipped]="layer [0-9]+ \\(${FLIPPED//\//\\/}\\) is sha256:[0-9a-f]{64} but the config's diff_id says sha256:[0-9a-f]{64}"
+  [truncated]='Truncated (tar archive|input file)'
+  [flipped]="${FLIPPED//\//\\/} is sha256:[0-9a-f]{64}, but the config's diff_id says sha256:[0-9a-f]{64}"
   [missing-layer]="has no ${DROPPED//\//\\/}"
   [not-a-tar]='(not a tar archive|Unrecognized archive format)'
-  [lying-v25]='blobs/sha256/[0-9a-f]{64} does not hold what its name says'
+  [lying-v25]='blobs/sha256/[0-9a-f]{64} (does not hold what its name says|is sha256:[0-9a-f]{64}, but its name says)'
 )
 CASES=(truncated flipped missing-layer not-a-tar lying-v25)
 

@@ -734,8 +734,10 @@ static int flush_output(struct conn *c)
 				continue;
 			if (errno == EAGAIN)
 				return 0;
+			/* a client that goes away mid-download is no server fault */
 			static struct log_limit sendfile_log;
-			log_limited_errno(LOG_WARN, &sendfile_log, "sendfile to %s", c->peer);
+			log_limited_errno(errno == EPIPE || errno == ECONNRESET ? LOG_DEBUG : LOG_WARN,
+					  &sendfile_log, "sendfile to %s", c->peer);
 			conn_close(c);
 			return -1;
 		}

@@ -38,9 +38,11 @@ static void log_flush_locked(void);
 
 void log_flush(void)
 {
+	int saved = errno;
 	pthread_mutex_lock(&log_lock);
 	log_flush_locked();
 	pthread_mutex_unlock(&log_lock);
+	errno = saved;
 }
 
 static void log_flush_locked(void)
@@ -57,8 +59,11 @@ static void log_flush_locked(void)
 	log_len = 0;
 }
 
+/* Logging never changes errno: a caller may log a failure and then return
+ * -1 for its own caller to read errno (the write to stderr would clobber it). */
 static void log_append(int level, const char *fmt, va_list ap, int with_errno, int err)
 {
+	int saved = errno;
 	char line[LOG_LINE_MAX];
 	struct timespec ts;
 	struct tm tm;
@@ -110,6 +115,7 @@ static void log_append(int level, const char *fmt, va_list ap, int with_errno, i
 	if (level <= LOG_WARN || log_immediate)
 		log_flush_locked();
 	pthread_mutex_unlock(&log_lock);
+	errno = saved;
 }
 
 void log_vmsg(int level, const char *fmt, va_list ap)

@@ -3,7 +3,8 @@
  * Lines go to stderr through a buffer that the event loop flushes before it
  * sleeps (log_flush), so a busy server makes one write per loop turn rather
  * than one per request.  log_warn appends strerror(errno); log_warnx does not.
- * fatal() is for start-up and the CLI only: the request path never exits. */
+ * fatal() is for start-up and the CLI only: the request path never exits.
+ * No log call changes errno. */
 #ifndef PH_LOG_H
 #define PH_LOG_H
 

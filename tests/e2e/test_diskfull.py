@@ -5,6 +5,7 @@ match its digest; HEAD never claims a blob whose bytes are wrong) and recovers
 fully once space is back (issue 7, finding 2 and the disk-full section)."""
 import hashlib
 import json
+import time
 import os
 import shutil
 import subprocess
@@ -266,6 +267,27 @@ class TestManifestsOnFullDisk(DiskTest):
         self.assertEqual(self.tags(self.srv), ["v1", "v2"])
         self.assertEqual(send(self.srv, "GET", "/v2/full/app/manifests/v2").body, m2)
         self.assert_nothing_corrupt("full/app")
+
+    def test_refused_tags_stay_507_across_second_boundaries(self):
+        """Keep tagging on a full disk for a few seconds: every refusal is 507.
+        The first log line of each second used to clobber errno between the
+        store's warning and the handler, so one refusal a second came out 500."""
+        s = self.start()
+        r, m = self.push_image(s, "full/sec", "v0")
+        self.assertEqual(r.status, 201)
+        self.fill()
+        statuses = {}
+        t0 = time.monotonic()
+        i = 0
+        while time.monotonic() - t0 < 3.5:
+            i += 1
+            r = send(s, "PUT", "/v2/full/sec/manifests/s%05d" % i, m, {"Content-Type": OCI_MANIFEST})
+            statuses[r.status] = statuses.get(r.status, 0) + 1
+            if r.status != 201:
+                self.assert_507(r)
+            time.sleep(0.005)
+        self.assertIn(507, statuses)
+        self.assertEqual(set(statuses) - {201, 507}, set(), statuses)
 
     def test_tags_until_the_journal_hits_enospc(self):
         """Tag until the journal cannot grow: the refused tag is 507 and absent,

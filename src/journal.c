@@ -290,7 +290,7 @@ static int ensure_file(struct journal *j)
 int journal_append(struct journal *j, const char *text, size_t n)
 {
 	char line[CHECK_LEN + 1 + JOURNAL_RECORD_MAX + 1];
-	size_t len = CHECK_LEN + 1 + n + 1, done = 0;
+	size_t len = CHECK_LEN + 1 + n + 1;
 
 	if (n > JOURNAL_RECORD_MAX || memchr(text, '\n', n)) {
 		errno = EINVAL;
@@ -302,20 +302,16 @@ int journal_append(struct journal *j, const char *text, size_t n)
 	line[CHECK_LEN] = ' ';
 	memcpy(line + CHECK_LEN + 1, text, n);
 	line[len - 1] = '\n';
-	while (done < len) {
-		ssize_t w = pwrite(j->fd, line + done, len - done, (off_t)(j->len + done));
-		if (w < 0) {
-			int e = errno;
-			if (e == EINTR)
-				continue;
-			/* a torn record fails its check at replay anyway; cut it
-			 * so the next one starts on a record boundary */
-			if (done && ftruncate(j->fd, (off_t)j->len) < 0)
-				log_warn("journal: truncate after a failed append");
-			errno = e;
-			return -1;
-		}
-		done += (size_t)w;
+	if (file_pwrite_all(j->fd, line, len, j->len) < 0) {
+		int e = errno;
+		struct stat sb;
+		/* a torn record fails its check at replay anyway; cut it
+		 * so the next one starts on a record boundary */
+		if (fstat(j->fd, &sb) == 0 && (uint64_t)sb.st_size > j->len &&
+		    ftruncate(j->fd, (off_t)j->len) < 0)
+			log_warn("journal: truncate after a failed append");
+		errno = e;
+		return -1;
 	}
 	j->len += len;
 	pthread_mutex_lock(&j->mu);

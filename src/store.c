@@ -73,27 +73,6 @@ static void link_rel(char out[REL_MAX], const char *repo, const char *digest)
 	layout_rel(out, repo, b);
 }
 
-static int mkdirs_at(int dfd, const char *rel)
-{
-	char p[REL_MAX];
-	size_t n = strlen(rel);
-	if (n >= sizeof p) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(p, rel, n + 1);
-	for (size_t i = 1; i <= n; i++) {
-		if (p[i] != '/' && p[i] != '\0')
-			continue;
-		p[i] = '\0';
-		if (mkdirat(dfd, p, 0755) < 0 && errno != EEXIST)
-			return -1;
-		if (i < n)
-			p[i] = '/';
-	}
-	return 0;
-}
-
 /* ---- repositories ---- */
 
 static void manifest_entry_free(struct store_manifest *e)
@@ -148,10 +127,10 @@ static struct repo *repo_open(struct store *st, const char *name)
 	if (r)
 		return r;
 	layout_rel(rel, name, "blobs/sha256");
-	if (mkdirs_at(st->rootfd, rel) < 0)
+	if (file_mkdirs(st->rootfd, rel) < 0)
 		return NULL;
 	layout_rel(rel, name, "blobs/sha512");
-	if (mkdirs_at(st->rootfd, rel) < 0)
+	if (file_mkdirs(st->rootfd, rel) < 0)
 		return NULL;
 	layout_rel(rel, name, "oci-layout");
 	if (file_write_atomic(st->rootfd, rel, layout, sizeof layout - 1) < 0)
@@ -466,30 +445,18 @@ void store_upload_release(struct store *st, struct store_upload *up)
  * reopened file, or one a failed write left longer, never shifts the bytes. */
 int store_upload_write(struct store *st, struct store_upload *up, const void *data, size_t n)
 {
-	const char *p = data;
-	uint64_t off = up->size;
-	size_t left = n;
-
 	if (up->fd < 0 && store_upload_claim(st, up) < 0)
 		return -1;
-	while (left) {
-		ssize_t w = pwrite(up->fd, p, left, (off_t)off);
-		if (w < 0) {
-			int e = errno;
-			if (e == EINTR)
-				continue;
-			/* back to the claim: a client resuming from the Range we
-			 * report then appends where the hashed bytes end */
-			up->size = up->claim_size;
-			up->h = up->claim_h;
-			if (ftruncate(up->fd, (off_t)up->size) < 0)
-				log_warn("upload %s: truncate after a failed write", up->id);
-			errno = e;
-			return -1;
-		}
-		p += w;
-		off += (uint64_t)w;
-		left -= (size_t)w;
+	if (file_pwrite_all(up->fd, data, n, up->size) < 0) {
+		int e = errno;
+		/* back to the claim: a client resuming from the Range we
+		 * report then appends where the hashed bytes end */
+		up->size = up->claim_size;
+		up->h = up->claim_h;
+		if (ftruncate(up->fd, (off_t)up->size) < 0)
+			log_warn("upload %s: truncate after a failed write", up->id);
+		errno = e;
+		return -1;
 	}
 	hasher_update(&up->h, data, n);
 	up->size += n;
@@ -514,28 +481,6 @@ static void upload_free(struct store *st, struct store_upload *up, int remove_fi
 void store_upload_cancel(struct store *st, struct store_upload *up)
 {
 	upload_free(st, up, 1);
-}
-
-/* Hash the upload's file again with another algorithm (sha512 pushes). */
-static int rehash_file(int fd, enum digest_alg alg, char out[DIGEST_STR_MAX])
-{
-	static char chunk[65536];
-	struct hasher h;
-	off_t off = 0;
-	hasher_init(&h, alg);
-	for (;;) {
-		ssize_t r = pread(fd, chunk, sizeof chunk, off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-		hasher_update(&h, chunk, (size_t)r);
-		off += r;
-	}
-	hasher_final(&h, out);
-	return 0;
 }
 
 /* The file must hold exactly the bytes hashed: longer (a failed write whose
@@ -571,7 +516,7 @@ int store_upload_commit(struct store *st, struct store_upload *up, const char *d
 	digest_parse(digest, strlen(digest), &alg);
 	if (alg == DIGEST_SHA256)
 		hasher_final(&up->h, got);
-	else if (rehash_file(up->fd, alg, got) < 0)
+	else if (file_hash_range(up->fd, 0, up->size, alg, got) < 0) /* sha512 pushes */
 		goto fail;
 	if (strcmp(got, digest) != 0) {
 		store_upload_cancel(st, up);
@@ -1393,7 +1338,7 @@ int store_open(struct store **out, const char *root, int flags)
 		goto fail;
 	}
 	for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)
-		if (mkdirs_at(st->rootfd, dirs[i]) < 0) {
+		if (file_mkdirs(st->rootfd, dirs[i]) < 0) {
 			log_warn("create %s/%s", root, dirs[i]);
 			goto fail;
 		}

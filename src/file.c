@@ -184,14 +184,18 @@ int file_read_at(int dfd, const char *rel, size_t max, struct buf *out)
 	}
 	buf_init(out, max);
 	for (;;) {
+		char probe;
 		ssize_t r;
-		if (buf_reserve(out, 65536) < 0 && buf_reserve(out, 1) < 0) {
+		/* a file of exactly max bytes is read whole: the read that must
+		 * find its end goes into probe, not past the buffer's maximum */
+		int full = buf_reserve(out, 65536) < 0 && buf_reserve(out, 1) < 0;
+		r = full ? read(fd, &probe, 1) : read(fd, out->p + out->len, out->cap - out->len);
+		if (full && r > 0) {
 			close(fd);
 			buf_free(out);
 			errno = EFBIG;
 			return -1;
 		}
-		r = read(fd, out->p + out->len, out->cap - out->len);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {

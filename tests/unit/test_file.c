@@ -105,6 +105,10 @@ TEST(read_has_a_maximum)
 	CHECK_EQ_INT(file_write_atomic(dfd, "big", "0123456789", 10), 0);
 	CHECK_EQ_INT(file_read_at(dfd, "big", 9, &b), -1);
 	CHECK_EQ_INT(errno, EFBIG);
+	/* exactly the maximum is fine */
+	CHECK_EQ_INT(file_read_at(dfd, "big", 10, &b), 0);
+	CHECK_EQ_INT(b.len, 10);
+	buf_free(&b);
 	CHECK_EQ_INT(file_read_at(dfd, "absent", 10, &b), -1);
 	CHECK_EQ_INT(errno, ENOENT);
 }

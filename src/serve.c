@@ -301,8 +301,8 @@ static void on_tick(struct ev *ev, void *data)
 		srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	/* paused for want of descriptors: try again once a second */
 	resume_accept(srv);
-	store_upload_expire(srv->store, ev_clock_ms(), srv->opt->upload_expiry_ms);
-	store_tick(srv->store, ev_clock_ms());
+	store_upload_expire(srv->store, now, srv->opt->upload_expiry_ms);
+	store_tick(srv->store, now);
 }
 
 static void before_sleep(struct ev *ev, void *data)

@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "buf.h"
-#include "ev.h"
 #include "file.h"
 #include "journal.h"
 #include "json.h"
@@ -43,7 +42,8 @@ struct store {
 	struct map owners;  /* owner -> unsigned * : that owner's open sessions */
 	struct store_limits lim;
 	struct journal *j;  /* tag and manifest changes since index.json */
-	int64_t last_append; /* ev_clock_ms of the last journal record */
+	int appended;       /* journal records since the last store_tick */
+	int64_t last_append; /* the tick's clock when it first saw them */
 	int read_only;      /* never change what is on disk */
 	int loaded;         /* store_open finished: memory is the whole truth */
 };
@@ -368,7 +368,8 @@ static unsigned *owner_count(struct store *st, const char *owner)
 	return n;
 }
 
-struct store_upload *store_upload_start(struct store *st, const char *repo, const char *owner)
+struct store_upload *store_upload_start(struct store *st, const char *repo, const char *owner,
+					int64_t now_ms)
 {
 	struct store_upload *up;
 	unsigned *count;
@@ -398,7 +399,7 @@ struct store_upload *store_upload_start(struct store *st, const char *repo, cons
 	}
 	close(fd);
 	hasher_init(&up->h, DIGEST_SHA256);
-	up->touched = ev_clock_ms();
+	up->touched = now_ms;
 	if (!(count = owner_count(st, up->owner)) || map_put(&st->uploads, up->id, up) < 0) {
 		unlinkat(st->rootfd, rel, 0);
 		if (count && *count == 0)
@@ -416,7 +417,8 @@ struct store_upload *store_upload_get(const struct store *st, const char *id)
 	return map_get(&st->uploads, id);
 }
 
-int store_upload_claim(struct store *st, struct store_upload *up)
+/* Open the file and remember where the session stands (claim, untimed). */
+static int upload_open(struct store *st, struct store_upload *up)
 {
 	char rel[REL_MAX];
 	if (up->fd >= 0) {
@@ -427,9 +429,16 @@ int store_upload_claim(struct store *st, struct store_upload *up)
 	up->fd = openat(st->rootfd, rel, O_RDWR | O_CLOEXEC);
 	if (up->fd < 0)
 		return -1;
-	up->touched = ev_clock_ms();
 	up->claim_size = up->size;
 	up->claim_h = up->h;
+	return 0;
+}
+
+int store_upload_claim(struct store *st, struct store_upload *up, int64_t now_ms)
+{
+	if (upload_open(st, up) < 0)
+		return -1;
+	up->touched = now_ms;
 	return 0;
 }
 
@@ -443,9 +452,10 @@ void store_upload_release(struct store *st, struct store_upload *up)
 
 /* Append at the session's size: the file offset is no state of ours, so a
  * reopened file, or one a failed write left longer, never shifts the bytes. */
-int store_upload_write(struct store *st, struct store_upload *up, const void *data, size_t n)
+int store_upload_write(struct store *st, struct store_upload *up, const void *data, size_t n,
+		       int64_t now_ms)
 {
-	if (up->fd < 0 && store_upload_claim(st, up) < 0)
+	if (up->fd < 0 && store_upload_claim(st, up, now_ms) < 0)
 		return -1;
 	if (file_pwrite_all(up->fd, data, n, up->size) < 0) {
 		int e = errno;
@@ -460,7 +470,7 @@ int store_upload_write(struct store *st, struct store_upload *up, const void *da
 	}
 	hasher_update(&up->h, data, n);
 	up->size += n;
-	up->touched = ev_clock_ms();
+	up->touched = now_ms;
 	return 0;
 }
 
@@ -509,7 +519,8 @@ int store_upload_commit(struct store *st, struct store_upload *up, const char *d
 	struct repo *r;
 	int rc;
 
-	if (up->fd < 0 && store_upload_claim(st, up) < 0)
+	/* claimed without a time: the session ends here either way */
+	if (up->fd < 0 && upload_open(st, up) < 0)
 		goto fail;
 	if (upload_check_size(up) < 0)
 		goto fail;
@@ -536,14 +547,14 @@ fail:
 	return -1;
 }
 
-void store_upload_expire(struct store *st, int64_t now, int64_t max_idle_ms)
+void store_upload_expire(struct store *st, int64_t now_ms, int64_t max_idle_ms)
 {
 	size_t pos = 0;
 	const char *k;
 	void *v;
 	while (map_next(&st->uploads, &pos, &k, &v)) {
 		struct store_upload *up = v;
-		if (up->fd < 0 && now - up->touched > max_idle_ms) {
+		if (up->fd < 0 && now_ms - up->touched > max_idle_ms) {
 			log_info("upload %s to %s expired after %lld s idle", up->id, up->repo,
 				 (long long)(max_idle_ms / 1000));
 			store_upload_cancel(st, up);
@@ -689,7 +700,7 @@ static int journal_put(struct store *st, const char *op, const char *repo, const
 	rc = journal_append(st->j, b.p, b.len);
 	buf_free(&b);
 	if (rc == 0)
-		st->last_append = ev_clock_ms();
+		st->appended = 1;
 	return rc;
 }
 
@@ -739,20 +750,29 @@ static int compact(struct store *st, int sync)
 	return 0;
 }
 
-static void maybe_compact(struct store *st, int64_t now)
+/* Compact in the background when the journal is large, or (idle) when
+ * writes have paused. */
+static void maybe_compact(struct store *st, int idle)
 {
 	size_t pending = journal_pending(st->j);
 	if (st->read_only || pending == 0 || journal_busy(st->j))
 		return;
-	if (pending < JOURNAL_COMPACT_BYTES && now - st->last_append < JOURNAL_IDLE_MS)
+	if (pending < JOURNAL_COMPACT_BYTES && !idle)
 		return;
 	if (compact(st, 0) < 0)
 		log_warn("store: compacting the journal");
 }
 
-void store_tick(struct store *st, int64_t now)
+/* The store reads no clock: a write only notes that it appended, and the
+ * tick dates it, so "paused" means no record for JOURNAL_IDLE_MS since the
+ * first tick that saw the last one (never sooner than that pause). */
+void store_tick(struct store *st, int64_t now_ms)
 {
-	maybe_compact(st, now);
+	if (st->appended) {
+		st->appended = 0;
+		st->last_append = now_ms;
+	}
+	maybe_compact(st, now_ms - st->last_append >= JOURNAL_IDLE_MS);
 }
 
 static struct store_manifest *manifest_entry_new(const char *digest, const struct manifest *m,
@@ -862,7 +882,7 @@ int store_manifest_put(struct store *st, const char *repo, const char *digest,
 			errno = ENOMEM;
 			return -1;
 		}
-	maybe_compact(st, st->last_append);
+	maybe_compact(st, 0);
 	return 0;
 }
 
@@ -899,7 +919,7 @@ int store_manifest_delete(struct store *st, const char *repo, const char *digest
 	manifest_forget(r, e);
 	if (map_get(&r->blobs, digest))
 		repo_unlink_blob(st, r, digest);
-	maybe_compact(st, st->last_append);
+	maybe_compact(st, 0);
 	return 0;
 }
 
@@ -916,7 +936,7 @@ int store_tag_delete(struct store *st, const char *repo, const char *tag)
 	r->dirty = 1;
 	map_del(&r->tags, tag);
 	e->ntags--;
-	maybe_compact(st, st->last_append);
+	maybe_compact(st, 0);
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 /* store.c - content-addressed blobs, uploads, and per-repository OCI layouts.
  * The layout is drawn in store.h. */
-#include "store.h"
+#include "store_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,33 +19,7 @@
 #include "log.h"
 #include "map.h"
 
-#define BLOB_REL_MAX 160 /* "blobs/sha512/" + 128 hex */
-#define REL_MAX FILE_REL_MAX
-#define INDEX_MAX ((size_t)256 << 20)
 #define REF_NAME_ANNOTATION "org.opencontainers.image.ref.name"
-
-struct repo {
-	char *name;
-	int dirty;            /* journaled changes index.json does not show yet */
-	struct map tags;      /* tag -> struct store_manifest * (not owned) */
-	struct map manifests; /* digest -> struct store_manifest * (owned) */
-	struct map blobs;     /* digest -> struct store_blob * (not owned) */
-};
-
-struct store {
-	int rootfd;
-	char *root;
-	struct map repos;   /* name -> struct repo * */
-	struct map blobs;   /* digest -> struct store_blob * */
-	struct map uploads; /* id -> struct store_upload * */
-	struct map owners;  /* owner -> unsigned * : that owner's open sessions */
-	struct store_limits lim;
-	struct journal *j;  /* tag and manifest changes since index.json */
-	int appended;       /* journal records since the last store_tick */
-	int64_t last_append; /* the tick's clock when it first saw them */
-	int read_only;      /* never change what is on disk */
-	int loaded;         /* store_open finished: memory is the whole truth */
-};
 
 #define JOURNAL_COMPACT_BYTES ((size_t)1 << 20) /* compact past this much journal */
 #define JOURNAL_IDLE_MS 2000                    /* or when writes pause this long */
@@ -54,28 +27,28 @@ struct store {
 /* ---- paths ---- */
 
 /* "blobs/sha256/<hex>" */
-static void blob_rel(char out[BLOB_REL_MAX], const char *digest)
+void store_blob_rel(char out[STORE_BLOB_REL_MAX], const char *digest)
 {
 	const char *colon = strchr(digest, ':');
-	snprintf(out, BLOB_REL_MAX, "blobs/%.*s/%s", (int)(colon - digest), digest, colon + 1);
+	snprintf(out, STORE_BLOB_REL_MAX, "blobs/%.*s/%s", (int)(colon - digest), digest, colon + 1);
 }
 
 /* "repos/<name>/_layout/<tail>" */
-static void layout_rel(char out[REL_MAX], const char *repo, const char *tail)
+void store_layout_rel(char out[STORE_REL_MAX], const char *repo, const char *tail)
 {
-	snprintf(out, REL_MAX, "repos/%s/_layout/%s", repo, tail);
+	snprintf(out, STORE_REL_MAX, "repos/%s/_layout/%s", repo, tail);
 }
 
-static void link_rel(char out[REL_MAX], const char *repo, const char *digest)
+void store_link_rel(char out[STORE_REL_MAX], const char *repo, const char *digest)
 {
-	char b[BLOB_REL_MAX];
-	blob_rel(b, digest);
-	layout_rel(out, repo, b);
+	char b[STORE_BLOB_REL_MAX];
+	store_blob_rel(b, digest);
+	store_layout_rel(out, repo, b);
 }
 
 /* ---- repositories ---- */
 
-static void manifest_entry_free(struct store_manifest *e)
+void store_entry_free(struct store_manifest *e)
 {
 	if (!e)
 		return;
@@ -84,13 +57,13 @@ static void manifest_entry_free(struct store_manifest *e)
 	free(e);
 }
 
-static void repo_free(struct repo *r)
+void store_repo_free(struct store_repo *r)
 {
 	size_t pos = 0;
 	const char *k;
 	void *v;
 	while (map_next(&r->manifests, &pos, &k, &v))
-		manifest_entry_free(v);
+		store_entry_free(v);
 	map_free(&r->manifests);
 	map_free(&r->tags);
 	map_free(&r->blobs);
@@ -98,9 +71,9 @@ static void repo_free(struct repo *r)
 	free(r);
 }
 
-static struct repo *repo_new(struct store *st, const char *name)
+struct store_repo *store_repo_new(struct store *st, const char *name)
 {
-	struct repo *r = calloc(1, sizeof *r);
+	struct store_repo *r = calloc(1, sizeof *r);
 	if (!r)
 		return NULL;
 	r->name = strdup(name);
@@ -115,34 +88,34 @@ static struct repo *repo_new(struct store *st, const char *name)
 	return r;
 }
 
-static int index_write(struct store *st, struct repo *r);
+static int index_write(struct store *st, struct store_repo *r);
 
 /* The repository, created on disk and in memory if new. */
-static struct repo *repo_open(struct store *st, const char *name)
+struct store_repo *store_repo_open(struct store *st, const char *name)
 {
 	static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
-	struct repo *r = map_get(&st->repos, name);
-	char rel[REL_MAX];
+	struct store_repo *r = map_get(&st->repos, name);
+	char rel[STORE_REL_MAX];
 
 	if (r)
 		return r;
-	layout_rel(rel, name, "blobs/sha256");
+	store_layout_rel(rel, name, "blobs/sha256");
 	if (file_mkdirs(st->rootfd, rel) < 0)
 		return NULL;
-	layout_rel(rel, name, "blobs/sha512");
+	store_layout_rel(rel, name, "blobs/sha512");
 	if (file_mkdirs(st->rootfd, rel) < 0)
 		return NULL;
-	layout_rel(rel, name, "oci-layout");
+	store_layout_rel(rel, name, "oci-layout");
 	if (file_write_atomic(st->rootfd, rel, layout, sizeof layout - 1) < 0)
 		return NULL;
-	r = repo_new(st, name);
+	r = store_repo_new(st, name);
 	if (!r) {
 		errno = ENOMEM;
 		return NULL;
 	}
 	if (index_write(st, r) < 0) {
 		map_del(&st->repos, name);
-		repo_free(r);
+		store_repo_free(r);
 		return NULL;
 	}
 	return r;
@@ -153,7 +126,7 @@ static struct repo *repo_open(struct store *st, const char *name)
 const struct store_blob *store_blob_get(const struct store *st, const char *repo,
 					const char *digest)
 {
-	const struct repo *r;
+	const struct store_repo *r;
 	if (!repo)
 		return map_get(&st->blobs, digest);
 	r = map_get(&st->repos, repo);
@@ -162,16 +135,28 @@ const struct store_blob *store_blob_get(const struct store *st, const char *repo
 
 int store_blob_open(const struct store *st, const char *digest)
 {
-	char rel[REL_MAX];
-	blob_rel(rel, digest);
+	char rel[STORE_REL_MAX];
+	store_blob_rel(rel, digest);
 	return openat(st->rootfd, rel, O_RDONLY | O_CLOEXEC);
 }
 
+struct store_blob *store_blob_add(struct store *st, const char *digest, uint64_t size)
+{
+	struct store_blob *b = calloc(1, sizeof *b);
+	if (!b || map_put(&st->blobs, digest, b) < 0) {
+		free(b);
+		errno = ENOMEM;
+		return NULL;
+	}
+	b->size = size;
+	return b;
+}
+
 /* Link a committed blob into repository r. */
-static int repo_link_blob(struct store *st, struct repo *r, const char *digest)
+static int repo_link_blob(struct store *st, struct store_repo *r, const char *digest)
 {
 	struct store_blob *b = map_get(&st->blobs, digest);
-	char from[REL_MAX], to[REL_MAX];
+	char from[STORE_REL_MAX], to[STORE_REL_MAX];
 
 	if (!b) {
 		errno = ENOENT;
@@ -179,8 +164,8 @@ static int repo_link_blob(struct store *st, struct repo *r, const char *digest)
 	}
 	if (map_get(&r->blobs, digest))
 		return 0;
-	blob_rel(from, digest);
-	link_rel(to, r->name, digest);
+	store_blob_rel(from, digest);
+	store_link_rel(to, r->name, digest);
 	if (linkat(st->rootfd, from, st->rootfd, to, 0) < 0 && errno != EEXIST)
 		return -1;
 	if (file_fsync_parent(st->rootfd, to) < 0)
@@ -195,33 +180,33 @@ static int repo_link_blob(struct store *st, struct repo *r, const char *digest)
 
 int store_blob_mount(struct store *st, const char *repo, const char *digest)
 {
-	struct repo *r;
+	struct store_repo *r;
 	if (!map_get(&st->blobs, digest)) {
 		errno = ENOENT;
 		return -1;
 	}
-	r = repo_open(st, repo);
+	r = store_repo_open(st, repo);
 	if (!r)
 		return -1;
 	return repo_link_blob(st, r, digest);
 }
 
 /* Drop r's link to digest; remove the bytes when no repository holds them. */
-static int repo_unlink_blob(struct store *st, struct repo *r, const char *digest)
+static int repo_unlink_blob(struct store *st, struct store_repo *r, const char *digest)
 {
 	struct store_blob *b = map_get(&r->blobs, digest);
-	char rel[REL_MAX];
+	char rel[STORE_REL_MAX];
 
 	if (!b) {
 		errno = ENOENT;
 		return -1;
 	}
-	link_rel(rel, r->name, digest);
+	store_link_rel(rel, r->name, digest);
 	if (unlinkat(st->rootfd, rel, 0) < 0 && errno != ENOENT)
 		return -1;
 	map_del(&r->blobs, digest);
 	if (--b->nrepos == 0) {
-		blob_rel(rel, digest);
+		store_blob_rel(rel, digest);
 		if (unlinkat(st->rootfd, rel, 0) < 0 && errno != ENOENT)
 			log_warn("remove %s", rel);
 		free(map_del(&st->blobs, digest));
@@ -231,7 +216,7 @@ static int repo_unlink_blob(struct store *st, struct repo *r, const char *digest
 
 int store_blob_delete(struct store *st, const char *repo, const char *digest)
 {
-	struct repo *r = map_get(&st->repos, repo);
+	struct store_repo *r = map_get(&st->repos, repo);
 	if (!r) {
 		errno = ENOENT;
 		return -1;
@@ -242,10 +227,10 @@ int store_blob_delete(struct store *st, const char *repo, const char *digest)
 /* Move the finished, verified temporary file tmp_rel (open as fd, size bytes;
  * fd -1 when the caller synced it) to its content address and link it into r.
  * Consumes tmp_rel. */
-static int blob_commit(struct store *st, struct repo *r, const char *tmp_rel, int fd,
+int store_blob_commit(struct store *st, struct store_repo *r, const char *tmp_rel, int fd,
 		       const char *digest, uint64_t size)
 {
-	char rel[REL_MAX];
+	char rel[STORE_REL_MAX];
 	struct store_blob *b = map_get(&st->blobs, digest);
 	int saved;
 
@@ -256,18 +241,14 @@ static int blob_commit(struct store *st, struct repo *r, const char *tmp_rel, in
 	}
 	if (fd >= 0 && fdatasync(fd) < 0)
 		goto fail;
-	blob_rel(rel, digest);
+	store_blob_rel(rel, digest);
 	if (renameat(st->rootfd, tmp_rel, st->rootfd, rel) < 0)
 		goto fail;
 	if (file_fsync_parent(st->rootfd, rel) < 0)
 		return -1;
-	b = calloc(1, sizeof *b);
-	if (!b || map_put(&st->blobs, digest, b) < 0) {
-		free(b);
-		errno = ENOMEM;
+	b = store_blob_add(st, digest, size);
+	if (!b)
 		return -1;
-	}
-	b->size = size;
 	if (repo_link_blob(st, r, digest) < 0) {
 		saved = errno;
 		if (b->nrepos == 0) {
@@ -283,283 +264,6 @@ fail:
 	unlinkat(st->rootfd, tmp_rel, 0);
 	errno = saved;
 	return -1;
-}
-
-/* ---- temporary files for imports ---- */
-
-static void random_id(char out[33]);
-
-int store_tmp_create(const struct store *st, char rel[STORE_TMP_REL_MAX])
-{
-	char id[33];
-	random_id(id);
-	snprintf(rel, STORE_TMP_REL_MAX, "uploads/import-%s", id);
-	return openat(st->rootfd, rel, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-}
-
-void store_tmp_remove(const struct store *st, const char *rel)
-{
-	unlinkat(st->rootfd, rel, 0);
-}
-
-int store_tmp_open(const struct store *st, const char *rel)
-{
-	return openat(st->rootfd, rel, O_RDONLY | O_CLOEXEC);
-}
-
-int store_blob_commit_tmp(struct store *st, const char *repo, const char *rel,
-			  const char *digest, uint64_t size)
-{
-	struct repo *r = repo_open(st, repo);
-	if (!r) {
-		int e = errno;
-		unlinkat(st->rootfd, rel, 0);
-		errno = e;
-		return -1;
-	}
-	return blob_commit(st, r, rel, -1, digest, size);
-}
-
-/* ---- uploads ---- */
-
-static void random_id(char out[33])
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char raw[16];
-	size_t got = 0;
-	while (got < sizeof raw) {
-		ssize_t r = getrandom(raw + got, sizeof raw - got, 0);
-		if (r > 0)
-			got += (size_t)r;
-		else if (errno != EINTR)
-			break;
-	}
-	for (size_t i = 0; i < 16; i++) {
-		out[2 * i] = hex[raw[i] >> 4];
-		out[2 * i + 1] = hex[raw[i] & 15];
-	}
-	out[32] = '\0';
-}
-
-void store_set_limits(struct store *st, const struct store_limits *lim)
-{
-	st->lim.max_uploads = lim && lim->max_uploads ? lim->max_uploads : STORE_MAX_UPLOADS_DEFAULT;
-	st->lim.max_uploads_per_owner = lim && lim->max_uploads_per_owner
-						? lim->max_uploads_per_owner
-						: STORE_MAX_UPLOADS_PER_OWNER_DEFAULT;
-}
-
-static void upload_rel(char out[REL_MAX], const struct store_upload *up)
-{
-	snprintf(out, REL_MAX, "uploads/%s", up->id);
-}
-
-/* The owner's session count, created at 0 when absent (NULL: no memory). */
-static unsigned *owner_count(struct store *st, const char *owner)
-{
-	unsigned *n = map_get(&st->owners, owner);
-	if (n)
-		return n;
-	n = calloc(1, sizeof *n);
-	if (!n || map_put(&st->owners, owner, n) < 0) {
-		free(n);
-		return NULL;
-	}
-	return n;
-}
-
-struct store_upload *store_upload_start(struct store *st, const char *repo, const char *owner,
-					int64_t now_ms)
-{
-	struct store_upload *up;
-	unsigned *count;
-	char rel[REL_MAX];
-	int fd;
-
-	if (!owner)
-		owner = "";
-	count = map_get(&st->owners, owner);
-	if (map_len(&st->uploads) >= st->lim.max_uploads ||
-	    (count && *count >= st->lim.max_uploads_per_owner)) {
-		errno = EAGAIN;
-		return NULL;
-	}
-	up = calloc(1, sizeof *up);
-	if (!up)
-		return NULL;
-	random_id(up->id);
-	snprintf(up->repo, sizeof up->repo, "%s", repo);
-	snprintf(up->owner, sizeof up->owner, "%s", owner);
-	up->fd = -1;
-	upload_rel(rel, up);
-	fd = openat(st->rootfd, rel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		free(up);
-		return NULL;
-	}
-	close(fd);
-	hasher_init(&up->h, DIGEST_SHA256);
-	up->touched = now_ms;
-	if (!(count = owner_count(st, up->owner)) || map_put(&st->uploads, up->id, up) < 0) {
-		unlinkat(st->rootfd, rel, 0);
-		if (count && *count == 0)
-			free(map_del(&st->owners, up->owner));
-		free(up);
-		errno = ENOMEM;
-		return NULL;
-	}
-	(*count)++;
-	return up;
-}
-
-struct store_upload *store_upload_get(const struct store *st, const char *id)
-{
-	return map_get(&st->uploads, id);
-}
-
-/* Open the file and remember where the session stands (claim, untimed). */
-static int upload_open(struct store *st, struct store_upload *up)
-{
-	char rel[REL_MAX];
-	if (up->fd >= 0) {
-		errno = EBUSY;
-		return -1;
-	}
-	upload_rel(rel, up);
-	up->fd = openat(st->rootfd, rel, O_RDWR | O_CLOEXEC);
-	if (up->fd < 0)
-		return -1;
-	up->claim_size = up->size;
-	up->claim_h = up->h;
-	return 0;
-}
-
-int store_upload_claim(struct store *st, struct store_upload *up, int64_t now_ms)
-{
-	if (upload_open(st, up) < 0)
-		return -1;
-	up->touched = now_ms;
-	return 0;
-}
-
-void store_upload_release(struct store *st, struct store_upload *up)
-{
-	(void)st;
-	if (up->fd >= 0)
-		close(up->fd);
-	up->fd = -1;
-}
-
-/* Append at the session's size: the file offset is no state of ours, so a
- * reopened file, or one a failed write left longer, never shifts the bytes. */
-int store_upload_write(struct store *st, struct store_upload *up, const void *data, size_t n,
-		       int64_t now_ms)
-{
-	if (up->fd < 0 && store_upload_claim(st, up, now_ms) < 0)
-		return -1;
-	if (file_pwrite_all(up->fd, data, n, up->size) < 0) {
-		int e = errno;
-		/* back to the claim: a client resuming from the Range we
-		 * report then appends where the hashed bytes end */
-		up->size = up->claim_size;
-		up->h = up->claim_h;
-		if (ftruncate(up->fd, (off_t)up->size) < 0)
-			log_warn("upload %s: truncate after a failed write", up->id);
-		errno = e;
-		return -1;
-	}
-	hasher_update(&up->h, data, n);
-	up->size += n;
-	up->touched = now_ms;
-	return 0;
-}
-
-static void upload_free(struct store *st, struct store_upload *up, int remove_file)
-{
-	char rel[REL_MAX];
-	unsigned *count = map_get(&st->owners, up->owner);
-	upload_rel(rel, up);
-	if (remove_file)
-		unlinkat(st->rootfd, rel, 0);
-	store_upload_release(st, up);
-	if (count && --*count == 0)
-		free(map_del(&st->owners, up->owner));
-	map_del(&st->uploads, up->id);
-	free(up);
-}
-
-void store_upload_cancel(struct store *st, struct store_upload *up)
-{
-	upload_free(st, up, 1);
-}
-
-/* The file must hold exactly the bytes hashed: longer (a failed write whose
- * truncate failed too) is cut back, anything else refuses the commit. */
-static int upload_check_size(struct store_upload *up)
-{
-	struct stat sb;
-	if (fstat(up->fd, &sb) < 0)
-		return -1;
-	if ((uint64_t)sb.st_size > up->size &&
-	    (ftruncate(up->fd, (off_t)up->size) < 0 || fstat(up->fd, &sb) < 0))
-		return -1;
-	if ((uint64_t)sb.st_size != up->size) {
-		log_warnx("upload %s: file holds %lld bytes, %llu were hashed", up->id,
-			  (long long)sb.st_size, (unsigned long long)up->size);
-		errno = EIO;
-		return -1;
-	}
-	return 0;
-}
-
-int store_upload_commit(struct store *st, struct store_upload *up, const char *digest)
-{
-	char got[DIGEST_STR_MAX], rel[REL_MAX];
-	enum digest_alg alg;
-	struct repo *r;
-	int rc;
-
-	/* claimed without a time: the session ends here either way */
-	if (up->fd < 0 && upload_open(st, up) < 0)
-		goto fail;
-	if (upload_check_size(up) < 0)
-		goto fail;
-	digest_parse(digest, strlen(digest), &alg);
-	if (alg == DIGEST_SHA256)
-		hasher_final(&up->h, got);
-	else if (file_hash_range(up->fd, 0, up->size, alg, got) < 0) /* sha512 pushes */
-		goto fail;
-	if (strcmp(got, digest) != 0) {
-		store_upload_cancel(st, up);
-		return STORE_DIGEST_MISMATCH;
-	}
-	r = repo_open(st, up->repo);
-	if (!r)
-		goto fail;
-	upload_rel(rel, up);
-	rc = blob_commit(st, r, rel, up->fd, digest, up->size);
-	upload_free(st, up, rc < 0);
-	return rc;
-fail:
-	rc = errno;
-	store_upload_cancel(st, up);
-	errno = rc;
-	return -1;
-}
-
-void store_upload_expire(struct store *st, int64_t now_ms, int64_t max_idle_ms)
-{
-	size_t pos = 0;
-	const char *k;
-	void *v;
-	while (map_next(&st->uploads, &pos, &k, &v)) {
-		struct store_upload *up = v;
-		if (up->fd < 0 && now_ms - up->touched > max_idle_ms) {
-			log_info("upload %s to %s expired after %lld s idle", up->id, up->repo,
-				 (long long)(max_idle_ms / 1000));
-			store_upload_cancel(st, up);
-		}
-	}
 }
 
 /* ---- manifests ---- */
@@ -585,14 +289,14 @@ static int index_entry(struct buf *b, const struct store_manifest *e, const char
 	return r ? -1 : 0;
 }
 
-static int cmp_str(const void *a, const void *b)
+int store_cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 /* r's index.json from memory into b (initialised here): one entry per tag,
  * and one for each manifest without a tag, sorted so the file is stable. */
-static int index_build(struct repo *r, struct buf *b_out)
+static int index_build(struct store_repo *r, struct buf *b_out)
 {
 	struct buf b;
 	const char **keys = NULL;
@@ -601,7 +305,7 @@ static int index_build(struct repo *r, struct buf *b_out)
 	void *v;
 	int first = 1, rc = -1;
 
-	buf_init(&b, INDEX_MAX);
+	buf_init(&b, STORE_INDEX_MAX);
 	keys = malloc((map_len(&r->tags) + map_len(&r->manifests) + 1) * sizeof *keys);
 	if (!keys)
 		goto out;
@@ -610,7 +314,7 @@ static int index_build(struct repo *r, struct buf *b_out)
 		goto out;
 	while (map_next(&r->tags, &pos, &k, &v))
 		keys[n++] = k;
-	qsort(keys, n, sizeof *keys, cmp_str);
+	qsort(keys, n, sizeof *keys, store_cmp_str);
 	for (size_t i = 0; i < n; i++)
 		if (index_entry(&b, map_get(&r->tags, keys[i]), keys[i], &first) < 0)
 			goto out;
@@ -619,7 +323,7 @@ static int index_build(struct repo *r, struct buf *b_out)
 	while (map_next(&r->manifests, &pos, &k, &v))
 		if (((struct store_manifest *)v)->ntags == 0)
 			keys[n++] = k;
-	qsort(keys, n, sizeof *keys, cmp_str);
+	qsort(keys, n, sizeof *keys, store_cmp_str);
 	for (size_t i = 0; i < n; i++)
 		if (index_entry(&b, map_get(&r->manifests, keys[i]), NULL, &first) < 0)
 			goto out;
@@ -638,14 +342,14 @@ out:
 }
 
 /* Rewrite r's index.json now, on this thread (a new repository, start-up). */
-static int index_write(struct store *st, struct repo *r)
+static int index_write(struct store *st, struct store_repo *r)
 {
 	struct buf b;
-	char rel[REL_MAX];
+	char rel[STORE_REL_MAX];
 	int rc;
 	if (index_build(r, &b) < 0)
 		return -1;
-	layout_rel(rel, r->name, "index.json");
+	store_layout_rel(rel, r->name, "index.json");
 	rc = file_write_atomic(st->rootfd, rel, b.p, b.len);
 	buf_free(&b);
 	return rc;
@@ -669,7 +373,7 @@ static int rec_str(struct buf *b, const char *key, const char *val)
 	return r | json_write_str(b, val, strlen(val));
 }
 
-static int journal_put(struct store *st, const char *op, const char *repo, const char *digest,
+int store_journal_put(struct store *st, const char *op, const char *repo, const char *digest,
 		       const char *mt, const char *tag, const char *const *tags, size_t ntags)
 {
 	struct buf b;
@@ -719,20 +423,20 @@ static int compact(struct store *st, int sync)
 		log_warnx("store: index.json could not be rewritten (%s); the journal keeps every change",
 			  strerror(err));
 		while (map_next(&st->repos, &pos, &k, &v))
-			((struct repo *)v)->dirty = 1;
+			((struct store_repo *)v)->dirty = 1;
 		pos = 0;
 	}
 	while (map_next(&st->repos, &pos, &k, &v))
-		cap += ((struct repo *)v)->dirty != 0;
+		cap += ((struct store_repo *)v)->dirty != 0;
 	files = calloc(cap + 1, sizeof *files);
 	if (!files)
 		return -1;
 	pos = 0;
 	while (map_next(&st->repos, &pos, &k, &v)) {
-		struct repo *r = v;
+		struct store_repo *r = v;
 		if (!r->dirty)
 			continue;
-		layout_rel(files[n].rel, r->name, "index.json");
+		store_layout_rel(files[n].rel, r->name, "index.json");
 		if (index_build(r, &files[n].data) < 0) {
 			for (size_t i = 0; i < n; i++)
 				buf_free(&files[i].data);
@@ -746,13 +450,13 @@ static int compact(struct store *st, int sync)
 	/* a background failure sets every repository dirty again (above) */
 	pos = 0;
 	while (map_next(&st->repos, &pos, &k, &v))
-		((struct repo *)v)->dirty = 0;
+		((struct store_repo *)v)->dirty = 0;
 	return 0;
 }
 
 /* Compact in the background when the journal is large, or (idle) when
  * writes have paused. */
-static void maybe_compact(struct store *st, int idle)
+void store_compact_if_due(struct store *st, int idle)
 {
 	size_t pending = journal_pending(st->j);
 	if (st->read_only || pending == 0 || journal_busy(st->j))
@@ -772,10 +476,10 @@ void store_tick(struct store *st, int64_t now_ms)
 		st->appended = 0;
 		st->last_append = now_ms;
 	}
-	maybe_compact(st, now_ms - st->last_append >= JOURNAL_IDLE_MS);
+	store_compact_if_due(st, now_ms - st->last_append >= JOURNAL_IDLE_MS);
 }
 
-static struct store_manifest *manifest_entry_new(const char *digest, const struct manifest *m,
+struct store_manifest *store_entry_new(const char *digest, const struct manifest *m,
 						 const char *bytes, size_t len)
 {
 	struct store_manifest *e = calloc(1, sizeof *e);
@@ -800,14 +504,14 @@ static struct store_manifest *manifest_entry_new(const char *digest, const struc
 	}
 	return e;
 fail:
-	manifest_entry_free(e);
+	store_entry_free(e);
 	return NULL;
 }
 
 const struct store_manifest *store_manifest_get(const struct store *st, const char *repo,
 						const char *ref)
 {
-	const struct repo *r = map_get(&st->repos, repo);
+	const struct store_repo *r = map_get(&st->repos, repo);
 	if (!r)
 		return NULL;
 	if (strchr(ref, ':'))
@@ -816,7 +520,7 @@ const struct store_manifest *store_manifest_get(const struct store *st, const ch
 }
 
 /* Point tag at e in memory (no disk). */
-static int tag_set(struct repo *r, const char *tag, struct store_manifest *e)
+int store_tag_set(struct store_repo *r, const char *tag, struct store_manifest *e)
 {
 	struct store_manifest *old = map_get(&r->tags, tag);
 	if (old == e)
@@ -833,19 +537,15 @@ int store_manifest_put(struct store *st, const char *repo, const char *digest,
 		       const struct manifest *m, const char *bytes, size_t len,
 		       const char *const *tags, size_t ntags)
 {
-	struct repo *r = repo_open(st, repo);
+	struct store_repo *r = store_repo_open(st, repo);
 	struct store_manifest *e;
 
 	if (!r)
 		return -1;
 	if (!map_get(&r->blobs, digest)) {
 		/* the manifest's bytes are a blob of the layout too */
-		char rel[REL_MAX];
-		char id[33];
-		int fd;
-		random_id(id);
-		snprintf(rel, sizeof rel, "uploads/%s", id);
-		fd = openat(st->rootfd, rel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		char rel[STORE_TMP_REL_MAX];
+		int fd = store_tmp_create(st, rel);
 		if (fd < 0)
 			return -1;
 		if (file_write_all(fd, bytes, len) < 0) {
@@ -855,7 +555,7 @@ int store_manifest_put(struct store *st, const char *repo, const char *digest,
 			errno = e2;
 			return -1;
 		}
-		if (blob_commit(st, r, rel, fd, digest, len) < 0) {
+		if (store_blob_commit(st, r, rel, fd, digest, len) < 0) {
 			int e2 = errno;
 			close(fd);
 			errno = e2;
@@ -863,31 +563,31 @@ int store_manifest_put(struct store *st, const char *repo, const char *digest,
 		}
 		close(fd);
 	}
-	if (journal_put(st, "put", repo, digest, m->media_type, NULL, tags, ntags) < 0) {
+	if (store_journal_put(st, "put", repo, digest, m->media_type, NULL, tags, ntags) < 0) {
 		log_warn("journal a manifest of %s", repo);
 		return -1;
 	}
 	r->dirty = 1;
 	e = map_get(&r->manifests, digest);
 	if (!e) {
-		e = manifest_entry_new(digest, m, bytes, len);
+		e = store_entry_new(digest, m, bytes, len);
 		if (!e || map_put(&r->manifests, digest, e) < 0) {
-			manifest_entry_free(e);
+			store_entry_free(e);
 			errno = ENOMEM;
 			return -1;
 		}
 	}
 	for (size_t i = 0; i < ntags; i++)
-		if (tag_set(r, tags[i], e) < 0) {
+		if (store_tag_set(r, tags[i], e) < 0) {
 			errno = ENOMEM;
 			return -1;
 		}
-	maybe_compact(st, 0);
+	store_compact_if_due(st, 0);
 	return 0;
 }
 
 /* Drop manifest e of r and every tag on it, in memory. */
-static void manifest_forget(struct repo *r, struct store_manifest *e)
+void store_manifest_forget(struct store_repo *r, struct store_manifest *e)
 {
 	size_t pos = 0;
 	const char *k;
@@ -899,12 +599,12 @@ static void manifest_forget(struct repo *r, struct store_manifest *e)
 		}
 	}
 	map_del(&r->manifests, e->digest);
-	manifest_entry_free(e);
+	store_entry_free(e);
 }
 
 int store_manifest_delete(struct store *st, const char *repo, const char *digest)
 {
-	struct repo *r = map_get(&st->repos, repo);
+	struct store_repo *r = map_get(&st->repos, repo);
 	struct store_manifest *e;
 
 	if (!r || !(e = map_get(&r->manifests, digest))) {
@@ -913,30 +613,30 @@ int store_manifest_delete(struct store *st, const char *repo, const char *digest
 	}
 	/* journal first: a crash in between leaves an unnamed link, never a
 	 * manifest named in the journal or index.json whose bytes are gone */
-	if (journal_put(st, "del", repo, digest, NULL, NULL, NULL, 0) < 0)
+	if (store_journal_put(st, "del", repo, digest, NULL, NULL, NULL, 0) < 0)
 		return -1;
 	r->dirty = 1;
-	manifest_forget(r, e);
+	store_manifest_forget(r, e);
 	if (map_get(&r->blobs, digest))
 		repo_unlink_blob(st, r, digest);
-	maybe_compact(st, 0);
+	store_compact_if_due(st, 0);
 	return 0;
 }
 
 int store_tag_delete(struct store *st, const char *repo, const char *tag)
 {
-	struct repo *r = map_get(&st->repos, repo);
+	struct store_repo *r = map_get(&st->repos, repo);
 	struct store_manifest *e;
 	if (!r || !(e = map_get(&r->tags, tag))) {
 		errno = ENOENT;
 		return -1;
 	}
-	if (journal_put(st, "untag", repo, NULL, NULL, tag, NULL, 0) < 0)
+	if (store_journal_put(st, "untag", repo, NULL, NULL, tag, NULL, 0) < 0)
 		return -1;
 	r->dirty = 1;
 	map_del(&r->tags, tag);
 	e->ntags--;
-	maybe_compact(st, 0);
+	store_compact_if_due(st, 0);
 	return 0;
 }
 
@@ -951,7 +651,7 @@ static int sorted_keys(const struct map *m, const char ***out, size_t *n)
 		return -1;
 	while (map_next(m, &pos, &k, NULL))
 		keys[i++] = k;
-	qsort(keys, i, sizeof *keys, cmp_str);
+	qsort(keys, i, sizeof *keys, store_cmp_str);
 	*out = keys;
 	*n = i;
 	return 0;
@@ -959,7 +659,7 @@ static int sorted_keys(const struct map *m, const char ***out, size_t *n)
 
 int store_tags(const struct store *st, const char *repo, const char ***out, size_t *n)
 {
-	const struct repo *r = map_get(&st->repos, repo);
+	const struct store_repo *r = map_get(&st->repos, repo);
 	if (!r) {
 		errno = ENOENT;
 		return -1;
@@ -981,7 +681,7 @@ static int cmp_manifest(const void *a, const void *b)
 int store_referrers(const struct store *st, const char *repo, const char *digest,
 		    const struct store_manifest ***out, size_t *n)
 {
-	const struct repo *r = map_get(&st->repos, repo);
+	const struct store_repo *r = map_get(&st->repos, repo);
 	const struct store_manifest **list;
 	size_t pos = 0, i = 0;
 	const char *k;
@@ -1021,7 +721,7 @@ static const char *const algs[] = { "sha256", "sha512" };
 static int load_blobs(struct store *st)
 {
 	for (size_t a = 0; a < 2; a++) {
-		char rel[REL_MAX], digest[DIGEST_STR_MAX];
+		char rel[STORE_REL_MAX], digest[DIGEST_STR_MAX];
 		int dfd;
 		DIR *d;
 		struct dirent *de;
@@ -1036,7 +736,6 @@ static int load_blobs(struct store *st)
 		}
 		while ((de = readdir(d))) {
 			struct stat sb;
-			struct store_blob *b;
 			if (de->d_name[0] == '.')
 				continue;
 			if (!blob_name_ok(algs[a], de->d_name, digest) ||
@@ -1052,13 +751,10 @@ static int load_blobs(struct store *st)
 					unlinkat(dfd, de->d_name, 0);
 				continue;
 			}
-			b = calloc(1, sizeof *b);
-			if (!b || map_put(&st->blobs, digest, b) < 0) {
-				free(b);
+			if (!store_blob_add(st, digest, (uint64_t)sb.st_size)) {
 				closedir(d);
 				return -1;
 			}
-			b->size = (uint64_t)sb.st_size;
 		}
 		closedir(d);
 	}
@@ -1068,18 +764,18 @@ static int load_blobs(struct store *st)
 /* The manifest digest of r, read from its link and verified if not in memory
  * yet.  NULL with ENOMEM, or with ENOENT (logged) when it is missing or
  * damaged: one lost manifest must not keep the rest offline. */
-static struct store_manifest *repo_load_manifest(struct store *st, struct repo *r,
+static struct store_manifest *repo_load_manifest(struct store *st, struct store_repo *r,
 						 const char *digest, enum digest_alg alg,
 						 const char *mt)
 {
 	struct store_manifest *e = map_get(&r->manifests, digest);
-	char got[DIGEST_STR_MAX], brel[REL_MAX], why[256];
+	char got[DIGEST_STR_MAX], brel[STORE_REL_MAX], why[256];
 	struct manifest m;
 	struct buf body;
 
 	if (e)
 		return e;
-	link_rel(brel, r->name, digest);
+	store_link_rel(brel, r->name, digest);
 	if (file_read_at(st->rootfd, brel, MANIFEST_MAX, &body) < 0) {
 		log_warn("store: %s: manifest %s is missing, skipped", r->name, digest);
 		errno = ENOENT;
@@ -1092,11 +788,11 @@ static struct store_manifest *repo_load_manifest(struct store *st, struct repo *
 		errno = ENOENT;
 		return NULL;
 	}
-	e = manifest_entry_new(digest, &m, body.p, body.len);
+	e = store_entry_new(digest, &m, body.p, body.len);
 	manifest_free(&m);
 	buf_free(&body);
 	if (!e || map_put(&r->manifests, digest, e) < 0) {
-		manifest_entry_free(e);
+		store_entry_free(e);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -1110,7 +806,7 @@ static int replay_record(void *arg, const char *text, size_t n)
 	char op[16], repo[STORE_NAME_MAX + 1], digest[DIGEST_STR_MAX], mt[MEDIA_TYPE_MAX],
 		tag[STORE_TAG_MAX + 1];
 	struct json j;
-	struct repo *r;
+	struct store_repo *r;
 	enum digest_alg alg;
 	int rc = 0;
 
@@ -1141,7 +837,7 @@ static int replay_record(void *arg, const char *text, size_t n)
 		if (arr >= 0 && j.t[arr].type == JSON_ARRAY) {
 			uint32_t i = (uint32_t)arr + 1;
 			for (uint32_t k = 0; k < j.t[arr].size; k++, i = j.t[i].next)
-				if (json_str_copy(&j, (int)i, tag, sizeof tag) > 0 && tag_set(r, tag, e) < 0)
+				if (json_str_copy(&j, (int)i, tag, sizeof tag) > 0 && store_tag_set(r, tag, e) < 0)
 					rc = -1;
 		}
 	} else if (strcmp(op, "del") == 0) {
@@ -1149,7 +845,7 @@ static int replay_record(void *arg, const char *text, size_t n)
 		if (json_str_copy(&j, json_get(&j, 0, "digest"), digest, sizeof digest) < 0)
 			goto bad;
 		if ((e = map_get(&r->manifests, digest)))
-			manifest_forget(r, e);
+			store_manifest_forget(r, e);
 	} else if (strcmp(op, "untag") == 0) {
 		struct store_manifest *e;
 		if (json_str_copy(&j, json_get(&j, 0, "tag"), tag, sizeof tag) < 0)
@@ -1167,16 +863,16 @@ out:
 	return rc;
 }
 
-static int load_repo_index(struct store *st, struct repo *r)
+static int load_repo_index(struct store *st, struct store_repo *r)
 {
-	char rel[REL_MAX];
+	char rel[STORE_REL_MAX];
 	struct buf idx;
 	struct json j;
 	int arr, rc = 0;
 	uint32_t i;
 
-	layout_rel(rel, r->name, "index.json");
-	if (file_read_at(st->rootfd, rel, INDEX_MAX, &idx) < 0) {
+	store_layout_rel(rel, r->name, "index.json");
+	if (file_read_at(st->rootfd, rel, STORE_INDEX_MAX, &idx) < 0) {
 		if (errno == ENOENT)
 			return 0;
 		log_warn("read %s/%s", st->root, rel);
@@ -1213,7 +909,7 @@ static int load_repo_index(struct store *st, struct repo *r)
 		ann = json_get(&j, (int)i, "annotations");
 		t = json_get(&j, ann, REF_NAME_ANNOTATION);
 		if (t >= 0 && json_str_copy(&j, t, tag, sizeof tag) > 0)
-			tag_set(r, tag, e);
+			store_tag_set(r, tag, e);
 	}
 	json_free(&j);
 	buf_free(&idx);
@@ -1222,25 +918,25 @@ static int load_repo_index(struct store *st, struct repo *r)
 
 static int load_repo(struct store *st, const char *name)
 {
-	struct repo *r;
-	char irel[REL_MAX];
+	struct store_repo *r;
+	char irel[STORE_REL_MAX];
 
 	/* index.json is written before a repository is first used: without it,
 	 * its creation failed part-way (a full disk) and it is no repository */
-	layout_rel(irel, name, "index.json");
+	store_layout_rel(irel, name, "index.json");
 	if (faccessat(st->rootfd, irel, F_OK, 0) < 0 && errno == ENOENT)
 		return 0;
-	r = repo_new(st, name);
+	r = store_repo_new(st, name);
 	if (!r)
 		return -1;
 	for (size_t a = 0; a < 2; a++) {
-		char rel[REL_MAX], tail[32], digest[DIGEST_STR_MAX];
+		char rel[STORE_REL_MAX], tail[32], digest[DIGEST_STR_MAX];
 		int dfd;
 		DIR *d;
 		struct dirent *de;
 
 		snprintf(tail, sizeof tail, "blobs/%s", algs[a]);
-		layout_rel(rel, name, tail);
+		store_layout_rel(rel, name, tail);
 		dfd = openat(st->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (dfd < 0)
 			continue;
@@ -1256,19 +952,15 @@ static int load_repo(struct store *st, const char *name)
 			b = map_get(&st->blobs, digest);
 			if (!b) {
 				/* the shared copy is gone: restore it from this link */
-				char brel[REL_MAX], lrel[REL_MAX];
+				char brel[STORE_REL_MAX], lrel[STORE_REL_MAX];
 				struct stat sb;
-				blob_rel(brel, digest);
-				link_rel(lrel, name, digest);
+				store_blob_rel(brel, digest);
+				store_link_rel(lrel, name, digest);
 				if (fstatat(st->rootfd, lrel, &sb, 0) < 0 ||
 				    linkat(st->rootfd, lrel, st->rootfd, brel, 0) < 0)
 					continue;
-				b = calloc(1, sizeof *b);
-				if (!b || map_put(&st->blobs, digest, b) < 0) {
-					free(b);
+				if (!(b = store_blob_add(st, digest, (uint64_t)sb.st_size)))
 					continue;
-				}
-				b->size = (uint64_t)sb.st_size;
 			}
 			if (map_put(&r->blobs, digest, b) == 0)
 				b->nrepos++;
@@ -1294,7 +986,7 @@ static int walk_repos(struct store *st, const char *rel, const char *name)
 		return -1;
 	}
 	while ((de = readdir(d))) {
-		char sub[REL_MAX], subname[STORE_NAME_MAX + 1];
+		char sub[STORE_REL_MAX], subname[STORE_NAME_MAX + 1];
 		if (strcmp(de->d_name, "_layout") == 0 && name[0]) {
 			if (load_repo(st, name) < 0)
 				rc = -1;
@@ -1394,19 +1086,9 @@ void store_close(struct store *st)
 			log_warn("store %s: compacting the journal", st->root);
 		journal_close(st->j);
 	}
-	while (map_next(&st->uploads, &pos, &k, &v)) {
-		struct store_upload *up = v;
-		store_upload_release(st, up);
-		free(up);
-	}
-	map_free(&st->uploads);
-	pos = 0;
-	while (map_next(&st->owners, &pos, &k, &v))
-		free(v);
-	map_free(&st->owners);
-	pos = 0;
+	store_uploads_free(st);
 	while (map_next(&st->repos, &pos, &k, &v))
-		repo_free(v);
+		store_repo_free(v);
 	map_free(&st->repos);
 	pos = 0;
 	while (map_next(&st->blobs, &pos, &k, &v))

@@ -1,5 +1,10 @@
 /* store.h - the content store: blobs, uploads, repositories, manifests and tags.
  *
+ * Its files (they share store_int.h): store.c, the index in memory and its
+ * operations; store_layout.c, the layout drawn below, index.json, the journal
+ * and start-up recovery; store_upload.c, upload sessions and the temporary
+ * files of imports.  File I/O goes through file.h.
+ *
  * On disk, under the root (every path is built from a validated repository
  * name and digest, relative to the root's directory descriptor):
  *
@@ -7,6 +12,7 @@
  *     blobs/sha256/<hex>              every committed blob, stored once
  *     blobs/sha512/<hex>
  *     uploads/<id>                    uploads in progress (cleared at start-up)
+ *     uploads/import-<id>             an import's temporary files (likewise)
  *     journal/<generation>            tag/manifest changes index.json does not show yet
  *     repos/<name>/_layout/           one OCI image layout per repository
  *         oci-layout

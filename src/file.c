@@ -91,6 +91,21 @@ int file_hash_range(int fd, uint64_t off, uint64_t len, enum digest_alg alg,
 	return 0;
 }
 
+DIR *file_opendir(int dfd, const char *rel)
+{
+	int fd = openat(dfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+	if (fd < 0)
+		return NULL;
+	d = fdopendir(fd);
+	if (!d) {
+		int e = errno;
+		close(fd);
+		errno = e;
+	}
+	return d;
+}
+
 int file_fsync_dir(int dfd, const char *rel)
 {
 	int fd = openat(dfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

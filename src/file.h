@@ -9,6 +9,7 @@
 #ifndef PH_FILE_H
 #define PH_FILE_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,9 @@ int file_pread_all(int fd, void *out, size_t n, uint64_t off);
 int file_hash_range(int fd, uint64_t off, uint64_t len, enum digest_alg alg,
 		    char out[DIGEST_STR_MAX]);
 
+/* opendir for the directory rel (relative to dfd); NULL with errno.
+ * closedir releases it; dirfd(d) is its descriptor. */
+DIR *file_opendir(int dfd, const char *rel);
 /* fsync the directory rel (relative to dfd). */
 int file_fsync_dir(int dfd, const char *rel);
 /* fsync the directory that holds rel, after a rename or link into it. */

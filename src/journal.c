@@ -82,16 +82,11 @@ static int parse_gen(const char *s, uint64_t *out)
 /* The lowest and highest generations on disk; 0 when there are none. */
 static int scan(struct journal *j, uint64_t *lo, uint64_t *hi)
 {
-	int dfd = openat(j->dirfd, JDIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
+	DIR *d = file_opendir(j->dirfd, JDIR);
 	struct dirent *de;
 	*lo = *hi = 0;
-	if (dfd < 0)
+	if (!d)
 		return errno == ENOENT ? 0 : -1;
-	if (!(d = fdopendir(dfd))) {
-		close(dfd);
-		return -1;
-	}
 	while ((de = readdir(d))) {
 		uint64_t g;
 		struct stat sb;
@@ -101,7 +96,7 @@ static int scan(struct journal *j, uint64_t *lo, uint64_t *hi)
 			*lo = g;
 		if (g > *hi)
 			*hi = g;
-		if (fstatat(dfd, de->d_name, &sb, 0) == 0)
+		if (fstatat(dirfd(d), de->d_name, &sb, 0) == 0)
 			j->found += (size_t)sb.st_size;
 	}
 	closedir(d);

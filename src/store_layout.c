@@ -304,13 +304,11 @@ static int load_blobs(struct store *st)
 		struct dirent *de;
 
 		snprintf(rel, sizeof rel, "blobs/%s", algs[a]);
-		dfd = openat(st->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0 || !(d = fdopendir(dfd))) {
-			if (dfd >= 0)
-				close(dfd);
+		if (!(d = file_opendir(st->rootfd, rel))) {
 			log_warn("open %s/%s", st->root, rel);
 			return -1;
 		}
+		dfd = dirfd(d);
 		while ((de = readdir(d))) {
 			struct stat sb;
 			if (de->d_name[0] == '.')
@@ -508,20 +506,13 @@ static int load_repo(struct store *st, const char *name)
 		return -1;
 	for (size_t a = 0; a < 2; a++) {
 		char rel[STORE_REL_MAX], tail[32], digest[DIGEST_STR_MAX];
-		int dfd;
 		DIR *d;
 		struct dirent *de;
 
 		snprintf(tail, sizeof tail, "blobs/%s", algs[a]);
 		store_layout_rel(rel, name, tail);
-		dfd = openat(st->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0)
+		if (!(d = file_opendir(st->rootfd, rel)))
 			continue;
-		d = fdopendir(dfd);
-		if (!d) {
-			close(dfd);
-			continue;
-		}
 		while ((de = readdir(d))) {
 			struct store_blob *b;
 			if (de->d_name[0] == '.' || !blob_name_ok(algs[a], de->d_name, digest))
@@ -550,18 +541,12 @@ static int load_repo(struct store *st, const char *name)
 /* Walk repos/ for "_layout" directories; rel is "repos[/a/b...]". */
 static int walk_repos(struct store *st, const char *rel, const char *name)
 {
-	int dfd = openat(st->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
+	DIR *d = file_opendir(st->rootfd, rel);
 	struct dirent *de;
 	int rc = 0;
 
-	if (dfd < 0)
+	if (!d)
 		return -1;
-	d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return -1;
-	}
 	while ((de = readdir(d))) {
 		char sub[STORE_REL_MAX], subname[STORE_NAME_MAX + 1];
 		if (strcmp(de->d_name, "_layout") == 0 && name[0]) {
@@ -585,19 +570,13 @@ static int walk_repos(struct store *st, const char *rel, const char *name)
 
 static int clear_uploads(struct store *st)
 {
-	int dfd = openat(st->rootfd, "uploads", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
+	DIR *d = file_opendir(st->rootfd, "uploads");
 	struct dirent *de;
-	if (dfd < 0)
+	if (!d)
 		return -1;
-	d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return -1;
-	}
 	while ((de = readdir(d)))
 		if (de->d_name[0] != '.')
-			unlinkat(dfd, de->d_name, 0);
+			unlinkat(dirfd(d), de->d_name, 0);
 	closedir(d);
 	return 0;
 }

@@ -82,16 +82,11 @@ static int parse_gen(const char *s, uint64_t *out)
 /* The lowest and highest generations on disk; 0 when there are none. */
 static int scan(struct journal *j, uint64_t *lo, uint64_t *hi)
 {
-	int dfd = openat(j->dirfd, JDIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
+	DIR *d = file_opendir(j->dirfd, JDIR);
 	struct dirent *de;
 	*lo = *hi = 0;
-	if (dfd < 0)
+	if (!d)
 		return errno == ENOENT ? 0 : -1;
-	if (!(d = fdopendir(dfd))) {
-		close(dfd);
-		return -1;
-	}
 	while ((de = readdir(d))) {
 		uint64_t g;
 		struct stat sb;
@@ -101,7 +96,7 @@ static int scan(struct journal *j, uint64_t *lo, uint64_t *hi)
 			*lo = g;
 		if (g > *hi)
 			*hi = g;
-		if (fstatat(dfd, de->d_name, &sb, 0) == 0)
+		if (fstatat(dirfd(d), de->d_name, &sb, 0) == 0)
 			j->found += (size_t)sb.st_size;
 	}
 	closedir(d);
@@ -290,7 +285,7 @@ static int ensure_file(struct journal *j)
 int journal_append(struct journal *j, const char *text, size_t n)
 {
 	char line[CHECK_LEN + 1 + JOURNAL_RECORD_MAX + 1];
-	size_t len = CHECK_LEN + 1 + n + 1, done = 0;
+	size_t len = CHECK_LEN + 1 + n + 1;
 
 	if (n > JOURNAL_RECORD_MAX || memchr(text, '\n', n)) {
 		errno = EINVAL;
@@ -302,20 +297,16 @@ int journal_append(struct journal *j, const char *text, size_t n)
 	line[CHECK_LEN] = ' ';
 	memcpy(line + CHECK_LEN + 1, text, n);
 	line[len - 1] = '\n';
-	while (done < len) {
-		ssize_t w = pwrite(j->fd, line + done, len - done, (off_t)(j->len + done));
-		if (w < 0) {
-			int e = errno;
-			if (e == EINTR)
-				continue;
-			/* a torn record fails its check at replay anyway; cut it
-			 * so the next one starts on a record boundary */
-			if (done && ftruncate(j->fd, (off_t)j->len) < 0)
-				log_warn("journal: truncate after a failed append");
-			errno = e;
-			return -1;
-		}
-		done += (size_t)w;
+	if (file_pwrite_all(j->fd, line, len, j->len) < 0) {
+		int e = errno;
+		struct stat sb;
+		/* a torn record fails its check at replay anyway; cut it
+		 * so the next one starts on a record boundary */
+		if (fstat(j->fd, &sb) == 0 && (uint64_t)sb.st_size > j->len &&
+		    ftruncate(j->fd, (off_t)j->len) < 0)
+			log_warn("journal: truncate after a failed append");
+		errno = e;
+		return -1;
 	}
 	j->len += len;
 	pthread_mutex_lock(&j->mu);

@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "file.h"
 #include "image.h"
 #include "import.h"
 #include "log.h"
@@ -221,45 +222,22 @@ static int emit(int fd, struct hasher *h, const unsigned char *q, size_t n, uint
 {
 	hasher_update(h, q, n);
 	*total += n;
-	while (n) {
-		ssize_t w = write(fd, q, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		q += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	return file_write_all(fd, q, n);
 }
 
 /* A blob whose digest is the archive's claim: hash it before it goes out,
  * so a lying tarball fails here, with the layer named. */
 static int verify_blob(struct push *p, struct image_blob *b, char *err, size_t cap)
 {
-	static const size_t CH = 1 << 20;
-	unsigned char *buf = malloc(CH);
-	uint64_t off, done = 0;
+	uint64_t off;
 	int fd = blob_open(p, b, &off), rc = -1;
-	struct hasher h;
 	char got[DIGEST_STR_MAX];
 
-	if (!buf || fd < 0) {
-		log_fail(err, cap, "read %s: %s", b->digest, strerror(errno));
+	if (fd < 0 || file_hash_range(fd, off, b->size, DIGEST_SHA256, got) < 0) {
+		log_fail(err, cap, "read %s: %s", b->digest,
+			 errno == ENODATA ? "short read" : strerror(errno));
 		goto out;
 	}
-	hasher_init(&h, DIGEST_SHA256);
-	while (done < b->size) {
-		size_t want = b->size - done < CH ? (size_t)(b->size - done) : CH;
-		ssize_t n = pread(fd, buf, want, (off_t)(off + done));
-		if (n <= 0) {
-			log_fail(err, cap, "read %s: %s", b->digest, n < 0 ? strerror(errno) : "short read");
-			goto out;
-		}
-		hasher_update(&h, buf, (size_t)n);
-		done += (uint64_t)n;
-	}
-	hasher_final(&h, got);
 	if (strcmp(got, b->digest) != 0) {
 		log_fail(err, cap, "%s: a layer the archive calls %s is %s", p->src->what, b->digest, got);
 		goto out;
@@ -269,7 +247,6 @@ static int verify_blob(struct push *p, struct image_blob *b, char *err, size_t c
 out:
 	if (fd >= 0)
 		close(fd);
-	free(buf);
 	return rc;
 }
 

@@ -163,7 +163,7 @@ static void body_done(struct conn *c, int status)
 static int upload_sink(struct conn *c, const char *p, size_t n)
 {
 	struct reg_req *q = conn_state(c);
-	return store_upload_write(q->reg->store, q->up, p, n);
+	return store_upload_write(q->reg->store, q->up, p, n, ev_now(c->set->ev));
 }
 
 void reg_read_body_mem(struct conn *c, struct reg_req *q, size_t max, reg_body_fn *then)

@@ -64,9 +64,9 @@ static enum regerr body_error(struct conn *c, struct reg_req *q, int status)
 }
 
 /* Claim up for this request (q->up, q->claimed). */
-static enum regerr claim_upload(struct reg_req *q, struct store_upload *up)
+static enum regerr claim_upload(struct conn *c, struct reg_req *q, struct store_upload *up)
 {
-	if (store_upload_claim(q->reg->store, up) < 0) {
+	if (store_upload_claim(q->reg->store, up, ev_now(c->set->ev)) < 0) {
 		if (errno != EBUSY)
 			return reg_store_error(q, errno, "open upload");
 		q->detail = "another request is writing this upload";
@@ -125,7 +125,7 @@ enum regerr reg_upload_start(struct conn *c, struct reg_req *q)
 		return RE_DIGEST_INVALID;
 	}
 	/* sessions are bounded per address, not per socket */
-	up = store_upload_start(st, q->rt.name, c->peer_addr);
+	up = store_upload_start(st, q->rt.name, c->peer_addr, ev_now(c->set->ev));
 	if (!up) {
 		if (errno != EAGAIN)
 			return reg_store_error(q, errno, "start upload");
@@ -134,7 +134,7 @@ enum regerr reg_upload_start(struct conn *c, struct reg_req *q)
 	}
 	if (d > 0) {
 		/* POST ?digest= : the body is the whole blob */
-		e = claim_upload(q, up);
+		e = claim_upload(c, q, up);
 		if (e != RE_OK) {
 			store_upload_cancel(st, up);
 			return e;
@@ -218,7 +218,7 @@ enum regerr reg_upload_patch(struct conn *c, struct reg_req *q)
 	enum regerr e;
 	if (!up)
 		return RE_BLOB_UPLOAD_UNKNOWN;
-	if ((e = check_content_range(c, q, up)) != RE_OK || (e = claim_upload(q, up)) != RE_OK)
+	if ((e = check_content_range(c, q, up)) != RE_OK || (e = claim_upload(c, q, up)) != RE_OK)
 		return e;
 	reg_read_body_upload(c, q, patch_body);
 	return RE_OK;
@@ -244,7 +244,7 @@ enum regerr reg_upload_put(struct conn *c, struct reg_req *q)
 		q->detail = d == 0 ? "digest query parameter missing" : "digest";
 		return RE_DIGEST_INVALID;
 	}
-	if ((e = check_content_range(c, q, up)) != RE_OK || (e = claim_upload(q, up)) != RE_OK)
+	if ((e = check_content_range(c, q, up)) != RE_OK || (e = claim_upload(c, q, up)) != RE_OK)
 		return e;
 	reg_read_body_upload(c, q, put_body);
 	return RE_OK;
@@ -268,7 +268,7 @@ enum regerr reg_upload_cancel(struct conn *c, struct reg_req *q)
 	if (!up)
 		return RE_BLOB_UPLOAD_UNKNOWN;
 	/* the claim refuses while another request writes into it */
-	if ((e = claim_upload(q, up)) != RE_OK)
+	if ((e = claim_upload(c, q, up)) != RE_OK)
 		return e;
 	q->claimed = 0; /* cancelling frees it, claim and all */
 	store_upload_cancel(q->reg->store, up);

@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "conn.h"
+#include "file.h"
 #include "http.h"
 #include "import.h"
 #include "json.h"
@@ -300,8 +301,8 @@ static void on_tick(struct ev *ev, void *data)
 		srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	/* paused for want of descriptors: try again once a second */
 	resume_accept(srv);
-	store_upload_expire(srv->store, ev_clock_ms(), srv->opt->upload_expiry_ms);
-	store_tick(srv->store, ev_clock_ms());
+	store_upload_expire(srv->store, now, srv->opt->upload_expiry_ms);
+	store_tick(srv->store, now);
 }
 
 static void before_sleep(struct ev *ev, void *data)
@@ -357,22 +358,6 @@ static void *import_thread(void *arg)
 	return NULL;
 }
 
-static int write_ready_file(const char *path, const char *line, size_t n)
-{
-	char tmp[4096];
-	int fd;
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
-		return -1;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -1;
-	if (write(fd, line, n) != (ssize_t)n || close(fd) < 0) {
-		unlink(tmp);
-		return -1;
-	}
-	return rename(tmp, path);
-}
-
 /* Every import is committed: say so on stdout (and in --ready-file). */
 static void announce_ready(struct server *srv)
 {
@@ -387,7 +372,7 @@ static void announce_ready(struct server *srv)
 	buf_printf(&b, "],\"startup_ms\":%lld}\n", (long long)(ev_clock_ms() - srv->t_start_ms));
 	fwrite(b.p, 1, b.len, stdout);
 	fflush(stdout);
-	if (srv->opt->ready_file && write_ready_file(srv->opt->ready_file, b.p, b.len) < 0)
+	if (srv->opt->ready_file && file_write_atomic(AT_FDCWD, srv->opt->ready_file, b.p, b.len) < 0)
 		log_warn("write --ready-file %s", srv->opt->ready_file);
 	log_info("ready");
 	buf_free(&b);

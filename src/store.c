@@ -1,102 +1,22 @@
-/* store.c - content-addressed blobs, uploads, and per-repository OCI layouts.
- * The layout is drawn in store.h. */
-#include "store.h"
+/* store.c - the store's index: repositories, the blobs each holds, manifests
+ * and tags, all in memory and each change made on disk too; listings; open
+ * and close.  The layout on disk is store_layout.c's (drawn in store.h),
+ * upload sessions are store_upload.c's. */
+#include "store_int.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "ev.h"
-#include "file.h"
-#include "journal.h"
-#include "json.h"
 #include "log.h"
-#include "map.h"
-
-#define BLOB_REL_MAX 160 /* "blobs/sha512/" + 128 hex */
-#define REL_MAX FILE_REL_MAX
-#define INDEX_MAX ((size_t)256 << 20)
-#define REF_NAME_ANNOTATION "org.opencontainers.image.ref.name"
-
-struct repo {
-	char *name;
-	int dirty;            /* journaled changes index.json does not show yet */
-	struct map tags;      /* tag -> struct store_manifest * (not owned) */
-	struct map manifests; /* digest -> struct store_manifest * (owned) */
-	struct map blobs;     /* digest -> struct store_blob * (not owned) */
-};
-
-struct store {
-	int rootfd;
-	char *root;
-	struct map repos;   /* name -> struct repo * */
-	struct map blobs;   /* digest -> struct store_blob * */
-	struct map uploads; /* id -> struct store_upload * */
-	struct map owners;  /* owner -> unsigned * : that owner's open sessions */
-	struct store_limits lim;
-	struct journal *j;  /* tag and manifest changes since index.json */
-	int64_t last_append; /* ev_clock_ms of the last journal record */
-	int read_only;      /* never change what is on disk */
-	int loaded;         /* store_open finished: memory is the whole truth */
-};
-
-#define JOURNAL_COMPACT_BYTES ((size_t)1 << 20) /* compact past this much journal */
-#define JOURNAL_IDLE_MS 2000                    /* or when writes pause this long */
-
-/* ---- paths ---- */
-
-/* "blobs/sha256/<hex>" */
-static void blob_rel(char out[BLOB_REL_MAX], const char *digest)
-{
-	const char *colon = strchr(digest, ':');
-	snprintf(out, BLOB_REL_MAX, "blobs/%.*s/%s", (int)(colon - digest), digest, colon + 1);
-}
-
-/* "repos/<name>/_layout/<tail>" */
-static void layout_rel(char out[REL_MAX], const char *repo, const char *tail)
-{
-	snprintf(out, REL_MAX, "repos/%s/_layout/%s", repo, tail);
-}
-
-static void link_rel(char out[REL_MAX], const char *repo, const char *digest)
-{
-	char b[BLOB_REL_MAX];
-	blob_rel(b, digest);
-	layout_rel(out, repo, b);
-}
-
-static int mkdirs_at(int dfd, const char *rel)
-{
-	char p[REL_MAX];
-	size_t n = strlen(rel);
-	if (n >= sizeof p) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(p, rel, n + 1);
-	for (size_t i = 1; i <= n; i++) {
-		if (p[i] != '/' && p[i] != '\0')
-			continue;
-		p[i] = '\0';
-		if (mkdirat(dfd, p, 0755) < 0 && errno != EEXIST)
-			return -1;
-		if (i < n)
-			p[i] = '/';
-	}
-	return 0;
-}
 
 /* ---- repositories ---- */
 
-static void manifest_entry_free(struct store_manifest *e)
+void store_entry_free(struct store_manifest *e)
 {
 	if (!e)
 		return;
@@ -105,13 +25,13 @@ static void manifest_entry_free(struct store_manifest *e)
 	free(e);
 }
 
-static void repo_free(struct repo *r)
+void store_repo_free(struct store_repo *r)
 {
 	size_t pos = 0;
 	const char *k;
 	void *v;
 	while (map_next(&r->manifests, &pos, &k, &v))
-		manifest_entry_free(v);
+		store_entry_free(v);
 	map_free(&r->manifests);
 	map_free(&r->tags);
 	map_free(&r->blobs);
@@ -119,9 +39,9 @@ static void repo_free(struct repo *r)
 	free(r);
 }
 
-static struct repo *repo_new(struct store *st, const char *name)
+struct store_repo *store_repo_new(struct store *st, const char *name)
 {
-	struct repo *r = calloc(1, sizeof *r);
+	struct store_repo *r = calloc(1, sizeof *r);
 	if (!r)
 		return NULL;
 	r->name = strdup(name);
@@ -136,45 +56,12 @@ static struct repo *repo_new(struct store *st, const char *name)
 	return r;
 }
 
-static int index_write(struct store *st, struct repo *r);
-
-/* The repository, created on disk and in memory if new. */
-static struct repo *repo_open(struct store *st, const char *name)
-{
-	static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
-	struct repo *r = map_get(&st->repos, name);
-	char rel[REL_MAX];
-
-	if (r)
-		return r;
-	layout_rel(rel, name, "blobs/sha256");
-	if (mkdirs_at(st->rootfd, rel) < 0)
-		return NULL;
-	layout_rel(rel, name, "blobs/sha512");
-	if (mkdirs_at(st->rootfd, rel) < 0)
-		return NULL;
-	layout_rel(rel, name, "oci-layout");
-	if (file_write_atomic(st->rootfd, rel, layout, sizeof layout - 1) < 0)
-		return NULL;
-	r = repo_new(st, name);
-	if (!r) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	if (index_write(st, r) < 0) {
-		map_del(&st->repos, name);
-		repo_free(r);
-		return NULL;
-	}
-	return r;
-}
-
 /* ---- blobs ---- */
 
 const struct store_blob *store_blob_get(const struct store *st, const char *repo,
 					const char *digest)
 {
-	const struct repo *r;
+	const struct store_repo *r;
 	if (!repo)
 		return map_get(&st->blobs, digest);
 	r = map_get(&st->repos, repo);
@@ -183,16 +70,28 @@ const struct store_blob *store_blob_get(const struct store *st, const char *repo
 
 int store_blob_open(const struct store *st, const char *digest)
 {
-	char rel[REL_MAX];
-	blob_rel(rel, digest);
+	char rel[STORE_REL_MAX];
+	store_blob_rel(rel, digest);
 	return openat(st->rootfd, rel, O_RDONLY | O_CLOEXEC);
 }
 
+struct store_blob *store_blob_add(struct store *st, const char *digest, uint64_t size)
+{
+	struct store_blob *b = calloc(1, sizeof *b);
+	if (!b || map_put(&st->blobs, digest, b) < 0) {
+		free(b);
+		errno = ENOMEM;
+		return NULL;
+	}
+	b->size = size;
+	return b;
+}
+
 /* Link a committed blob into repository r. */
-static int repo_link_blob(struct store *st, struct repo *r, const char *digest)
+static int repo_link_blob(struct store *st, struct store_repo *r, const char *digest)
 {
 	struct store_blob *b = map_get(&st->blobs, digest);
-	char from[REL_MAX], to[REL_MAX];
+	char from[STORE_REL_MAX], to[STORE_REL_MAX];
 
 	if (!b) {
 		errno = ENOENT;
@@ -200,8 +99,8 @@ static int repo_link_blob(struct store *st, struct repo *r, const char *digest)
 	}
 	if (map_get(&r->blobs, digest))
 		return 0;
-	blob_rel(from, digest);
-	link_rel(to, r->name, digest);
+	store_blob_rel(from, digest);
+	store_link_rel(to, r->name, digest);
 	if (linkat(st->rootfd, from, st->rootfd, to, 0) < 0 && errno != EEXIST)
 		return -1;
 	if (file_fsync_parent(st->rootfd, to) < 0)
@@ -216,33 +115,33 @@ static int repo_link_blob(struct store *st, struct repo *r, const char *digest)
 
 int store_blob_mount(struct store *st, const char *repo, const char *digest)
 {
-	struct repo *r;
+	struct store_repo *r;
 	if (!map_get(&st->blobs, digest)) {
 		errno = ENOENT;
 		return -1;
 	}
-	r = repo_open(st, repo);
+	r = store_repo_open(st, repo);
 	if (!r)
 		return -1;
 	return repo_link_blob(st, r, digest);
 }
 
 /* Drop r's link to digest; remove the bytes when no repository holds them. */
-static int repo_unlink_blob(struct store *st, struct repo *r, const char *digest)
+static int repo_unlink_blob(struct store *st, struct store_repo *r, const char *digest)
 {
 	struct store_blob *b = map_get(&r->blobs, digest);
-	char rel[REL_MAX];
+	char rel[STORE_REL_MAX];
 
 	if (!b) {
 		errno = ENOENT;
 		return -1;
 	}
-	link_rel(rel, r->name, digest);
+	store_link_rel(rel, r->name, digest);
 	if (unlinkat(st->rootfd, rel, 0) < 0 && errno != ENOENT)
 		return -1;
 	map_del(&r->blobs, digest);
 	if (--b->nrepos == 0) {
-		blob_rel(rel, digest);
+		store_blob_rel(rel, digest);
 		if (unlinkat(st->rootfd, rel, 0) < 0 && errno != ENOENT)
 			log_warn("remove %s", rel);
 		free(map_del(&st->blobs, digest));
@@ -252,7 +151,7 @@ static int repo_unlink_blob(struct store *st, struct repo *r, const char *digest
 
 int store_blob_delete(struct store *st, const char *repo, const char *digest)
 {
-	struct repo *r = map_get(&st->repos, repo);
+	struct store_repo *r = map_get(&st->repos, repo);
 	if (!r) {
 		errno = ENOENT;
 		return -1;
@@ -260,13 +159,10 @@ int store_blob_delete(struct store *st, const char *repo, const char *digest)
 	return repo_unlink_blob(st, r, digest);
 }
 
-/* Move the finished, verified temporary file tmp_rel (open as fd, size bytes;
- * fd -1 when the caller synced it) to its content address and link it into r.
- * Consumes tmp_rel. */
-static int blob_commit(struct store *st, struct repo *r, const char *tmp_rel, int fd,
-		       const char *digest, uint64_t size)
+int store_blob_commit(struct store *st, struct store_repo *r, const char *tmp_rel, int fd,
+		      const char *digest, uint64_t size)
 {
-	char rel[REL_MAX];
+	char rel[STORE_REL_MAX];
 	struct store_blob *b = map_get(&st->blobs, digest);
 	int saved;
 
@@ -277,18 +173,14 @@ static int blob_commit(struct store *st, struct repo *r, const char *tmp_rel, in
 	}
 	if (fd >= 0 && fdatasync(fd) < 0)
 		goto fail;
-	blob_rel(rel, digest);
+	store_blob_rel(rel, digest);
 	if (renameat(st->rootfd, tmp_rel, st->rootfd, rel) < 0)
 		goto fail;
 	if (file_fsync_parent(st->rootfd, rel) < 0)
 		return -1;
-	b = calloc(1, sizeof *b);
-	if (!b || map_put(&st->blobs, digest, b) < 0) {
-		free(b);
-		errno = ENOMEM;
+	b = store_blob_add(st, digest, size);
+	if (!b)
 		return -1;
-	}
-	b->size = size;
 	if (repo_link_blob(st, r, digest) < 0) {
 		saved = errno;
 		if (b->nrepos == 0) {
@@ -306,512 +198,10 @@ fail:
 	return -1;
 }
 
-/* ---- temporary files for imports ---- */
+/* ---- manifests and tags ---- */
 
-static void random_id(char out[33]);
-
-int store_tmp_create(const struct store *st, char rel[STORE_TMP_REL_MAX])
-{
-	char id[33];
-	random_id(id);
-	snprintf(rel, STORE_TMP_REL_MAX, "uploads/import-%s", id);
-	return openat(st->rootfd, rel, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-}
-
-void store_tmp_remove(const struct store *st, const char *rel)
-{
-	unlinkat(st->rootfd, rel, 0);
-}
-
-int store_tmp_open(const struct store *st, const char *rel)
-{
-	return openat(st->rootfd, rel, O_RDONLY | O_CLOEXEC);
-}
-
-int store_blob_commit_tmp(struct store *st, const char *repo, const char *rel,
-			  const char *digest, uint64_t size)
-{
-	struct repo *r = repo_open(st, repo);
-	if (!r) {
-		int e = errno;
-		unlinkat(st->rootfd, rel, 0);
-		errno = e;
-		return -1;
-	}
-	return blob_commit(st, r, rel, -1, digest, size);
-}
-
-/* ---- uploads ---- */
-
-static void random_id(char out[33])
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char raw[16];
-	size_t got = 0;
-	while (got < sizeof raw) {
-		ssize_t r = getrandom(raw + got, sizeof raw - got, 0);
-		if (r > 0)
-			got += (size_t)r;
-		else if (errno != EINTR)
-			break;
-	}
-	for (size_t i = 0; i < 16; i++) {
-		out[2 * i] = hex[raw[i] >> 4];
-		out[2 * i + 1] = hex[raw[i] & 15];
-	}
-	out[32] = '\0';
-}
-
-void store_set_limits(struct store *st, const struct store_limits *lim)
-{
-	st->lim.max_uploads = lim && lim->max_uploads ? lim->max_uploads : STORE_MAX_UPLOADS_DEFAULT;
-	st->lim.max_uploads_per_owner = lim && lim->max_uploads_per_owner
-						? lim->max_uploads_per_owner
-						: STORE_MAX_UPLOADS_PER_OWNER_DEFAULT;
-}
-
-static void upload_rel(char out[REL_MAX], const struct store_upload *up)
-{
-	snprintf(out, REL_MAX, "uploads/%s", up->id);
-}
-
-/* The owner's session count, created at 0 when absent (NULL: no memory). */
-static unsigned *owner_count(struct store *st, const char *owner)
-{
-	unsigned *n = map_get(&st->owners, owner);
-	if (n)
-		return n;
-	n = calloc(1, sizeof *n);
-	if (!n || map_put(&st->owners, owner, n) < 0) {
-		free(n);
-		return NULL;
-	}
-	return n;
-}
-
-struct store_upload *store_upload_start(struct store *st, const char *repo, const char *owner)
-{
-	struct store_upload *up;
-	unsigned *count;
-	char rel[REL_MAX];
-	int fd;
-
-	if (!owner)
-		owner = "";
-	count = map_get(&st->owners, owner);
-	if (map_len(&st->uploads) >= st->lim.max_uploads ||
-	    (count && *count >= st->lim.max_uploads_per_owner)) {
-		errno = EAGAIN;
-		return NULL;
-	}
-	up = calloc(1, sizeof *up);
-	if (!up)
-		return NULL;
-	random_id(up->id);
-	snprintf(up->repo, sizeof up->repo, "%s", repo);
-	snprintf(up->owner, sizeof up->owner, "%s", owner);
-	up->fd = -1;
-	upload_rel(rel, up);
-	fd = openat(st->rootfd, rel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		free(up);
-		return NULL;
-	}
-	close(fd);
-	hasher_init(&up->h, DIGEST_SHA256);
-	up->touched = ev_clock_ms();
-	if (!(count = owner_count(st, up->owner)) || map_put(&st->uploads, up->id, up) < 0) {
-		unlinkat(st->rootfd, rel, 0);
-		if (count && *count == 0)
-			free(map_del(&st->owners, up->owner));
-		free(up);
-		errno = ENOMEM;
-		return NULL;
-	}
-	(*count)++;
-	return up;
-}
-
-struct store_upload *store_upload_get(const struct store *st, const char *id)
-{
-	return map_get(&st->uploads, id);
-}
-
-int store_upload_claim(struct store *st, struct store_upload *up)
-{
-	char rel[REL_MAX];
-	if (up->fd >= 0) {
-		errno = EBUSY;
-		return -1;
-	}
-	upload_rel(rel, up);
-	up->fd = openat(st->rootfd, rel, O_RDWR | O_CLOEXEC);
-	if (up->fd < 0)
-		return -1;
-	up->touched = ev_clock_ms();
-	up->claim_size = up->size;
-	up->claim_h = up->h;
-	return 0;
-}
-
-void store_upload_release(struct store *st, struct store_upload *up)
-{
-	(void)st;
-	if (up->fd >= 0)
-		close(up->fd);
-	up->fd = -1;
-}
-
-/* Append at the session's size: the file offset is no state of ours, so a
- * reopened file, or one a failed write left longer, never shifts the bytes. */
-int store_upload_write(struct store *st, struct store_upload *up, const void *data, size_t n)
-{
-	const char *p = data;
-	uint64_t off = up->size;
-	size_t left = n;
-
-	if (up->fd < 0 && store_upload_claim(st, up) < 0)
-		return -1;
-	while (left) {
-		ssize_t w = pwrite(up->fd, p, left, (off_t)off);
-		if (w < 0) {
-			int e = errno;
-			if (e == EINTR)
-				continue;
-			/* back to the claim: a client resuming from the Range we
-			 * report then appends where the hashed bytes end */
-			up->size = up->claim_size;
-			up->h = up->claim_h;
-			if (ftruncate(up->fd, (off_t)up->size) < 0)
-				log_warn("upload %s: truncate after a failed write", up->id);
-			errno = e;
-			return -1;
-		}
-		p += w;
-		off += (uint64_t)w;
-		left -= (size_t)w;
-	}
-	hasher_update(&up->h, data, n);
-	up->size += n;
-	up->touched = ev_clock_ms();
-	return 0;
-}
-
-static void upload_free(struct store *st, struct store_upload *up, int remove_file)
-{
-	char rel[REL_MAX];
-	unsigned *count = map_get(&st->owners, up->owner);
-	upload_rel(rel, up);
-	if (remove_file)
-		unlinkat(st->rootfd, rel, 0);
-	store_upload_release(st, up);
-	if (count && --*count == 0)
-		free(map_del(&st->owners, up->owner));
-	map_del(&st->uploads, up->id);
-	free(up);
-}
-
-void store_upload_cancel(struct store *st, struct store_upload *up)
-{
-	upload_free(st, up, 1);
-}
-
-/* Hash the upload's file again with another algorithm (sha512 pushes). */
-static int rehash_file(int fd, enum digest_alg alg, char out[DIGEST_STR_MAX])
-{
-	static char chunk[65536];
-	struct hasher h;
-	off_t off = 0;
-	hasher_init(&h, alg);
-	for (;;) {
-		ssize_t r = pread(fd, chunk, sizeof chunk, off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-		hasher_update(&h, chunk, (size_t)r);
-		off += r;
-	}
-	hasher_final(&h, out);
-	return 0;
-}
-
-/* The file must hold exactly the bytes hashed: longer (a failed write whose
- * truncate failed too) is cut back, anything else refuses the commit. */
-static int upload_check_size(struct store_upload *up)
-{
-	struct stat sb;
-	if (fstat(up->fd, &sb) < 0)
-		return -1;
-	if ((uint64_t)sb.st_size > up->size &&
-	    (ftruncate(up->fd, (off_t)up->size) < 0 || fstat(up->fd, &sb) < 0))
-		return -1;
-	if ((uint64_t)sb.st_size != up->size) {
-		log_warnx("upload %s: file holds %lld bytes, %llu were hashed", up->id,
-			  (long long)sb.st_size, (unsigned long long)up->size);
-		errno = EIO;
-		return -1;
-	}
-	return 0;
-}
-
-int store_upload_commit(struct store *st, struct store_upload *up, const char *digest)
-{
-	char got[DIGEST_STR_MAX], rel[REL_MAX];
-	enum digest_alg alg;
-	struct repo *r;
-	int rc;
-
-	if (up->fd < 0 && store_upload_claim(st, up) < 0)
-		goto fail;
-	if (upload_check_size(up) < 0)
-		goto fail;
-	digest_parse(digest, strlen(digest), &alg);
-	if (alg == DIGEST_SHA256)
-		hasher_final(&up->h, got);
-	else if (rehash_file(up->fd, alg, got) < 0)
-		goto fail;
-	if (strcmp(got, digest) != 0) {
-		store_upload_cancel(st, up);
-		return STORE_DIGEST_MISMATCH;
-	}
-	r = repo_open(st, up->repo);
-	if (!r)
-		goto fail;
-	upload_rel(rel, up);
-	rc = blob_commit(st, r, rel, up->fd, digest, up->size);
-	upload_free(st, up, rc < 0);
-	return rc;
-fail:
-	rc = errno;
-	store_upload_cancel(st, up);
-	errno = rc;
-	return -1;
-}
-
-void store_upload_expire(struct store *st, int64_t now, int64_t max_idle_ms)
-{
-	size_t pos = 0;
-	const char *k;
-	void *v;
-	while (map_next(&st->uploads, &pos, &k, &v)) {
-		struct store_upload *up = v;
-		if (up->fd < 0 && now - up->touched > max_idle_ms) {
-			log_info("upload %s to %s expired after %lld s idle", up->id, up->repo,
-				 (long long)(max_idle_ms / 1000));
-			store_upload_cancel(st, up);
-		}
-	}
-}
-
-/* ---- manifests ---- */
-
-static int index_entry(struct buf *b, const struct store_manifest *e, const char *tag, int *first)
-{
-	int r = 0;
-	r |= buf_puts(b, *first ? "\n    {" : ",\n    {");
-	*first = 0;
-	r |= buf_puts(b, "\"mediaType\":");
-	r |= json_write_str(b, e->media_type, strlen(e->media_type));
-	r |= buf_printf(b, ",\"digest\":\"%s\",\"size\":%zu", e->digest, e->len);
-	if (e->artifact_type[0] && e->subject[0]) {
-		r |= buf_puts(b, ",\"artifactType\":");
-		r |= json_write_str(b, e->artifact_type, strlen(e->artifact_type));
-	}
-	if (tag) {
-		r |= buf_puts(b, ",\"annotations\":{\"" REF_NAME_ANNOTATION "\":");
-		r |= json_write_str(b, tag, strlen(tag));
-		r |= buf_puts(b, "}");
-	}
-	r |= buf_puts(b, "}");
-	return r ? -1 : 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* r's index.json from memory into b (initialised here): one entry per tag,
- * and one for each manifest without a tag, sorted so the file is stable. */
-static int index_build(struct repo *r, struct buf *b_out)
-{
-	struct buf b;
-	const char **keys = NULL;
-	size_t n = 0, pos = 0;
-	const char *k;
-	void *v;
-	int first = 1, rc = -1;
-
-	buf_init(&b, INDEX_MAX);
-	keys = malloc((map_len(&r->tags) + map_len(&r->manifests) + 1) * sizeof *keys);
-	if (!keys)
-		goto out;
-	if (buf_puts(&b, "{\n  \"schemaVersion\": 2,\n  \"mediaType\": \"" MT_OCI_INDEX
-			  "\",\n  \"manifests\": [") < 0)
-		goto out;
-	while (map_next(&r->tags, &pos, &k, &v))
-		keys[n++] = k;
-	qsort(keys, n, sizeof *keys, cmp_str);
-	for (size_t i = 0; i < n; i++)
-		if (index_entry(&b, map_get(&r->tags, keys[i]), keys[i], &first) < 0)
-			goto out;
-	n = 0;
-	pos = 0;
-	while (map_next(&r->manifests, &pos, &k, &v))
-		if (((struct store_manifest *)v)->ntags == 0)
-			keys[n++] = k;
-	qsort(keys, n, sizeof *keys, cmp_str);
-	for (size_t i = 0; i < n; i++)
-		if (index_entry(&b, map_get(&r->manifests, keys[i]), NULL, &first) < 0)
-			goto out;
-	if (buf_puts(&b, "\n  ]\n}\n") < 0)
-		goto out;
-	rc = 0;
-out:
-	free(keys);
-	if (rc < 0) {
-		buf_free(&b);
-		errno = ENOMEM;
-		return -1;
-	}
-	*b_out = b;
-	return 0;
-}
-
-/* Rewrite r's index.json now, on this thread (a new repository, start-up). */
-static int index_write(struct store *st, struct repo *r)
-{
-	struct buf b;
-	char rel[REL_MAX];
-	int rc;
-	if (index_build(r, &b) < 0)
-		return -1;
-	layout_rel(rel, r->name, "index.json");
-	rc = file_write_atomic(st->rootfd, rel, b.p, b.len);
-	buf_free(&b);
-	return rc;
-}
-
-/* ---- the journal: tag and manifest changes, O(1) each ----
- *
- * A change is journaled before memory changes (so a refused write changes
- * nothing), and index.json catches up at compaction: when the journal passes
- * JOURNAL_COMPACT_BYTES, when writes pause, at close and at start-up.
- * Records, one JSON object each:
- *   {"op":"put","repo":R,"digest":D,"mt":MT,"tags":[T...]}
- *   {"op":"del","repo":R,"digest":D}
- *   {"op":"untag","repo":R,"tag":T}
- * Each is idempotent over any later state, so replaying a journal over an
- * index.json a compaction already rewrote gives the same result. */
-
-static int rec_str(struct buf *b, const char *key, const char *val)
-{
-	int r = buf_printf(b, ",\"%s\":", key);
-	return r | json_write_str(b, val, strlen(val));
-}
-
-static int journal_put(struct store *st, const char *op, const char *repo, const char *digest,
-		       const char *mt, const char *tag, const char *const *tags, size_t ntags)
-{
-	struct buf b;
-	int r = 0, rc;
-	buf_init(&b, JOURNAL_RECORD_MAX);
-	r |= buf_printf(&b, "{\"op\":\"%s\"", op);
-	r |= rec_str(&b, "repo", repo);
-	if (digest)
-		r |= rec_str(&b, "digest", digest);
-	if (mt)
-		r |= rec_str(&b, "mt", mt);
-	if (tag)
-		r |= rec_str(&b, "tag", tag);
-	if (tags) {
-		r |= buf_puts(&b, ",\"tags\":[");
-		for (size_t i = 0; i < ntags; i++) {
-			r |= buf_puts(&b, i ? "," : "");
-			r |= json_write_str(&b, tags[i], strlen(tags[i]));
-		}
-		r |= buf_puts(&b, "]");
-	}
-	r |= buf_puts(&b, "}");
-	if (r) {
-		buf_free(&b);
-		errno = ENOMEM;
-		return -1;
-	}
-	rc = journal_append(st->j, b.p, b.len);
-	buf_free(&b);
-	if (rc == 0)
-		st->last_append = ev_clock_ms();
-	return rc;
-}
-
-/* Hand index.json snapshots of every dirty repository to the journal:
- * now (sync) or in the background. */
-static int compact(struct store *st, int sync)
-{
-	struct journal_file *files;
-	size_t n = 0, pos = 0, cap = 0;
-	const char *k;
-	void *v;
-	int err;
-
-	if (journal_compact_failed(st->j, &err)) {
-		/* the old generations were kept: write every repository again */
-		log_warnx("store: index.json could not be rewritten (%s); the journal keeps every change",
-			  strerror(err));
-		while (map_next(&st->repos, &pos, &k, &v))
-			((struct repo *)v)->dirty = 1;
-		pos = 0;
-	}
-	while (map_next(&st->repos, &pos, &k, &v))
-		cap += ((struct repo *)v)->dirty != 0;
-	files = calloc(cap + 1, sizeof *files);
-	if (!files)
-		return -1;
-	pos = 0;
-	while (map_next(&st->repos, &pos, &k, &v)) {
-		struct repo *r = v;
-		if (!r->dirty)
-			continue;
-		layout_rel(files[n].rel, r->name, "index.json");
-		if (index_build(r, &files[n].data) < 0) {
-			for (size_t i = 0; i < n; i++)
-				buf_free(&files[i].data);
-			free(files);
-			return -1;
-		}
-		n++;
-	}
-	if ((sync ? journal_compact_now(st->j, files, n) : journal_compact(st->j, files, n)) < 0)
-		return -1;
-	/* a background failure sets every repository dirty again (above) */
-	pos = 0;
-	while (map_next(&st->repos, &pos, &k, &v))
-		((struct repo *)v)->dirty = 0;
-	return 0;
-}
-
-static void maybe_compact(struct store *st, int64_t now)
-{
-	size_t pending = journal_pending(st->j);
-	if (st->read_only || pending == 0 || journal_busy(st->j))
-		return;
-	if (pending < JOURNAL_COMPACT_BYTES && now - st->last_append < JOURNAL_IDLE_MS)
-		return;
-	if (compact(st, 0) < 0)
-		log_warn("store: compacting the journal");
-}
-
-void store_tick(struct store *st, int64_t now)
-{
-	maybe_compact(st, now);
-}
-
-static struct store_manifest *manifest_entry_new(const char *digest, const struct manifest *m,
-						 const char *bytes, size_t len)
+struct store_manifest *store_entry_new(const char *digest, const struct manifest *m,
+				       const char *bytes, size_t len)
 {
 	struct store_manifest *e = calloc(1, sizeof *e);
 	if (!e)
@@ -835,14 +225,14 @@ static struct store_manifest *manifest_entry_new(const char *digest, const struc
 	}
 	return e;
 fail:
-	manifest_entry_free(e);
+	store_entry_free(e);
 	return NULL;
 }
 
 const struct store_manifest *store_manifest_get(const struct store *st, const char *repo,
 						const char *ref)
 {
-	const struct repo *r = map_get(&st->repos, repo);
+	const struct store_repo *r = map_get(&st->repos, repo);
 	if (!r)
 		return NULL;
 	if (strchr(ref, ':'))
@@ -850,8 +240,7 @@ const struct store_manifest *store_manifest_get(const struct store *st, const ch
 	return map_get(&r->tags, ref);
 }
 
-/* Point tag at e in memory (no disk). */
-static int tag_set(struct repo *r, const char *tag, struct store_manifest *e)
+int store_tag_set(struct store_repo *r, const char *tag, struct store_manifest *e)
 {
 	struct store_manifest *old = map_get(&r->tags, tag);
 	if (old == e)
@@ -868,19 +257,15 @@ int store_manifest_put(struct store *st, const char *repo, const char *digest,
 		       const struct manifest *m, const char *bytes, size_t len,
 		       const char *const *tags, size_t ntags)
 {
-	struct repo *r = repo_open(st, repo);
+	struct store_repo *r = store_repo_open(st, repo);
 	struct store_manifest *e;
 
 	if (!r)
 		return -1;
 	if (!map_get(&r->blobs, digest)) {
 		/* the manifest's bytes are a blob of the layout too */
-		char rel[REL_MAX];
-		char id[33];
-		int fd;
-		random_id(id);
-		snprintf(rel, sizeof rel, "uploads/%s", id);
-		fd = openat(st->rootfd, rel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		char rel[STORE_TMP_REL_MAX];
+		int fd = store_tmp_create(st, rel);
 		if (fd < 0)
 			return -1;
 		if (file_write_all(fd, bytes, len) < 0) {
@@ -890,7 +275,7 @@ int store_manifest_put(struct store *st, const char *repo, const char *digest,
 			errno = e2;
 			return -1;
 		}
-		if (blob_commit(st, r, rel, fd, digest, len) < 0) {
+		if (store_blob_commit(st, r, rel, fd, digest, len) < 0) {
 			int e2 = errno;
 			close(fd);
 			errno = e2;
@@ -898,31 +283,30 @@ int store_manifest_put(struct store *st, const char *repo, const char *digest,
 		}
 		close(fd);
 	}
-	if (journal_put(st, "put", repo, digest, m->media_type, NULL, tags, ntags) < 0) {
+	if (store_journal_put(st, "put", repo, digest, m->media_type, NULL, tags, ntags) < 0) {
 		log_warn("journal a manifest of %s", repo);
 		return -1;
 	}
 	r->dirty = 1;
 	e = map_get(&r->manifests, digest);
 	if (!e) {
-		e = manifest_entry_new(digest, m, bytes, len);
+		e = store_entry_new(digest, m, bytes, len);
 		if (!e || map_put(&r->manifests, digest, e) < 0) {
-			manifest_entry_free(e);
+			store_entry_free(e);
 			errno = ENOMEM;
 			return -1;
 		}
 	}
 	for (size_t i = 0; i < ntags; i++)
-		if (tag_set(r, tags[i], e) < 0) {
+		if (store_tag_set(r, tags[i], e) < 0) {
 			errno = ENOMEM;
 			return -1;
 		}
-	maybe_compact(st, st->last_append);
+	store_compact_if_due(st, 0);
 	return 0;
 }
 
-/* Drop manifest e of r and every tag on it, in memory. */
-static void manifest_forget(struct repo *r, struct store_manifest *e)
+void store_manifest_forget(struct store_repo *r, struct store_manifest *e)
 {
 	size_t pos = 0;
 	const char *k;
@@ -934,12 +318,12 @@ static void manifest_forget(struct repo *r, struct store_manifest *e)
 		}
 	}
 	map_del(&r->manifests, e->digest);
-	manifest_entry_free(e);
+	store_entry_free(e);
 }
 
 int store_manifest_delete(struct store *st, const char *repo, const char *digest)
 {
-	struct repo *r = map_get(&st->repos, repo);
+	struct store_repo *r = map_get(&st->repos, repo);
 	struct store_manifest *e;
 
 	if (!r || !(e = map_get(&r->manifests, digest))) {
@@ -948,34 +332,39 @@ int store_manifest_delete(struct store *st, const char *repo, const char *digest
 	}
 	/* journal first: a crash in between leaves an unnamed link, never a
 	 * manifest named in the journal or index.json whose bytes are gone */
-	if (journal_put(st, "del", repo, digest, NULL, NULL, NULL, 0) < 0)
+	if (store_journal_put(st, "del", repo, digest, NULL, NULL, NULL, 0) < 0)
 		return -1;
 	r->dirty = 1;
-	manifest_forget(r, e);
+	store_manifest_forget(r, e);
 	if (map_get(&r->blobs, digest))
 		repo_unlink_blob(st, r, digest);
-	maybe_compact(st, st->last_append);
+	store_compact_if_due(st, 0);
 	return 0;
 }
 
 int store_tag_delete(struct store *st, const char *repo, const char *tag)
 {
-	struct repo *r = map_get(&st->repos, repo);
+	struct store_repo *r = map_get(&st->repos, repo);
 	struct store_manifest *e;
 	if (!r || !(e = map_get(&r->tags, tag))) {
 		errno = ENOENT;
 		return -1;
 	}
-	if (journal_put(st, "untag", repo, NULL, NULL, tag, NULL, 0) < 0)
+	if (store_journal_put(st, "untag", repo, NULL, NULL, tag, NULL, 0) < 0)
 		return -1;
 	r->dirty = 1;
 	map_del(&r->tags, tag);
 	e->ntags--;
-	maybe_compact(st, st->last_append);
+	store_compact_if_due(st, 0);
 	return 0;
 }
 
 /* ---- listings ---- */
+
+int store_cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
 
 static int sorted_keys(const struct map *m, const char ***out, size_t *n)
 {
@@ -986,7 +375,7 @@ static int sorted_keys(const struct map *m, const char ***out, size_t *n)
 		return -1;
 	while (map_next(m, &pos, &k, NULL))
 		keys[i++] = k;
-	qsort(keys, i, sizeof *keys, cmp_str);
+	qsort(keys, i, sizeof *keys, store_cmp_str);
 	*out = keys;
 	*n = i;
 	return 0;
@@ -994,7 +383,7 @@ static int sorted_keys(const struct map *m, const char ***out, size_t *n)
 
 int store_tags(const struct store *st, const char *repo, const char ***out, size_t *n)
 {
-	const struct repo *r = map_get(&st->repos, repo);
+	const struct store_repo *r = map_get(&st->repos, repo);
 	if (!r) {
 		errno = ENOENT;
 		return -1;
@@ -1016,7 +405,7 @@ static int cmp_manifest(const void *a, const void *b)
 int store_referrers(const struct store *st, const char *repo, const char *digest,
 		    const struct store_manifest ***out, size_t *n)
 {
-	const struct repo *r = map_get(&st->repos, repo);
+	const struct store_repo *r = map_get(&st->repos, repo);
 	const struct store_manifest **list;
 	size_t pos = 0, i = 0;
 	const char *k;
@@ -1038,340 +427,11 @@ int store_referrers(const struct store *st, const char *repo, const char *digest
 	return 0;
 }
 
-/* ---- loading ---- */
-
-/* Is name a valid "<alg>/<hex>" blob file name for alg? */
-static int blob_name_ok(const char *alg, const char *name, char digest[DIGEST_STR_MAX])
-{
-	enum digest_alg a;
-	size_t n = strlen(name);
-	if (n >= 129)
-		return 0;
-	snprintf(digest, DIGEST_STR_MAX, "%s:%s", alg, name);
-	return digest_parse(digest, strlen(digest), &a) == DIGEST_OK;
-}
-
-static const char *const algs[] = { "sha256", "sha512" };
-
-static int load_blobs(struct store *st)
-{
-	for (size_t a = 0; a < 2; a++) {
-		char rel[REL_MAX], digest[DIGEST_STR_MAX];
-		int dfd;
-		DIR *d;
-		struct dirent *de;
-
-		snprintf(rel, sizeof rel, "blobs/%s", algs[a]);
-		dfd = openat(st->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0 || !(d = fdopendir(dfd))) {
-			if (dfd >= 0)
-				close(dfd);
-			log_warn("open %s/%s", st->root, rel);
-			return -1;
-		}
-		while ((de = readdir(d))) {
-			struct stat sb;
-			struct store_blob *b;
-			if (de->d_name[0] == '.')
-				continue;
-			if (!blob_name_ok(algs[a], de->d_name, digest) ||
-			    fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
-			    !S_ISREG(sb.st_mode)) {
-				log_warnx("store: ignoring %s/%s/%s", st->root, rel, de->d_name);
-				continue;
-			}
-			if (sb.st_nlink < 2) {
-				/* held by no repository: left by a crash between commit
-				 * and link, or by a deleted repository */
-				if (!st->read_only)
-					unlinkat(dfd, de->d_name, 0);
-				continue;
-			}
-			b = calloc(1, sizeof *b);
-			if (!b || map_put(&st->blobs, digest, b) < 0) {
-				free(b);
-				closedir(d);
-				return -1;
-			}
-			b->size = (uint64_t)sb.st_size;
-		}
-		closedir(d);
-	}
-	return 0;
-}
-
-/* The manifest digest of r, read from its link and verified if not in memory
- * yet.  NULL with ENOMEM, or with ENOENT (logged) when it is missing or
- * damaged: one lost manifest must not keep the rest offline. */
-static struct store_manifest *repo_load_manifest(struct store *st, struct repo *r,
-						 const char *digest, enum digest_alg alg,
-						 const char *mt)
-{
-	struct store_manifest *e = map_get(&r->manifests, digest);
-	char got[DIGEST_STR_MAX], brel[REL_MAX], why[256];
-	struct manifest m;
-	struct buf body;
-
-	if (e)
-		return e;
-	link_rel(brel, r->name, digest);
-	if (file_read_at(st->rootfd, brel, MANIFEST_MAX, &body) < 0) {
-		log_warn("store: %s: manifest %s is missing, skipped", r->name, digest);
-		errno = ENOENT;
-		return NULL;
-	}
-	digest_of(alg, body.p, body.len, got);
-	if (strcmp(got, digest) != 0 || manifest_parse(&m, body.p, body.len, mt, why, sizeof why) < 0) {
-		log_warnx("store: %s: manifest %s is damaged, skipped", r->name, digest);
-		buf_free(&body);
-		errno = ENOENT;
-		return NULL;
-	}
-	e = manifest_entry_new(digest, &m, body.p, body.len);
-	manifest_free(&m);
-	buf_free(&body);
-	if (!e || map_put(&r->manifests, digest, e) < 0) {
-		manifest_entry_free(e);
-		errno = ENOMEM;
-		return NULL;
-	}
-	return e;
-}
-
-/* One journal record onto memory (start-up). */
-static int replay_record(void *arg, const char *text, size_t n)
-{
-	struct store *st = arg;
-	char op[16], repo[STORE_NAME_MAX + 1], digest[DIGEST_STR_MAX], mt[MEDIA_TYPE_MAX],
-		tag[STORE_TAG_MAX + 1];
-	struct json j;
-	struct repo *r;
-	enum digest_alg alg;
-	int rc = 0;
-
-	if (json_parse(&j, text, n) < 0 || j.t[0].type != JSON_OBJECT ||
-	    json_str_copy(&j, json_get(&j, 0, "op"), op, sizeof op) < 0 ||
-	    json_str_copy(&j, json_get(&j, 0, "repo"), repo, sizeof repo) < 0) {
-		log_warnx("store: journal: a record that is not one, skipped");
-		goto out;
-	}
-	r = map_get(&st->repos, repo);
-	if (!r) {
-		log_warnx("store: journal: repository %s is gone, record skipped", repo);
-		goto out;
-	}
-	r->dirty = 1;
-	if (strcmp(op, "put") == 0) {
-		struct store_manifest *e;
-		int arr = json_get(&j, 0, "tags");
-		if (json_str_copy(&j, json_get(&j, 0, "digest"), digest, sizeof digest) < 0 ||
-		    digest_parse(digest, strlen(digest), &alg) != DIGEST_OK ||
-		    json_str_copy(&j, json_get(&j, 0, "mt"), mt, sizeof mt) < 0)
-			goto bad;
-		e = repo_load_manifest(st, r, digest, alg, mt);
-		if (!e) {
-			rc = errno == ENOMEM ? -1 : 0;
-			goto out;
-		}
-		if (arr >= 0 && j.t[arr].type == JSON_ARRAY) {
-			uint32_t i = (uint32_t)arr + 1;
-			for (uint32_t k = 0; k < j.t[arr].size; k++, i = j.t[i].next)
-				if (json_str_copy(&j, (int)i, tag, sizeof tag) > 0 && tag_set(r, tag, e) < 0)
-					rc = -1;
-		}
-	} else if (strcmp(op, "del") == 0) {
-		struct store_manifest *e;
-		if (json_str_copy(&j, json_get(&j, 0, "digest"), digest, sizeof digest) < 0)
-			goto bad;
-		if ((e = map_get(&r->manifests, digest)))
-			manifest_forget(r, e);
-	} else if (strcmp(op, "untag") == 0) {
-		struct store_manifest *e;
-		if (json_str_copy(&j, json_get(&j, 0, "tag"), tag, sizeof tag) < 0)
-			goto bad;
-		if ((e = map_del(&r->tags, tag)))
-			e->ntags--;
-	} else {
-		goto bad;
-	}
-	goto out;
-bad:
-	log_warnx("store: journal: a bad %s record for %s, skipped", op, repo);
-out:
-	json_free(&j);
-	return rc;
-}
-
-static int load_repo_index(struct store *st, struct repo *r)
-{
-	char rel[REL_MAX];
-	struct buf idx;
-	struct json j;
-	int arr, rc = 0;
-	uint32_t i;
-
-	layout_rel(rel, r->name, "index.json");
-	if (file_read_at(st->rootfd, rel, INDEX_MAX, &idx) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		log_warn("read %s/%s", st->root, rel);
-		return -1;
-	}
-	if (json_parse(&j, idx.p, idx.len) < 0 || j.t[0].type != JSON_OBJECT ||
-	    (arr = json_get(&j, 0, "manifests")) < 0 || j.t[arr].type != JSON_ARRAY) {
-		log_warnx("store: %s/%s is not an OCI index", st->root, rel);
-		json_free(&j);
-		buf_free(&idx);
-		return -1;
-	}
-	i = (uint32_t)arr + 1;
-	for (uint32_t k = 0; k < j.t[arr].size; k++, i = j.t[i].next) {
-		char digest[DIGEST_STR_MAX], mt[MEDIA_TYPE_MAX], tag[STORE_TAG_MAX + 1];
-		struct store_manifest *e;
-		enum digest_alg alg;
-		int ann, t;
-
-		if (json_str_copy(&j, json_get(&j, (int)i, "digest"), digest, sizeof digest) < 0 ||
-		    digest_parse(digest, strlen(digest), &alg) != DIGEST_OK ||
-		    json_str_copy(&j, json_get(&j, (int)i, "mediaType"), mt, sizeof mt) < 0) {
-			log_warnx("store: %s: bad entry %u", rel, k);
-			continue;
-		}
-		e = repo_load_manifest(st, r, digest, alg, mt);
-		if (!e) {
-			if (errno == ENOMEM) {
-				rc = -1;
-				break;
-			}
-			continue;
-		}
-		ann = json_get(&j, (int)i, "annotations");
-		t = json_get(&j, ann, REF_NAME_ANNOTATION);
-		if (t >= 0 && json_str_copy(&j, t, tag, sizeof tag) > 0)
-			tag_set(r, tag, e);
-	}
-	json_free(&j);
-	buf_free(&idx);
-	return rc;
-}
-
-static int load_repo(struct store *st, const char *name)
-{
-	struct repo *r;
-	char irel[REL_MAX];
-
-	/* index.json is written before a repository is first used: without it,
-	 * its creation failed part-way (a full disk) and it is no repository */
-	layout_rel(irel, name, "index.json");
-	if (faccessat(st->rootfd, irel, F_OK, 0) < 0 && errno == ENOENT)
-		return 0;
-	r = repo_new(st, name);
-	if (!r)
-		return -1;
-	for (size_t a = 0; a < 2; a++) {
-		char rel[REL_MAX], tail[32], digest[DIGEST_STR_MAX];
-		int dfd;
-		DIR *d;
-		struct dirent *de;
-
-		snprintf(tail, sizeof tail, "blobs/%s", algs[a]);
-		layout_rel(rel, name, tail);
-		dfd = openat(st->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0)
-			continue;
-		d = fdopendir(dfd);
-		if (!d) {
-			close(dfd);
-			continue;
-		}
-		while ((de = readdir(d))) {
-			struct store_blob *b;
-			if (de->d_name[0] == '.' || !blob_name_ok(algs[a], de->d_name, digest))
-				continue;
-			b = map_get(&st->blobs, digest);
-			if (!b) {
-				/* the shared copy is gone: restore it from this link */
-				char brel[REL_MAX], lrel[REL_MAX];
-				struct stat sb;
-				blob_rel(brel, digest);
-				link_rel(lrel, name, digest);
-				if (fstatat(st->rootfd, lrel, &sb, 0) < 0 ||
-				    linkat(st->rootfd, lrel, st->rootfd, brel, 0) < 0)
-					continue;
-				b = calloc(1, sizeof *b);
-				if (!b || map_put(&st->blobs, digest, b) < 0) {
-					free(b);
-					continue;
-				}
-				b->size = (uint64_t)sb.st_size;
-			}
-			if (map_put(&r->blobs, digest, b) == 0)
-				b->nrepos++;
-		}
-		closedir(d);
-	}
-	return load_repo_index(st, r);
-}
-
-/* Walk repos/ for "_layout" directories; rel is "repos[/a/b...]". */
-static int walk_repos(struct store *st, const char *rel, const char *name)
-{
-	int dfd = openat(st->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
-	struct dirent *de;
-	int rc = 0;
-
-	if (dfd < 0)
-		return -1;
-	d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return -1;
-	}
-	while ((de = readdir(d))) {
-		char sub[REL_MAX], subname[STORE_NAME_MAX + 1];
-		if (strcmp(de->d_name, "_layout") == 0 && name[0]) {
-			if (load_repo(st, name) < 0)
-				rc = -1;
-			continue;
-		}
-		/* the name grammar and its limits are ref.c's: every name the
-		 * router accepts is found again here, and nothing else */
-		if ((size_t)snprintf(subname, sizeof subname, "%s%s%s", name, name[0] ? "/" : "",
-				     de->d_name) >= sizeof subname ||
-		    !ref_name_valid(subname))
-			continue;
-		snprintf(sub, sizeof sub, "%s/%s", rel, de->d_name);
-		if (walk_repos(st, sub, subname) < 0)
-			rc = -1;
-	}
-	closedir(d);
-	return rc;
-}
-
-static int clear_uploads(struct store *st)
-{
-	int dfd = openat(st->rootfd, "uploads", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
-	struct dirent *de;
-	if (dfd < 0)
-		return -1;
-	d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return -1;
-	}
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			unlinkat(dfd, de->d_name, 0);
-	closedir(d);
-	return 0;
-}
+/* ---- open and close ---- */
 
 int store_open(struct store **out, const char *root, int flags)
 {
 	struct store *st = calloc(1, sizeof *st);
-	static const char *const dirs[] = { "blobs/sha256", "blobs/sha512", "uploads", "repos" };
 
 	*out = NULL;
 	if (!st)
@@ -1392,21 +452,8 @@ int store_open(struct store **out, const char *root, int flags)
 		log_warn("open store %s", root);
 		goto fail;
 	}
-	for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)
-		if (mkdirs_at(st->rootfd, dirs[i]) < 0) {
-			log_warn("create %s/%s", root, dirs[i]);
-			goto fail;
-		}
-	if ((!st->read_only && clear_uploads(st) < 0) || load_blobs(st) < 0 ||
-	    walk_repos(st, "repos", "") < 0 || journal_open(&st->j, st->rootfd, st->read_only) < 0 ||
-	    journal_replay(st->j, replay_record, st) < 0) {
-		log_warnx("store %s could not be loaded", root);
+	if (store_layout_load(st) < 0)
 		goto fail;
-	}
-	/* index.json shows everything from the start, for other tools; a full
-	 * disk keeps the journal instead, and compaction tries again later */
-	if (!st->read_only && journal_pending(st->j) && compact(st, 1) < 0)
-		log_warn("store %s: compacting the journal at start-up", root);
 	st->loaded = 1;
 	*out = st;
 	return 0;
@@ -1424,24 +471,10 @@ void store_close(struct store *st)
 
 	if (!st)
 		return;
-	if (st->j) {
-		if (st->loaded && !st->read_only && journal_pending(st->j) && compact(st, 1) < 0)
-			log_warn("store %s: compacting the journal", st->root);
-		journal_close(st->j);
-	}
-	while (map_next(&st->uploads, &pos, &k, &v)) {
-		struct store_upload *up = v;
-		store_upload_release(st, up);
-		free(up);
-	}
-	map_free(&st->uploads);
-	pos = 0;
-	while (map_next(&st->owners, &pos, &k, &v))
-		free(v);
-	map_free(&st->owners);
-	pos = 0;
+	store_layout_close(st);
+	store_uploads_free(st);
 	while (map_next(&st->repos, &pos, &k, &v))
-		repo_free(v);
+		store_repo_free(v);
 	map_free(&st->repos);
 	pos = 0;
 	while (map_next(&st->blobs, &pos, &k, &v))

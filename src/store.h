@@ -1,5 +1,10 @@
 /* store.h - the content store: blobs, uploads, repositories, manifests and tags.
  *
+ * Its files (they share store_int.h): store.c, the index in memory and its
+ * operations; store_layout.c, the layout drawn below, index.json, the journal
+ * and start-up recovery; store_upload.c, upload sessions and the temporary
+ * files of imports.  File I/O goes through file.h.
+ *
  * On disk, under the root (every path is built from a validated repository
  * name and digest, relative to the root's directory descriptor):
  *
@@ -7,6 +12,7 @@
  *     blobs/sha256/<hex>              every committed blob, stored once
  *     blobs/sha512/<hex>
  *     uploads/<id>                    uploads in progress (cleared at start-up)
+ *     uploads/import-<id>             an import's temporary files (likewise)
  *     journal/<generation>            tag/manifest changes index.json does not show yet
  *     repos/<name>/_layout/           one OCI image layout per repository
  *         oci-layout
@@ -28,7 +34,10 @@
  *
  * In memory, everything the request path asks is a hash lookup: repositories,
  * tags, manifests (with their bytes), the blobs each repository holds, and the
- * size of every blob.  Only blob bodies are read from disk. */
+ * size of every blob.  Only blob bodies are read from disk.
+ *
+ * The store reads no clock: what needs the time takes now_ms, any monotonic
+ * milliseconds the caller keeps (serve passes its loop's ev_now). */
 #ifndef PH_STORE_H
 #define PH_STORE_H
 
@@ -75,7 +84,7 @@ struct store_upload {
 	int fd;            /* >= 0 while claimed by a request, else -1 */
 	uint64_t size;     /* bytes hashed; the file holds exactly these */
 	struct hasher h;   /* sha256 of the bytes so far */
-	int64_t touched;   /* ev_clock_ms of the last activity */
+	int64_t touched;   /* the caller's now_ms at the last activity */
 	/* what size and h were when the request claimed it: a failed write
 	 * returns the session here, so no request is ever half applied */
 	uint64_t claim_size;
@@ -150,17 +159,19 @@ void store_set_limits(struct store *st, const struct store_limits *lim);
  * without port, at most STORE_OWNER_MAX chars).  The session is not claimed.
  * NULL with errno: EAGAIN when a limit (total or this owner's) is reached,
  * else the error (ENOSPC, EIO...). */
-struct store_upload *store_upload_start(struct store *st, const char *repo, const char *owner);
+struct store_upload *store_upload_start(struct store *st, const char *repo, const char *owner,
+					int64_t now_ms);
 struct store_upload *store_upload_get(const struct store *st, const char *id);
 /* Open the upload's file for this request.  0, or -1 with EBUSY if another
  * request holds it, else errno. */
-int store_upload_claim(struct store *st, struct store_upload *up);
+int store_upload_claim(struct store *st, struct store_upload *up, int64_t now_ms);
 /* Close the file; idempotent. */
 void store_upload_release(struct store *st, struct store_upload *up);
 /* Append and hash (claims the upload if it is not).  0, or -1 with errno
  * (ENOSPC, EIO...); on failure the session, file included, is back where it
  * was when this request claimed it. */
-int store_upload_write(struct store *st, struct store_upload *up, const void *data, size_t n);
+int store_upload_write(struct store *st, struct store_upload *up, const void *data, size_t n,
+		       int64_t now_ms);
 /* Verify the upload against digest (and the file's size against the bytes
  * hashed) and commit it into its repository (claims the upload if it is not).
  * Returns 0 (up is freed), STORE_DIGEST_MISMATCH, or -1 with errno.  On
@@ -170,9 +181,9 @@ int store_upload_commit(struct store *st, struct store_upload *up, const char *d
 void store_upload_cancel(struct store *st, struct store_upload *up);
 /* Periodic work (every second or so, on the loop): compacts the journal of
  * tag and manifest changes into index.json once writes pause. */
-void store_tick(struct store *st, int64_t now);
+void store_tick(struct store *st, int64_t now_ms);
 
 /* Cancel unclaimed uploads idle for longer than max_idle_ms. */
-void store_upload_expire(struct store *st, int64_t now, int64_t max_idle_ms);
+void store_upload_expire(struct store *st, int64_t now_ms, int64_t max_idle_ms);
 
 #endif

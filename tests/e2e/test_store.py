@@ -100,6 +100,21 @@ class TestPersistence(StoreTest):
         self.assertEqual(snapshot(self.srv), before)
         self.assert_blobs_verified()
 
+    def test_manifest_of_exactly_the_maximum_size_survives_a_restart(self):
+        """A manifest of exactly MANIFEST_MAX (4 MiB) bytes is accepted, so a
+        restart must load it again (the bounded read once refused a file of
+        exactly its maximum, and the manifest was skipped as missing)."""
+        s = self.srv
+        s.push_blob("p/max", CONFIG)
+        base = image(annotations={"pad": ""})
+        body = image(annotations={"pad": "x" * (4 * 1024 * 1024 - len(base))})
+        self.assertEqual(len(body), 4 * 1024 * 1024)
+        self.assertEqual(s.push_manifest("p/max", "v1", body)[0], 201)
+        self.restart()
+        st, h, got = self.srv.request("GET", "/v2/p/max/manifests/v1")
+        self.assertEqual(st, 200)
+        self.assertEqual(got, body)
+
 
 class TestCrash(StoreTest):
     def test_kill_9_during_streamed_upload_leaves_nothing(self):

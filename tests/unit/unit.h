@@ -4,10 +4,12 @@
  *   int main(void) { RUN(name); ...; return unit_report("http"); }
  *
  * unit_report prints "MODULE: N passed, N failed" and returns the exit code.
- * unit_guard_put places an input right before a PROT_NONE page (over-reads crash). */
+ * unit_guard_put places an input right before a PROT_NONE page (over-reads crash).
+ * unit_tmpdir makes a fresh directory under $TMPDIR; unit_rmtree removes one. */
 #ifndef PH_UNIT_H
 #define PH_UNIT_H
 
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +99,32 @@ static inline void unit_guard_free(struct unit_guard *g)
 static inline char *unit_guard_str(struct unit_guard *g, const char *s)
 {
 	return unit_guard_put(g, s, strlen(s));
+}
+
+/* A new empty directory (mkdtemp) into out; exits if it cannot be made. */
+static inline void unit_tmpdir(char out[64], const char *module)
+{
+	const char *base = getenv("TMPDIR");
+	snprintf(out, 64, "%.32s/ph-unit-%.12s-XXXXXX", base && base[0] ? base : "/tmp", module);
+	if (!mkdtemp(out)) {
+		perror("unit_tmpdir");
+		exit(2);
+	}
+}
+
+static inline int unit_rmtree_one(const char *path, const struct stat *sb, int flag, struct FTW *f)
+{
+	(void)sb;
+	(void)flag;
+	(void)f;
+	remove(path);
+	return 0;
+}
+
+/* rm -rf dir (without following links). */
+static inline void unit_rmtree(const char *dir)
+{
+	nftw(dir, unit_rmtree_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static inline int unit_report(const char *module)

@@ -1,0 +1,104 @@
+/* store_int.h - what the store's own files share; nothing outside them
+ * includes it (store.h is the API, and draws the layout on disk).
+ *
+ *   store.c          open and close; the index in memory - repositories,
+ *                    blobs, manifests, tags - and its operations
+ *   store_layout.c   the layout on disk: paths, each repository's
+ *                    index.json, the journal of changes and its compaction,
+ *                    start-up loading and recovery
+ *   store_upload.c   upload sessions (bounds, claims, expiry) and the
+ *                    temporary files of imports, all under uploads/
+ *
+ * Everything here runs on the store's one thread (the event loop), except
+ * store_tmp_create, which touches no shared state. */
+#ifndef PH_STORE_INT_H
+#define PH_STORE_INT_H
+
+#include <stdint.h>
+
+#include "file.h"
+#include "journal.h"
+#include "manifest.h"
+#include "map.h"
+#include "store.h"
+
+#define STORE_BLOB_REL_MAX 160 /* "blobs/sha512/" + 128 hex */
+#define STORE_REL_MAX FILE_REL_MAX
+#define STORE_INDEX_MAX ((size_t)256 << 20)
+
+struct store_repo {
+	char *name;
+	int dirty;            /* journaled changes index.json does not show yet */
+	struct map tags;      /* tag -> struct store_manifest * (not owned) */
+	struct map manifests; /* digest -> struct store_manifest * (owned) */
+	struct map blobs;     /* digest -> struct store_blob * (not owned) */
+};
+
+struct store {
+	int rootfd;
+	char *root;
+	struct map repos;   /* name -> struct store_repo * */
+	struct map blobs;   /* digest -> struct store_blob * */
+	struct map uploads; /* id -> struct store_upload * */
+	struct map owners;  /* owner -> unsigned * : that owner's open sessions */
+	struct store_limits lim;
+	struct journal *j;  /* tag and manifest changes since index.json */
+	int appended;       /* journal records since the last store_tick */
+	int64_t last_append; /* the tick's clock when it first saw them */
+	int read_only;      /* never change what is on disk */
+	int loaded;         /* store_open finished: memory is the whole truth */
+};
+
+/* ---- store.c: the index ---- */
+
+/* A repository in memory only (loading); NULL with ENOMEM. */
+struct store_repo *store_repo_new(struct store *st, const char *name);
+void store_repo_free(struct store_repo *r);
+/* A blob in memory that no repository holds yet; NULL with ENOMEM. */
+struct store_blob *store_blob_add(struct store *st, const char *digest, uint64_t size);
+/* Move the finished, verified temporary file tmp_rel (open as fd, size
+ * bytes; fd -1 when the caller synced it) to its content address and link it
+ * into r.  Consumes tmp_rel. */
+int store_blob_commit(struct store *st, struct store_repo *r, const char *tmp_rel, int fd,
+		      const char *digest, uint64_t size);
+/* A manifest entry holding a copy of bytes; NULL with ENOMEM. */
+struct store_manifest *store_entry_new(const char *digest, const struct manifest *m,
+				       const char *bytes, size_t len);
+void store_entry_free(struct store_manifest *e);
+/* Point tag at e, in memory. */
+int store_tag_set(struct store_repo *r, const char *tag, struct store_manifest *e);
+/* Drop manifest e of r and every tag on it, in memory. */
+void store_manifest_forget(struct store_repo *r, struct store_manifest *e);
+/* For qsort over an array of strings. */
+int store_cmp_str(const void *a, const void *b);
+
+/* ---- store_layout.c: the layout on disk ---- */
+
+/* "blobs/<alg>/<hex>" */
+void store_blob_rel(char out[STORE_BLOB_REL_MAX], const char *digest);
+/* "repos/<name>/_layout/<tail>" */
+void store_layout_rel(char out[STORE_REL_MAX], const char *repo, const char *tail);
+/* "repos/<name>/_layout/blobs/<alg>/<hex>" */
+void store_link_rel(char out[STORE_REL_MAX], const char *repo, const char *digest);
+/* The repository, created on disk and in memory if new; NULL with errno. */
+struct store_repo *store_repo_open(struct store *st, const char *name);
+/* Start-up, once st->rootfd is open: make the directories, clear uploads/,
+ * load blobs and repositories, replay the journal and compact it.  -1 (logged)
+ * when the store cannot be loaded. */
+int store_layout_load(struct store *st);
+/* Close: compact the journal (if the store was loaded) and stop it. */
+void store_layout_close(struct store *st);
+/* Journal one change (op "put", "del" or "untag") before memory changes.
+ * 0, or -1 with errno: then nothing changed. */
+int store_journal_put(struct store *st, const char *op, const char *repo, const char *digest,
+		      const char *mt, const char *tag, const char *const *tags, size_t ntags);
+/* Start a background compaction when the journal is large, or (idle) when
+ * writes have paused. */
+void store_compact_if_due(struct store *st, int idle);
+
+/* ---- store_upload.c ---- */
+
+/* Free every session (close): their files stay for start-up to clear. */
+void store_uploads_free(struct store *st);
+
+#endif

@@ -742,9 +742,7 @@ static int flush_output(struct conn *c)
 			return -1;
 		}
 		if (n == 0) {
-			static struct log_limit short_log;
-			log_limited(LOG_WARN, &short_log, "blob shorter than its size while sending to %s",
-				    c->peer);
+			log_warnx_limited("blob shorter than its size while sending to %s", c->peer);
 			conn_close(c);
 			return -1;
 		}

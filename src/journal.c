@@ -304,7 +304,7 @@ int journal_append(struct journal *j, const char *text, size_t n)
 		 * so the next one starts on a record boundary */
 		if (fstat(j->fd, &sb) == 0 && (uint64_t)sb.st_size > j->len &&
 		    ftruncate(j->fd, (off_t)j->len) < 0)
-			log_warn("journal: truncate after a failed append");
+			log_warn_limited("journal: truncate after a failed append");
 		errno = e;
 		return -1;
 	}

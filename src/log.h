@@ -40,6 +40,17 @@ void log_limited(int level, struct log_limit *l, const char *fmt, ...)
 /* log_limited with ": strerror(errno)" appended. */
 void log_limited_errno(int level, struct log_limit *l, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* log_warn and log_warnx with a limit of their own call site. */
+#define log_warn_limited(...)                                                    \
+	do {                                                                     \
+		static struct log_limit log_site_;                               \
+		log_limited_errno(LOG_WARN, &log_site_, __VA_ARGS__);            \
+	} while (0)
+#define log_warnx_limited(...)                                                   \
+	do {                                                                     \
+		static struct log_limit log_site_;                               \
+		log_limited(LOG_WARN, &log_site_, __VA_ARGS__);                  \
+	} while (0)
 /* Write a one-line error message into err[cap] for a caller to report;
  * returns -1, so `return log_fail(err, cap, ...)` ends a failing function. */
 int log_fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -217,7 +217,6 @@ static void resume_accept(struct server *srv)
  * otherwise report the same pending connection at once, for ever. */
 static void out_of_descriptors(struct server *srv)
 {
-	static struct log_limit l;
 	int fd;
 	if (srv->reserve_fd >= 0) {
 		close(srv->reserve_fd);
@@ -227,7 +226,7 @@ static void out_of_descriptors(struct server *srv)
 			refuse(fd, 503, "UNAVAILABLE", "server out of file descriptors, retry");
 		srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	}
-	log_limited(LOG_WARN, &l, "accept: out of file descriptors; pausing the listener");
+	log_warnx_limited("accept: out of file descriptors; pausing the listener");
 	pause_accept(srv);
 }
 

@@ -143,7 +143,7 @@ static int repo_unlink_blob(struct store *st, struct store_repo *r, const char *
 	if (--b->nrepos == 0) {
 		store_blob_rel(rel, digest);
 		if (unlinkat(st->rootfd, rel, 0) < 0 && errno != ENOENT)
-			log_warn("remove %s", rel);
+			log_warn_limited("remove %s", rel);
 		free(map_del(&st->blobs, digest));
 	}
 	return 0;
@@ -284,7 +284,7 @@ int store_manifest_put(struct store *st, const char *repo, const char *digest,
 		close(fd);
 	}
 	if (store_journal_put(st, "put", repo, digest, m->media_type, NULL, tags, ntags) < 0) {
-		log_warn("journal a manifest of %s", repo);
+		log_warn_limited("journal a manifest of %s", repo);
 		return -1;
 	}
 	r->dirty = 1;

@@ -193,7 +193,7 @@ int store_upload_write(struct store *st, struct store_upload *up, const void *da
 		up->size = up->claim_size;
 		up->h = up->claim_h;
 		if (ftruncate(up->fd, (off_t)up->size) < 0)
-			log_warn("upload %s: truncate after a failed write", up->id);
+			log_warn_limited("upload %s: truncate after a failed write", up->id);
 		errno = e;
 		return -1;
 	}
@@ -233,8 +233,8 @@ static int upload_check_size(struct store_upload *up)
 	    (ftruncate(up->fd, (off_t)up->size) < 0 || fstat(up->fd, &sb) < 0))
 		return -1;
 	if ((uint64_t)sb.st_size != up->size) {
-		log_warnx("upload %s: file holds %lld bytes, %llu were hashed", up->id,
-			  (long long)sb.st_size, (unsigned long long)up->size);
+		log_warnx_limited("upload %s: file holds %lld bytes, %llu were hashed", up->id,
+				  (long long)sb.st_size, (unsigned long long)up->size);
 		errno = EIO;
 		return -1;
 	}

@@ -2,6 +2,7 @@
  * fetched on demand, or copied as they stream), and OCI layout directories
  * read on demand. */
 #include "source.h"
+#include "file.h"
 #include "log.h"
 
 #include <errno.h>
@@ -93,21 +94,6 @@ static struct source_entry *add_entry(struct source *src, const char *name, char
 /* Copy from a reader into a new temporary file, hashing. */
 typedef long read_fn(void *ctx, const void **buf, char *err, size_t cap);
 
-static int write_full(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-	while (n) {
-		ssize_t w = write(fd, c, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Copy rd's bytes into a new temporary file for e, hashing.  With limit
  * (> 0 when e's size is already known) no more than that is written. */
 static int copy_in(struct source *src, struct source_entry *e, read_fn *rd, void *ctx,
@@ -134,7 +120,7 @@ static int copy_in(struct source *src, struct source_entry *e, read_fn *rd, void
 				 src->what, Q(e->name), (unsigned long long)limit);
 			goto bad;
 		}
-		if (write_full(fd, buf, (size_t)n) < 0) {
+		if (file_write_all(fd, buf, (size_t)n) < 0) {
 			log_fail(err, cap, "writing into the store: %s", strerror(errno));
 			goto bad;
 		}
@@ -171,7 +157,7 @@ static int64_t tar_data_offset(int fd, int64_t pos, uint64_t size)
 	for (int hops = 0; hops < 8; hops++) {
 		unsigned char h[512];
 		uint64_t sz = 0;
-		if (pread(fd, h, sizeof h, (off_t)pos) != (ssize_t)sizeof h)
+		if (file_pread_all(fd, h, sizeof h, (uint64_t)pos) < 0)
 			return -1;
 		if (memcmp(h + 257, "ustar", 5) != 0)
 			return -1;
@@ -546,7 +532,7 @@ static int fetch_local(struct source *src, struct source_entry *e, char *err, si
 	snprintf(want, sizeof want, "%s", e->digest);
 	if (e->mem) {
 		int fd = store_tmp_create(src->st, e->tmp);
-		if (fd < 0 || write_full(fd, e->mem, (size_t)e->size) < 0) {
+		if (fd < 0 || file_write_all(fd, e->mem, (size_t)e->size) < 0) {
 			int saved = errno;
 			if (fd >= 0) {
 				close(fd);
@@ -772,17 +758,12 @@ int source_read(struct source *src, struct source_entry *e, size_t max, char **o
 		close(fd);
 		return log_fail(err, cap, "out of memory");
 	}
-	while (got < e->size) {
-		ssize_t n = pread(fd, buf + got, e->size - got, (off_t)(off + got));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			free(buf);
-			close(fd);
-			return log_fail(err, cap, "%s: %s: short read", src->what, Q(e->name));
-		}
-		got += (size_t)n;
+	if (file_pread_all(fd, buf, e->size, (uint64_t)off) < 0) {
+		free(buf);
+		close(fd);
+		return log_fail(err, cap, "%s: %s: short read", src->what, Q(e->name));
 	}
+	got = (size_t)e->size;
 	close(fd);
 have:
 	buf[got] = '\0';

@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "json.h"
+#include "file.h"
 #include "log.h"
 
 #define DAEMON_ERR_MAX 4096
@@ -32,7 +33,7 @@ struct fetch {
 static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 {
 	struct fetch *f = ctx;
-	size_t len = size * n, off = 0;
+	size_t len = size * n;
 
 	if (!f->status)
 		curl_easy_getinfo(f->curl, CURLINFO_RESPONSE_CODE, &f->status);
@@ -40,14 +41,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 		buf_append(&f->errbody, p, len); /* bounded: extra is dropped */
 		return len;
 	}
-	while (off < len) {
-		ssize_t w = write(f->wfd, p + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return 0; /* the reader gave up: abort the transfer */
-		off += (size_t)w;
-	}
+	if (file_write_all(f->wfd, p, len) < 0)
+		return 0; /* the reader gave up: abort the transfer */
 	return len;
 }
 

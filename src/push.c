@@ -12,13 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <zlib.h>
 
 #include "cli.h"
 #include "client.h"
+#include "clock.h"
 #include "image.h"
 #include "import.h"
 #include "log.h"
@@ -100,7 +100,7 @@ struct push {
 	pthread_mutex_t lock;
 	int stop_progress;
 	int progress_lines;
-	struct timespec t0;
+	int64_t t0_us;            /* clock_us() when this target's blobs began */
 };
 
 /* host[:port]/repo[:tag|@digest]; a first component without '.' or ':' and
@@ -150,11 +150,9 @@ static int parse_ref(const char *s, struct ref *r)
 	return router_name_valid(r->repo) ? 0 : -1;
 }
 
-static double elapsed(const struct timespec *t0)
+static double elapsed(int64_t t0_us)
 {
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+	return (double)(clock_us() - t0_us) / 1e6;
 }
 
 /* ---- progress on a TTY ---- */
@@ -168,7 +166,7 @@ static const char *state_name(enum blob_state s)
 
 static void draw_progress(struct push *p, int final)
 {
-	double t = elapsed(&p->t0);
+	double t = elapsed(p->t0_us);
 	pthread_mutex_lock(&p->lock);
 	if (p->progress_lines)
 		fprintf(stderr, "\033[%dA", p->progress_lines);
@@ -776,7 +774,7 @@ static int push_image(struct push *p, struct image *img, const struct ref *ref,
 					nlayers++;
 			}
 	p->failed = 0;
-	clock_gettime(CLOCK_MONOTONIC, &p->t0);
+	p->t0_us = clock_us();
 	p->progress_lines = 0;
 	__atomic_store_n(&p->stop_progress, 0, __ATOMIC_RELEASE);
 	if (p->progress && pthread_create(&prog, NULL, progress_thread, p) == 0)
@@ -817,7 +815,7 @@ static int push_image(struct push *p, struct image *img, const struct ref *ref,
 	}
 	if (!p->quiet)
 		fprintf(stderr, "pushed %s/%s%s%s %s in %.2f s\n", ref->host, ref->repo,
-			ref->tag[0] ? ":" : "", ref->tag, image_digest(img), elapsed(&p->t0));
+			ref->tag[0] ? ":" : "", ref->tag, image_digest(img), elapsed(p->t0_us));
 	rc = 0;
 out:
 	free(p->bj);
@@ -968,12 +966,9 @@ int push_main(int argc, char **argv)
 		p.copt.password = pass;
 	}
 	p.copt.verbose = verbose;
-	if (p.copt.timeout_ms) {
-		/* the whole command: loading the image counts too */
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		p.copt.deadline_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + p.copt.timeout_ms;
-	}
+	/* the whole command: loading the image counts too */
+	if (p.copt.timeout_ms)
+		p.copt.deadline_ms = clock_ms() + p.copt.timeout_ms;
 	log_immediate = 1; /* -v lines as they happen, between curl's */
 	if (verbose && log_level < LOG_DEBUG)
 		log_level = LOG_DEBUG;

@@ -22,7 +22,7 @@
 #include "image.h"
 #include "import.h"
 #include "log.h"
-#include "router.h"
+#include "ref.h"
 
 #define MONOLITHIC_MAX ((uint64_t)16 << 20)
 #define MAX_REFS 32
@@ -57,13 +57,6 @@ static const char usage[] =
 	"                          fails (default 60s; retried once if it may be)\n"
 	"  -v, --verbose           show the HTTP exchange (secrets masked)\n"
 	"environment: PACKHELPER_USERNAME, PACKHELPER_PASSWORD, DOCKER_CONFIG, TMPDIR\n";
-
-struct ref {
-	char host[256];
-	char repo[STORE_NAME_MAX + 1];
-	char tag[STORE_TAG_MAX + 1];    /* "" when by digest */
-	char digest[DIGEST_STR_MAX];    /* "" when by tag */
-};
 
 enum blob_state { B_WAIT, B_COMPRESS, B_CHECK, B_UPLOAD, B_EXISTS, B_MOUNTED, B_DONE, B_FAILED };
 
@@ -102,53 +95,6 @@ struct push {
 	int progress_lines;
 	int64_t t0_us;            /* clock_us() when this target's blobs began */
 };
-
-/* host[:port]/repo[:tag|@digest]; a first component without '.' or ':' and
- * not "localhost" means Docker Hub, as docker and crane read it. */
-static int parse_ref(const char *s, struct ref *r)
-{
-	const char *slash = strchr(s, '/');
-	const char *rest, *at, *colon;
-	size_t n;
-
-	memset(r, 0, sizeof *r);
-	if (slash && (memchr(s, '.', (size_t)(slash - s)) || memchr(s, ':', (size_t)(slash - s)) ||
-		      ((size_t)(slash - s) == 9 && strncmp(s, "localhost", 9) == 0))) {
-		if ((size_t)(slash - s) >= sizeof r->host)
-			return -1;
-		memcpy(r->host, s, (size_t)(slash - s));
-		rest = slash + 1;
-	} else {
-		snprintf(r->host, sizeof r->host, "registry-1.docker.io");
-		rest = s;
-	}
-	at = strchr(rest, '@');
-	if (at) {
-		enum digest_alg alg;
-		if (digest_parse(at + 1, strlen(at + 1), &alg) != DIGEST_OK)
-			return -1;
-		snprintf(r->digest, sizeof r->digest, "%s", at + 1);
-		n = (size_t)(at - rest);
-	} else {
-		colon = strrchr(rest, ':');
-		n = colon ? (size_t)(colon - rest) : strlen(rest);
-		snprintf(r->tag, sizeof r->tag, "%s", colon ? colon + 1 : "latest");
-		if (colon && strlen(colon + 1) > STORE_TAG_MAX)
-			return -1;
-		if (!router_tag_valid(r->tag))
-			return -1;
-	}
-	if (n == 0 || n > STORE_NAME_MAX)
-		return -1;
-	/* Docker Hub answers at registry-1.docker.io, whatever name it goes by */
-	if (strcmp(r->host, "docker.io") == 0 || strcmp(r->host, "index.docker.io") == 0)
-		snprintf(r->host, sizeof r->host, "registry-1.docker.io");
-	if (strcmp(r->host, "registry-1.docker.io") == 0 && !memchr(rest, '/', n))
-		snprintf(r->repo, sizeof r->repo, "library/%.*s", (int)n, rest);
-	else
-		snprintf(r->repo, sizeof r->repo, "%.*s", (int)n, rest);
-	return router_name_valid(r->repo) ? 0 : -1;
-}
 
 static double elapsed(int64_t t0_us)
 {
@@ -882,7 +828,7 @@ int push_main(int argc, char **argv)
 			if (ntags == MAX_TAGS)
 				fatal(2, "push: at most %d --tag", MAX_TAGS);
 			tags[ntags] = cli_arg(argc, argv, &i, usage);
-			if (!router_tag_valid(tags[ntags]))
+			if (!ref_tag_valid(tags[ntags]))
 				fatal(2, "push: --tag %s is not a valid tag", tags[ntags]);
 			ntags++;
 		} else if (strcmp(a, "--insecure") == 0) {
@@ -897,7 +843,7 @@ int push_main(int argc, char **argv)
 			password_stdin = 1;
 		} else if (strcmp(a, "--mount-from") == 0) {
 			p.mount_from = cli_arg(argc, argv, &i, usage);
-			if (!router_name_valid(p.mount_from))
+			if (!ref_name_valid(p.mount_from))
 				fatal(2, "push: --mount-from %s is not a repository name", p.mount_from);
 		} else if (strcmp(a, "-j") == 0 || strcmp(a, "--jobs") == 0) {
 			p.jobs = atoi(cli_arg(argc, argv, &i, usage));
@@ -952,8 +898,8 @@ int push_main(int argc, char **argv)
 	if (!srcarg || nrefs == 0)
 		fatal(2, "push: need SRC and at least one REF\n%s", usage);
 	for (size_t i = 0; i < nrefs; i++)
-		if (parse_ref(refs[i], &parsed[i]) < 0)
-			fatal(2, "push: %s is not host[:port]/repo[:tag|@digest]", refs[i]);
+		if (ref_parse(refs[i], strlen(refs[i]), &parsed[i], err, sizeof err) < 0)
+			fatal(2, "push: %s (%s) is not host[:port]/repo[:tag|@digest]", refs[i], err);
 	if (password_stdin) {
 		size_t n;
 		if (!p.copt.username)

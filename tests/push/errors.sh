@@ -30,7 +30,8 @@ pt_push_fails "SRC#NAME naming no image in the tarball: exit 1, one line" 1 "^pa
 
 # ---- bad REF syntax and bad options: exit 2
 for ref in "$REG/UPPER-$RAND/x:1" "$REG/$repo:bad tag" "$REG/$repo:-dash" "$REG/$repo@sha256:1234" \
-  "$REG/$repo@md5:0123456789abcdef0123456789abcdef" "$REG/" "$REG/$repo:" "$REG//x:1" "$REG/$repo:$(printf 't%.0s' {1..129})"; do
+  "$REG/$repo@md5:0123456789abcdef0123456789abcdef" "$REG/" "$REG/$repo:" "$REG//x:1" "$REG/$repo:$(printf 't%.0s' {1..129})" \
+  "u@$REG/$repo:x" "local host:${REG#*:}/$repo:x" "$REG:99999/$repo:x" "$REG/$repo:t@sha256:$(printf '0%.0s' {1..64})"; do
   pt_push_fails "bad REF '${ref:0:60}': exit 2, one line" 2 'is not host\[:port\]/repo\[:tag\|@digest\]$' \
     "$IMG_TAR" "$ref"
 done

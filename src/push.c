@@ -28,6 +28,7 @@
 #define MAX_REFS 32
 #define MAX_TAGS 32
 #define BLOB_ATTEMPTS 5
+#define MAX_JOBS 64
 /* An hour: well above a multi-GiB push on an ordinary link (1 GiB at
  * 1 MB/s is 18 minutes), and a bound on a registry that trickles without
  * ever stalling.  Longer pushes say --timeout 0 or a bigger value. */
@@ -593,7 +594,7 @@ static void *worker(void *arg)
 /* Run the blob jobs [from, to) on the worker pool. */
 static int run_jobs(struct push *p, size_t from, size_t to)
 {
-	pthread_t tids[64];
+	pthread_t tids[MAX_JOBS];
 	int n = p->jobs;
 	p->next = from;
 	p->end = to;
@@ -788,9 +789,12 @@ static void remove_tree(const char *path)
 static uint64_t parse_size(const char *s)
 {
 	char *end;
-	double v = strtod(s, &end);
+	double v;
 	uint64_t mul = 1;
-	if (end == s || v < 0)
+	errno = 0;
+	v = strtod(s, &end);
+	/* !(v >= 0) is also NaN; 2^52 keeps the conversion below exact */
+	if (errno || end == s || !(v >= 0) || v >= 4503599627370496.0)
 		return UINT64_MAX;
 	if (*end == 'k' || *end == 'K')
 		mul = 1024;
@@ -846,9 +850,11 @@ int push_main(int argc, char **argv)
 			if (!ref_name_valid(p.mount_from))
 				fatal(2, "push: --mount-from %s is not a repository name", p.mount_from);
 		} else if (strcmp(a, "-j") == 0 || strcmp(a, "--jobs") == 0) {
-			p.jobs = atoi(cli_arg(argc, argv, &i, usage));
-			if (p.jobs < 1 || p.jobs > 64)
-				fatal(2, "push: --jobs takes 1 to 64");
+			const char *v = cli_arg(argc, argv, &i, usage);
+			long n;
+			if (cli_int(v, 1, MAX_JOBS, &n) < 0)
+				fatal(2, "push: --jobs takes a whole number from 1 to %d, not \"%s\"", MAX_JOBS, v);
+			p.jobs = (int)n;
 		} else if (strcmp(a, "--compression") == 0) {
 			const char *v = cli_arg(argc, argv, &i, usage);
 			if (strcmp(v, "gzip") == 0)
@@ -856,9 +862,11 @@ int push_main(int argc, char **argv)
 			else if (strcmp(v, "none") != 0)
 				fatal(2, "push: --compression takes none or gzip");
 		} else if (strcmp(a, "--gzip-level") == 0) {
-			p.gzip_level = atoi(cli_arg(argc, argv, &i, usage));
-			if (p.gzip_level < 1 || p.gzip_level > 9)
-				fatal(2, "push: --gzip-level takes 1 to 9");
+			const char *v = cli_arg(argc, argv, &i, usage);
+			long n;
+			if (cli_int(v, 1, 9, &n) < 0)
+				fatal(2, "push: --gzip-level takes a whole number from 1 to 9, not \"%s\"", v);
+			p.gzip_level = (int)n;
 		} else if (strcmp(a, "--format") == 0) {
 			const char *v = cli_arg(argc, argv, &i, usage);
 			if (strcmp(v, "docker") == 0)

@@ -35,8 +35,9 @@ for ref in "$REG/UPPER-$RAND/x:1" "$REG/$repo:bad tag" "$REG/$repo:-dash" "$REG/
   pt_push_fails "bad REF '${ref:0:60}': exit 2, one line" 2 'is not host\[:port\]/repo\[:tag\|@digest\]$' \
     "$IMG_TAR" "$ref"
 done
-for opt in "--jobs 0" "--jobs 65" "--compression zstd" "--format v1" "--gzip-level 10" \
-  "--chunk-size 1K" "--chunk-size lots" "--tag bad:tag" "--mount-from Bad//Repo"; do
+for opt in "--jobs 0" "--jobs 65" "--jobs 4x" "--jobs 0x4" "--jobs +4" "--compression zstd" "--format v1" \
+  "--gzip-level 10" "--gzip-level 5x" "--chunk-size 1K" "--chunk-size lots" "--chunk-size nan" "--chunk-size inf" \
+  "--tag bad:tag" "--mount-from Bad//Repo"; do
   # shellcheck disable=SC2086  # the option and its value are two words
   pt_push_fails "bad option '$opt': exit 2, one line" 2 '^packhelper: push: ' $opt "$IMG_TAR" "$REG/$repo:opt"
 done

@@ -91,7 +91,8 @@ int ref_parse(const char *s, size_t len, struct ref *out, char *err, size_t cap)
 		if (hn > REF_HOST_MAX)
 			return log_fail(err, cap, "the registry host is longer than %d bytes", REF_HOST_MAX);
 		if (url_parse_host(&u, 1, s, hn) < 0)
-			return log_fail(err, cap, "what comes before the first '/' is not a registry host[:port]");
+			return log_fail(err, cap,
+					"what comes before the first '/' is not a registry host[:port]");
 		rest = slash + 1;
 	}
 	at = memchr(rest, '@', (size_t)(end - rest));

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,22 @@ int64_t cli_duration_ms(const char *s)
 	if (v > 86400000.0)
 		return -1;
 	return (int64_t)(v + 0.5);
+}
+
+int cli_int(const char *s, long min, long max, long *out)
+{
+	long v = 0;
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (LONG_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	if (v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
 }
 
 const char *cli_arg(int argc, char **argv, int *i, const char *usage)

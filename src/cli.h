@@ -7,6 +7,9 @@
 /* "250ms", "1.5s", "2m", "1h" or bare seconds ("0.5") -> milliseconds.
  * -1 if malformed, negative, or over a day. */
 int64_t cli_duration_ms(const char *s);
+/* A whole number in [min, max], written as plain decimal digits (no sign,
+ * no spaces, nothing after).  0 with *out set, or -1 (*out untouched). */
+int cli_int(const char *s, long min, long max, long *out);
 /* The value after argv[*i], or fatal(2) naming the option. */
 const char *cli_arg(int argc, char **argv, int *i, const char *usage);
 

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "json.h"
 #include "log.h"
 
@@ -84,16 +84,9 @@ static long b64_decode(const char *in, char *out, size_t cap)
 
 /* ---- hosts and credentials ---- */
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int client_expired(const struct client *c)
 {
-	return c->opt.deadline_ms && mono_ms() >= c->opt.deadline_ms;
+	return c->opt.deadline_ms && clock_ms() >= c->opt.deadline_ms;
 }
 
 /* s as it may be shown in one line: bytes outside printable ASCII become
@@ -370,7 +363,7 @@ static void setup_handle(struct client *c, CURL *h)
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, STALL_BYTES_PER_S);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->opt.stall_s > 0 ? c->opt.stall_s : STALL_S_DEFAULT);
 	if (c->opt.deadline_ms) {
-		int64_t left = c->opt.deadline_ms - mono_ms();
+		int64_t left = c->opt.deadline_ms - clock_ms();
 		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(left > 1 ? left : 1));
 	}
 	/* never: a redirect would take the Authorization header (set with
@@ -526,7 +519,7 @@ static void backoff(const struct client *c, int attempt, long retry_after)
 	if (ms > 10000)
 		ms = 10000;
 	if (c->opt.deadline_ms) {
-		int64_t left = c->opt.deadline_ms - mono_ms();
+		int64_t left = c->opt.deadline_ms - clock_ms();
 		if (left < ms)
 			ms = left > 0 ? (long)left : 0;
 	}

@@ -12,25 +12,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "log.h"
 
 static const char usage[] =
 	"usage: packhelper probe [URL | HOST:PORT] [--wait DURATION] [--timeout DURATION]\n"
 	"                        [--tcp] [-q]\n"
 	"  default: http://127.0.0.1:<port of PACKHELPER_LISTEN, or 5000>/readyz\n";
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The port of a listen spec such as "0.0.0.0:5000" or "[::]:5000". */
 static const char *listen_port(void)
@@ -161,9 +154,9 @@ int probe_main(int argc, char **argv)
 			 strchr(host, ':') && host[0] != '[' ? "http://[%s]:%s/readyz" : "http://%s:%s/readyz",
 			 host, port);
 	}
-	deadline = mono_ms() + wait_ms;
+	deadline = clock_ms() + wait_ms;
 	for (;;) {
-		int64_t t0 = mono_ms();
+		int64_t t0 = clock_ms();
 		int r = tcp ? probe_tcp(host, port, (long)timeout_ms, why, sizeof why)
 			    : probe_http(url, (long)timeout_ms, why, sizeof why);
 		if (r == 0) {
@@ -175,7 +168,7 @@ int probe_main(int argc, char **argv)
 			break;
 		/* retry every 50 ms, never past the deadline */
 		{
-			int64_t left = deadline - mono_ms();
+			int64_t left = deadline - clock_ms();
 			if (left <= 0)
 				break;
 			usleep((useconds_t)((left < 50 ? left : 50) * 1000));

@@ -30,12 +30,14 @@ pt_push_fails "SRC#NAME naming no image in the tarball: exit 1, one line" 1 "^pa
 
 # ---- bad REF syntax and bad options: exit 2
 for ref in "$REG/UPPER-$RAND/x:1" "$REG/$repo:bad tag" "$REG/$repo:-dash" "$REG/$repo@sha256:1234" \
-  "$REG/$repo@md5:0123456789abcdef0123456789abcdef" "$REG/" "$REG/$repo:" "$REG//x:1" "$REG/$repo:$(printf 't%.0s' {1..129})"; do
+  "$REG/$repo@md5:0123456789abcdef0123456789abcdef" "$REG/" "$REG/$repo:" "$REG//x:1" "$REG/$repo:$(printf 't%.0s' {1..129})" \
+  "u@$REG/$repo:x" "local host:${REG#*:}/$repo:x" "$REG:99999/$repo:x" "$REG/$repo:t@sha256:$(printf '0%.0s' {1..64})"; do
   pt_push_fails "bad REF '${ref:0:60}': exit 2, one line" 2 'is not host\[:port\]/repo\[:tag\|@digest\]$' \
     "$IMG_TAR" "$ref"
 done
-for opt in "--jobs 0" "--jobs 65" "--compression zstd" "--format v1" "--gzip-level 10" \
-  "--chunk-size 1K" "--chunk-size lots" "--tag bad:tag" "--mount-from Bad//Repo"; do
+for opt in "--jobs 0" "--jobs 65" "--jobs 4x" "--jobs 0x4" "--jobs +4" "--compression zstd" "--format v1" \
+  "--gzip-level 10" "--gzip-level 5x" "--chunk-size 1K" "--chunk-size lots" "--chunk-size nan" "--chunk-size inf" \
+  "--tag bad:tag" "--mount-from Bad//Repo"; do
   # shellcheck disable=SC2086  # the option and its value are two words
   pt_push_fails "bad option '$opt': exit 2, one line" 2 '^packhelper: push: ' $opt "$IMG_TAR" "$REG/$repo:opt"
 done

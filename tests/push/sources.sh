@@ -17,6 +17,17 @@ ref_digest=$DIGEST
 pt_push_ok "-q: the digest on stdout" -q "$IMG_TAR" "$REG/$repo:quiet"
 pt_eq "-q: nothing on stderr" "(empty)" "${ERR:-(empty)}"
 
+# ---- the progress display, when stderr is a terminal: one line per blob,
+# redrawn in place, every blob "pushed" in the last drawing
+script -qec "$PH push $IMG_TAR $REG/$repo-tty:tty" /dev/null </dev/null >"$WORK/tty.out" 2>&1
+rc=$?
+pt_eq "TTY: exit 0" 0 "$rc"
+pt_match "TTY: the table is drawn in place (clear-line escapes)" $'\e\\[2K' "$(cat "$WORK/tty.out")"
+last=$(tr -d '\r' <"$WORK/tty.out" | sed 's/\x1b\[[0-9]*[AK]/\n/g' | grep -E '^sha256:[0-9a-f]{12} ' | tail -n "$(wc -l <<<"$BLOBS")")
+for b in $BLOBS; do
+  pt_match "TTY: the last drawing shows ${b:0:19} pushed, all its MiB" "^${b:0:19} pushed +([0-9.]+) / \\1 MiB" "$last"
+done
+
 # ---- stdin
 docker save "$IMG_TAG" >"$WORK/stdin.tar"
 PT_STDIN_FILE=$WORK/stdin.tar pt_push_ok "stdin: docker save IMG | push - REF" - "$REG/$repo:stdin"

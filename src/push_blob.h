@@ -1,0 +1,74 @@
+/* push_blob.h - one image's blobs into one repository, the client side of
+ * the distribution spec's blob upload, on a pool of worker threads.
+ *
+ * Per blob, in a worker: gzip a docker-save layer when asked (gzip.h), hash
+ * a blob whose digest the archive only claims (a lying tarball fails here,
+ * the layer named), then HEAD (present: done), a cross-repository mount
+ * when a source repository is given, else an upload session: blobs up to
+ * min(16 MiB, chunk) in one PUT, larger ones in PATCHes of `chunk` bytes
+ * with Content-Range, resuming from the session's Range after a failed
+ * PATCH.  A session that went away is started again, at most 5 times; a
+ * second stall on one blob, the deadline, or any other error ends it.  The
+ * first failure stops the pool; its message names the blob and the target.
+ *
+ * Ownership: everything in struct push_blobs is the caller's and outlives
+ * push_blob_run; a worker only writes its job's blob (a compressed layer's
+ * new digest, size, media type and scratch file) and its job's state. */
+#ifndef PH_PUSH_BLOB_H
+#define PH_PUSH_BLOB_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client.h"
+#include "image.h"
+#include "ref.h"
+#include "source.h"
+#include "store.h"
+
+#define PUSH_BLOB_THREADS_MAX 64
+
+enum push_blob_state {
+	PUSH_BLOB_WAIT, PUSH_BLOB_COMPRESS, PUSH_BLOB_CHECK, PUSH_BLOB_UPLOAD,
+	PUSH_BLOB_EXISTS, PUSH_BLOB_MOUNTED, PUSH_BLOB_DONE, PUSH_BLOB_FAILED
+};
+
+/* state and done are written by a worker and read by the progress display
+ * with __atomic builtins. */
+struct push_blob_job {
+	struct image_blob *blob;
+	int state;                /* enum push_blob_state */
+	uint64_t done;            /* bytes uploaded */
+	uint64_t base;            /* bytes confirmed before the current request */
+};
+
+struct push_blobs {
+	/* the caller's */
+	struct client *cl;        /* connected */
+	const struct ref *ref;
+	const char *mount_from;   /* a repository on the same registry, or NULL */
+	uint64_t chunk;           /* PATCH size, at least 4 KiB */
+	int gzip_level;           /* 1..9: compress layers first; 0: as they are */
+	enum image_format format; /* the media type a compressed layer gets */
+	struct store *scratch;    /* blobs' temporary files, compressed layers */
+	const struct source *src; /* in-place blobs are read from its tar */
+	int threads;              /* 1..PUSH_BLOB_THREADS_MAX */
+	struct push_blob_job *jobs;
+	size_t njobs;
+	/* the pool's, during push_blob_run */
+	pthread_mutex_t lock;
+	size_t next, end;
+	int failed;
+	char err[1024];
+};
+
+/* Push jobs [from, to) with pb->threads workers.  0, or -1 with the first
+ * failure in err[cap]. */
+int push_blob_run(struct push_blobs *pb, size_t from, size_t to, char *err, size_t cap);
+/* The token scope for ref's repository (and mount_from's, when not NULL). */
+void push_blob_scope(const struct ref *ref, const char *mount_from, char *out, size_t cap);
+/* "waiting", "uploading", "pushed"...: fixed strings. */
+const char *push_blob_state_name(int state);
+
+#endif

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 enum { CS_HEAD, CS_BODY, CS_LINGER };
@@ -63,13 +64,6 @@ static void in_acquire(struct conn *c)
 }
 
 static void conn_run(struct conn *c);
-
-static int64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void on_io(struct ev *ev, struct ev_io *io, unsigned events)
 {
@@ -198,7 +192,7 @@ static void log_request(struct conn *c)
 	long long us;
 	if (log_level < level)
 		return;
-	us = (long long)(now_us() - c->t_start_us);
+	us = (long long)(clock_us() - c->t_start_us);
 	log_msg(level, "%s \"%s\" %d %llu %lld.%03lldms", c->peer, c->log_req, c->status,
 		(unsigned long long)c->bytes_out, us / 1000, us % 1000);
 }
@@ -378,7 +372,7 @@ static void respond_plain(struct conn *c, int status, const char *code, const ch
 /* A request we could not parse: answer it and close. */
 static void unparsed_request(struct conn *c, int status)
 {
-	c->t_start_us = now_us();
+	c->t_start_us = clock_us();
 	c->method = HTTP_OTHER;
 	snprintf(c->log_req, sizeof c->log_req, "-");
 	c->bytes_out = 0;
@@ -470,7 +464,7 @@ static void start_request(struct conn *c)
 	int bad;
 	size_t n;
 
-	c->t_start_us = now_us();
+	c->t_start_us = clock_us();
 	c->status = 0;
 	c->bytes_out = 0;
 	c->quiet = 0;

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define EV_BATCH 256
@@ -23,13 +24,6 @@ struct ev {
 	void *before_sleep_data;
 };
 
-int64_t ev_clock_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct ev *ev_new(void)
 {
 	struct ev *ev = calloc(1, sizeof *ev);
@@ -40,7 +34,7 @@ struct ev *ev_new(void)
 		free(ev);
 		return NULL;
 	}
-	ev->now = ev_clock_ms();
+	ev->now = clock_ms();
 	ev->next_tick = ev->now + EV_TICK_MS;
 	return ev;
 }
@@ -119,7 +113,7 @@ void ev_run(struct ev *ev)
 			log_warn("epoll_wait");
 			break;
 		}
-		ev->now = ev_clock_ms();
+		ev->now = clock_ms();
 		for (int i = 0; i < n && !ev->stop; i++) {
 			struct ev_io *io = events[i].data.ptr;
 			unsigned got = 0;

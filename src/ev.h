@@ -34,7 +34,6 @@ void ev_set_tick(struct ev *ev, ev_fn *fn, void *data);
 void ev_set_before_sleep(struct ev *ev, ev_fn *fn, void *data);
 /* Milliseconds of CLOCK_MONOTONIC, refreshed once per loop turn. */
 int64_t ev_now(const struct ev *ev);
-int64_t ev_clock_ms(void);
 void ev_run(struct ev *ev);
 void ev_stop(struct ev *ev);
 

@@ -81,7 +81,6 @@ int import_main(int argc, char **argv)
 	struct store *st;
 	struct source src;
 	struct image_set set;
-	struct timespec t0, t1;
 	int rc = 0;
 
 	for (int i = 1; i < argc; i++) {
@@ -107,7 +106,6 @@ int import_main(int argc, char **argv)
 	log_level = log_level < LOG_WARN ? log_level : LOG_WARN;
 	if (store_open(&st, root, 0) < 0)
 		fatal(1, "import: cannot open the store at %s", root);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (import_load(st, &spec, 0, &src, &set, err, sizeof err) < 0) {
 		store_close(st);
 		fatal(1, "import: %s", err);
@@ -118,7 +116,6 @@ int import_main(int argc, char **argv)
 			rc = 1;
 			break;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &t1);
 		printf("%s:%s %s\n", set.v[i].repo, set.v[i].tag, image_digest(&set.v[i]));
 	}
 	source_close(&src);

@@ -1,5 +1,6 @@
 /* log.c - buffered, timestamped log lines on stderr. */
 #include "log.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -145,15 +146,15 @@ void log_warn(const char *fmt, ...)
 /* 1 if a line may go out now under l; says what was dropped before it */
 static int limit_pass(int level, struct log_limit *l)
 {
-	struct timespec ts;
+	long sec;
 	if (level > log_level)
 		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	if (ts.tv_sec != l->sec) {
+	sec = (long)(clock_ms() / 1000);
+	if (sec != l->sec) {
 		if (l->dropped)
 			log_msg(level, "(%lu more lines like the next were dropped in the last %ld s)",
-				l->dropped, (long)(ts.tv_sec - l->sec));
-		l->sec = ts.tv_sec;
+				l->dropped, sec - l->sec);
+		l->sec = sec;
 		l->n = 0;
 		l->dropped = 0;
 	}

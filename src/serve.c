@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "clock.h"
 #include "conn.h"
 #include "file.h"
 #include "http.h"
@@ -323,13 +324,6 @@ struct import_job {
 	double seconds;
 };
 
-static double since(const struct timespec *t0)
-{
-	struct timespec t1;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 /* Read and verify every import, in order, off the event loop; hand each to
  * the loop through the pipe.  Stops at the first failure. */
 static void *import_thread(void *arg)
@@ -337,16 +331,15 @@ static void *import_thread(void *arg)
 	struct server *srv = arg;
 	for (unsigned i = 0; i < srv->opt->nimports; i++) {
 		struct import_job *job = calloc(1, sizeof *job);
-		struct timespec t0;
+		int64_t t0 = clock_us();
 		int rc;
 		if (!job)
 			abort();
-		clock_gettime(CLOCK_MONOTONIC, &t0);
 		job->rc = import_parse_spec(srv->opt->imports[i], &job->spec, job->err, sizeof job->err);
 		if (job->rc == 0)
 			job->rc = import_load(srv->store, &job->spec, 0, &job->src, &job->set, job->err,
 					      sizeof job->err);
-		job->seconds = since(&t0);
+		job->seconds = (double)(clock_us() - t0) / 1e6;
 		rc = job->rc; /* once written, job belongs to the loop, which frees it */
 		if (write(srv->import_pipe[1], &job, sizeof job) != (ssize_t)sizeof job)
 			abort(); /* a pipe write of one pointer cannot be short */
@@ -368,7 +361,7 @@ static void announce_ready(struct server *srv)
 	buf_puts(&b, "\",\"images\":[");
 	if (srv->ready_images && srv->ready_images->len)
 		buf_append(&b, srv->ready_images->p, srv->ready_images->len);
-	buf_printf(&b, "],\"startup_ms\":%lld}\n", (long long)(ev_clock_ms() - srv->t_start_ms));
+	buf_printf(&b, "],\"startup_ms\":%lld}\n", (long long)(clock_ms() - srv->t_start_ms));
 	fwrite(b.p, 1, b.len, stdout);
 	fflush(stdout);
 	if (srv->opt->ready_file && file_write_atomic(AT_FDCWD, srv->opt->ready_file, b.p, b.len) < 0)
@@ -541,7 +534,7 @@ int serve_main(int argc, char **argv)
 	unsigned max_conns = 0;
 	static struct server srv;
 
-	srv.t_start_ms = ev_clock_ms();
+	srv.t_start_ms = clock_ms();
 	struct ev_io sig_io;
 	sigset_t mask;
 	int sfd;

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "map.h"
 #include "ocindex.h"
+#include "ref.h"
 #include "router.h"
 #include "tarname.h"
 
@@ -28,33 +29,14 @@
 
 int image_parse_ref(const char *ref, char repo[STORE_NAME_MAX + 1], char tag[STORE_TAG_MAX + 1])
 {
-	const char *slash = strchr(ref, '/');
-	const char *colon, *at;
-	size_t n;
-
-	/* a first component with '.' or ':' or "localhost" is a registry host */
-	if (slash && (memchr(ref, '.', (size_t)(slash - ref)) || memchr(ref, ':', (size_t)(slash - ref)) ||
-		      ((size_t)(slash - ref) == 9 && strncmp(ref, "localhost", 9) == 0))) {
-		int docker_io = (size_t)(slash - ref) == 9 && strncmp(ref, "docker.io", 9) == 0;
-		ref = slash + 1;
-		if (docker_io && strncmp(ref, "library/", 8) == 0)
-			ref += 8;
-	}
-	at = strchr(ref, '@');
-	if (at)
+	struct ref r;
+	char why[256];
+	/* ref.c's grammar and Docker Hub rules; stored under the familiar name */
+	if (ref_parse(ref, strlen(ref), &r, why, sizeof why) < 0 || r.digest[0])
 		return -1; /* digests are not names to import under */
-	colon = strrchr(ref, ':');
-	if (colon && strchr(colon, '/'))
-		colon = NULL;
-	n = colon ? (size_t)(colon - ref) : strlen(ref);
-	if (n == 0 || n > STORE_NAME_MAX)
-		return -1;
-	memcpy(repo, ref, n);
-	repo[n] = '\0';
-	snprintf(tag, STORE_TAG_MAX + 1, "%s", colon ? colon + 1 : "latest");
-	if (colon && strlen(colon + 1) > STORE_TAG_MAX)
-		return -1;
-	return router_name_valid(repo) && router_tag_valid(tag) ? 0 : -1;
+	snprintf(repo, STORE_NAME_MAX + 1, "%s", ref_familiar_name(&r));
+	snprintf(tag, STORE_TAG_MAX + 1, "%s", r.tag);
+	return 0;
 }
 
 /* Do two references name the same repo:tag? */

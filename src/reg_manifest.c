@@ -81,7 +81,7 @@ static enum regerr put_tags(struct reg_req *q, char buf[][STORE_TAG_MAX + 1],
 				      STORE_TAG_MAX + 1);
 		if (n == -1)
 			break;
-		if (n < 0 || !router_tag_valid(buf[*ntags])) {
+		if (n < 0 || !ref_tag_valid(buf[*ntags])) {
 			q->detail = "tag query parameter";
 			return RE_TAG_INVALID;
 		}

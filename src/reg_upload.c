@@ -104,7 +104,7 @@ enum regerr reg_upload_start(struct conn *c, struct reg_req *q)
 		long n = router_query(q->rt.query, q->rt.query_len, "from", 0, from, sizeof from);
 		const char *src = NULL;
 		if (n >= 0) {
-			if (!router_name_valid(from)) {
+			if (!ref_name_valid(from)) {
 				q->detail = "from";
 				return RE_NAME_INVALID;
 			}

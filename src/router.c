@@ -37,16 +37,6 @@ static long pct_decode(const char *s, size_t n, char *out, size_t cap)
 }
 
 /* The grammar lives in ref.c; these names stay for the router's callers. */
-int router_name_valid(const char *name)
-{
-	return ref_name_valid(name);
-}
-
-int router_tag_valid(const char *tag)
-{
-	return ref_tag_valid(tag);
-}
-
 static int ends_with(const char *s, size_t n, const char *suffix, size_t *at)
 {
 	size_t m = strlen(suffix);
@@ -62,7 +52,7 @@ static enum regerr set_name(struct route *rt, const char *p, size_t n)
 		return RE_NAME_INVALID;
 	memcpy(rt->name, p, n);
 	rt->name[n] = '\0';
-	return router_name_valid(rt->name) ? RE_OK : RE_NAME_INVALID;
+	return ref_name_valid(rt->name) ? RE_OK : RE_NAME_INVALID;
 }
 
 static enum regerr set_digest(struct route *rt, const char *p, size_t n)
@@ -150,7 +140,7 @@ enum regerr router_match(const char *target, size_t n, struct route *rt)
 				return RE_TAG_INVALID;
 			memcpy(rt->ref, last + 1, reflen);
 			rt->ref[reflen] = '\0';
-			return router_tag_valid(rt->ref) ? RE_OK : RE_TAG_INVALID;
+			return ref_tag_valid(rt->ref) ? RE_OK : RE_TAG_INVALID;
 		}
 		if (SEG("blobs")) {
 			rt->kind = ROUTE_BLOB;

@@ -1,4 +1,4 @@
-/* router.h - method and path to route; repository name, tag and digest syntax.
+/* router.h - request target to route (the name and tag grammar is ref.h's).
  *
  * Paths are percent-decoded before matching.  A name may contain "/", so the
  * route is read from the end of the path:  .../tags/list, .../manifests/<ref>,
@@ -46,8 +46,5 @@ enum regerr router_match(const char *target, size_t n, struct route *rt);
 /* The idx-th value of key in a query string, percent-decoded into out.
  * Returns its length, -1 if absent, -2 if malformed or longer than cap-1. */
 long router_query(const char *q, size_t n, const char *key, unsigned idx, char *out, size_t cap);
-
-int router_name_valid(const char *name);
-int router_tag_valid(const char *tag);
 
 #endif

@@ -30,9 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (router_match(s, size, &rt) == RE_OK) {
 		int named = rt.kind != ROUTE_BASE && rt.kind != ROUTE_CATALOG && rt.kind != ROUTE_READY &&
 			    rt.kind != ROUTE_HEALTH;
-		if (rt.query_len >= sizeof rt.query || (named && !router_name_valid(rt.name)) ||
+		if (rt.query_len >= sizeof rt.query || (named && !ref_name_valid(rt.name)) ||
 		    (rt.ref_is_digest && digest_parse(rt.ref, strlen(rt.ref), &alg) != DIGEST_OK) ||
-		    (rt.kind == ROUTE_MANIFEST && !rt.ref_is_digest && !router_tag_valid(rt.ref)))
+		    (rt.kind == ROUTE_MANIFEST && !rt.ref_is_digest && !ref_tag_valid(rt.ref)))
 			abort();
 		query(rt.query, rt.query_len);
 	}
@@ -41,8 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	z = malloc(size + 1);
 	memcpy(z, s, size);
 	z[size] = '\0';
-	router_name_valid(z);
-	router_tag_valid(z);
+	ref_name_valid(z);
+	ref_tag_valid(z);
 	free(z);
 	return 0;
 }

@@ -188,11 +188,11 @@ TEST(name_length)
 	snprintf(t, sizeof t, "/v2/%s/tags/list", name);
 	CHECK_EQ_INT(match(t, &rt), RE_OK);
 	CHECK_EQ_INT(strlen(rt.name), 255);
-	CHECK(router_name_valid(name));
+	CHECK(ref_name_valid(name));
 	name[255] = '/';
 	name[256] = 'a';
 	name[257] = '\0';
-	CHECK(!router_name_valid(name));
+	CHECK(!ref_name_valid(name));
 	/* a path over the decoder's limit is not found, not an overflow */
 	memset(t, 'a', sizeof t);
 	memcpy(t, "/v2/", 4);
@@ -311,33 +311,33 @@ TEST(query_copy)
 
 TEST(tag_and_name_valid)
 {
-	CHECK(router_tag_valid("latest"));
-	CHECK(router_tag_valid("v1.2.3-rc.1_x"));
-	CHECK(router_tag_valid("_"));
-	CHECK(router_tag_valid("A"));
-	CHECK(!router_tag_valid(""));
-	CHECK(!router_tag_valid(".a"));
-	CHECK(!router_tag_valid("-a"));
-	CHECK(!router_tag_valid("a/b"));
-	CHECK(!router_tag_valid("a:b"));
-	CHECK(!router_tag_valid("a b"));
-	CHECK(!router_tag_valid("caf\xc3\xa9"));
-	CHECK(router_name_valid("a"));
-	CHECK(router_name_valid("library/ubuntu"));
-	CHECK(router_name_valid("a0.b_c__d-e--f/g"));
-	CHECK(!router_name_valid(""));
-	CHECK(!router_name_valid("/"));
-	CHECK(!router_name_valid("a/"));
-	CHECK(!router_name_valid("/a"));
-	CHECK(!router_name_valid("a//b"));
-	CHECK(!router_name_valid("_layout"));
-	CHECK(!router_name_valid("a/_layout"));
-	CHECK(!router_name_valid("a/_layout/b"));
-	CHECK(!router_name_valid("a.."));
-	CHECK(!router_name_valid("a_"));
-	CHECK(!router_name_valid("a__"));
-	CHECK(!router_name_valid("a."));
-	CHECK(!router_name_valid("A"));
+	CHECK(ref_tag_valid("latest"));
+	CHECK(ref_tag_valid("v1.2.3-rc.1_x"));
+	CHECK(ref_tag_valid("_"));
+	CHECK(ref_tag_valid("A"));
+	CHECK(!ref_tag_valid(""));
+	CHECK(!ref_tag_valid(".a"));
+	CHECK(!ref_tag_valid("-a"));
+	CHECK(!ref_tag_valid("a/b"));
+	CHECK(!ref_tag_valid("a:b"));
+	CHECK(!ref_tag_valid("a b"));
+	CHECK(!ref_tag_valid("caf\xc3\xa9"));
+	CHECK(ref_name_valid("a"));
+	CHECK(ref_name_valid("library/ubuntu"));
+	CHECK(ref_name_valid("a0.b_c__d-e--f/g"));
+	CHECK(!ref_name_valid(""));
+	CHECK(!ref_name_valid("/"));
+	CHECK(!ref_name_valid("a/"));
+	CHECK(!ref_name_valid("/a"));
+	CHECK(!ref_name_valid("a//b"));
+	CHECK(!ref_name_valid("_layout"));
+	CHECK(!ref_name_valid("a/_layout"));
+	CHECK(!ref_name_valid("a/_layout/b"));
+	CHECK(!ref_name_valid("a.."));
+	CHECK(!ref_name_valid("a_"));
+	CHECK(!ref_name_valid("a__"));
+	CHECK(!ref_name_valid("a."));
+	CHECK(!ref_name_valid("A"));
 }
 
 static long q(const char *query, const char *key, unsigned idx, char *out, size_t cap)

@@ -16,7 +16,6 @@
 #include "map.h"
 #include "ocindex.h"
 #include "ref.h"
-#include "router.h"
 #include "tarname.h"
 
 #define SMALL_MAX ((size_t)4 << 20)    /* manifest.json, index.json, manifests */

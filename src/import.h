@@ -31,8 +31,4 @@ int import_load(const struct store *st, const struct import_spec *spec, int flag
 /* `packhelper import SRC REPO[:TAG] [--root DIR]`; returns the exit status. */
 int import_main(int argc, char **argv);
 
-/* source_daemon.c: stream `docker save IMAGE` from the Engine API. */
-int source_open_daemon(struct source *src, const struct store *st, const char *image, char *err,
-		       size_t cap);
-
 #endif

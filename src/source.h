@@ -105,4 +105,8 @@ int source_fetch(struct source *src, char *err, size_t cap);
 /* Remove every temporary file still present and free the source. */
 void source_close(struct source *src);
 
+/* source_daemon.c: stream `docker save IMAGE` from the Engine API. */
+int source_open_daemon(struct source *src, const struct store *st, const char *image, char *err,
+		       size_t cap);
+
 #endif

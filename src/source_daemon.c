@@ -1,7 +1,7 @@
 /* source_daemon.c - docker://IMAGE: `docker save` straight from the Engine API
  * (GET /images/{name}/get over the daemon's unix socket, libcurl), streamed
  * through a pipe into the tar reader, so nothing is staged on the host. */
-#include "import.h"
+#include "source.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -387,6 +387,20 @@ static void setup_handle(struct client *c, CURL *h)
 	}
 }
 
+/* A handle set up for one exchange: url, curl's error text into curl_err
+ * (CURL_ERROR_SIZE), and the answer's head and body into x. */
+static void setup_exchange(struct client *c, CURL *h, const char *url, char *curl_err,
+			   struct xfer *x)
+{
+	setup_handle(c, h);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+}
+
 CURL *client_handle(struct client *c)
 {
 	CURL *h = curl_easy_init();
@@ -605,13 +619,7 @@ static int fetch_token(struct client *c, CURL *h, const char *scope, char *err, 
 		return log_fail(err, cap, "token endpoint %s: the request URL is too long", rurl);
 	}
 	snprintf(what, sizeof what, "token endpoint %s", rurl);
-	setup_handle(c, h);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
+	setup_exchange(c, h, url, curl_err, &x);
 	if (c->have_creds) {
 		char up[1400], enc[2000], line[2100];
 		snprintf(up, sizeof up, "%s:%s", c->user, c->pass);
@@ -702,13 +710,7 @@ static CURLcode perform(struct client *c, CURL *h, const char *method, const cha
 	resp->status = 0;
 	resp->too_big = 0;
 	resp->stalled = 0;
-	setup_handle(c, h);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
+	setup_exchange(c, h, url, curl_err, &x);
 	hdr = curl_slist_append(hdr, "Expect:");
 	if (auth && auth[0])
 		hdr = curl_slist_append(hdr, auth);

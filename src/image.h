@@ -24,7 +24,7 @@ struct image_blob {
 	char media_type[MEDIA_TYPE_MAX];
 	uint64_t size;
 	size_t entry;                 /* the source entry that holds it */
-	char tmp[STORE_TMP_REL_MAX];  /* the bytes, a store temporary file, or */
+	char tmp[TMPDIR_NAME_MAX];    /* the bytes, a file in the source's tmpdir, or */
 	int64_t off;                  /* >= 0: at off in the source's tar (in place) */
 	int is_config;
 	int gzipped;                  /* compressed by a sink (push) */
@@ -85,9 +85,11 @@ struct image_set {
  * 0, or -1 with a one-line reason in err. */
 int image_load(struct source *src, const char *select, const char *repo, const char *tag,
 	       struct image_set *out, char *err, size_t cap);
-/* Commit an image into the store: blobs, then manifests, the tag last.
+/* Commit an image into the store: blobs (their temporary files in tmp, on
+ * the store's filesystem: store_tmpdir), then manifests, the tag last.
  * Main thread only.  0, or -1 with a reason in err. */
-int image_commit(struct store *st, const struct image *img, char *err, size_t cap);
+int image_commit(struct store *st, const struct tmpdir *tmp, const struct image *img, char *err,
+		 size_t cap);
 /* Write an image manifest for config and layers (their media types as given)
  * in the chosen format.  0, or -1 when the buffer's limit is hit. */
 int image_write_manifest(struct buf *out, enum image_format fmt, const struct image_blob *config,

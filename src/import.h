@@ -23,10 +23,11 @@ struct import_spec {
 };
 
 int import_parse_spec(const char *arg, struct import_spec *spec, char *err, size_t cap);
-/* Read and verify spec's images (blocking; safe off the event loop).  On
+/* Read and verify spec's images (blocking; safe off the event loop), with
+ * temporary files in tmp (the store's: store_tmpdir; or push's own).  On
  * success src stays open (its files are the blobs) until after the commit.
  * flags: SOURCE_IN_PLACE for a sink that reads the blobs back (push). */
-int import_load(const struct store *st, const struct import_spec *spec, int flags,
+int import_load(const struct tmpdir *tmp, const struct import_spec *spec, int flags,
 		struct source *src, struct image_set *set, char *err, size_t cap);
 /* `packhelper import SRC REPO[:TAG] [--root DIR]`; returns the exit status. */
 int import_main(int argc, char **argv);

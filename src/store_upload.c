@@ -1,6 +1,7 @@
 /* store_upload.c - upload sessions: start, claim and release, append and
  * hash, commit (verify, then publish through the index), cancel and expire,
- * bounded in total and per owner; and the temporary files imports fill.
+ * bounded in total and per owner; and the publishing of the temporary files
+ * imports fill (in uploads/, lent to their sources as a tmpdir).
  * Both live under ROOT/uploads/, which start-up clears. */
 #include "store_int.h"
 
@@ -35,37 +36,24 @@ static void random_id(char out[33])
 	out[32] = '\0';
 }
 
-/* ---- temporary files for imports ---- */
+/* ---- imports' temporary files ---- */
 
-int store_tmp_create(const struct store *st, char rel[STORE_TMP_REL_MAX])
+const struct tmpdir *store_tmpdir(const struct store *st)
 {
-	char id[33];
-	random_id(id);
-	snprintf(rel, STORE_TMP_REL_MAX, "uploads/import-%s", id);
-	return openat(st->rootfd, rel, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	return &st->imports;
 }
 
-void store_tmp_remove(const struct store *st, const char *rel)
-{
-	unlinkat(st->rootfd, rel, 0);
-}
-
-int store_tmp_open(const struct store *st, const char *rel)
-{
-	return openat(st->rootfd, rel, O_RDONLY | O_CLOEXEC);
-}
-
-int store_blob_commit_tmp(struct store *st, const char *repo, const char *rel,
-			  const char *digest, uint64_t size)
+int store_blob_commit_tmp(struct store *st, const char *repo, const struct tmpdir *td,
+			  const char *name, const char *digest, uint64_t size)
 {
 	struct store_repo *r = store_repo_open(st, repo);
 	if (!r) {
 		int e = errno;
-		unlinkat(st->rootfd, rel, 0);
+		tmpdir_remove(td, name);
 		errno = e;
 		return -1;
 	}
-	return store_blob_commit(st, r, rel, -1, digest, size);
+	return store_blob_commit(st, r, td->fd, name, -1, digest, size);
 }
 
 /* ---- uploads ---- */
@@ -266,7 +254,7 @@ int store_upload_commit(struct store *st, struct store_upload *up, const char *d
 	if (!r)
 		goto fail;
 	upload_rel(rel, up);
-	rc = store_blob_commit(st, r, rel, up->fd, digest, up->size);
+	rc = store_blob_commit(st, r, st->rootfd, rel, up->fd, digest, up->size);
 	upload_free(st, up, rc < 0);
 	return rc;
 fail:

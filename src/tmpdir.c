@@ -1,0 +1,113 @@
+/* tmpdir.c - a directory for temporary files (tmpdir.h). */
+#include "tmpdir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+static void tmpdir_clear(struct tmpdir *td, const char *path, const char *prefix)
+{
+	memset(td, 0, sizeof *td);
+	td->fd = -1;
+	snprintf(td->path, sizeof td->path, "%s", path);
+	snprintf(td->prefix, sizeof td->prefix, "%s", prefix);
+}
+
+int tmpdir_init(struct tmpdir *td, int dfd, const char *rel, const char *prefix)
+{
+	tmpdir_clear(td, rel, prefix);
+	if (strlen(prefix) > TMPDIR_PREFIX_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	td->fd = openat(dfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return td->fd < 0 ? -1 : 0;
+}
+
+int tmpdir_make(struct tmpdir *td, const char *parent, const char *name, const char *prefix)
+{
+	int n;
+	tmpdir_clear(td, "", prefix);
+	n = snprintf(td->path, sizeof td->path, "%s/%sXXXXXX", parent, name);
+	if (n < 0 || (size_t)n >= sizeof td->path || strlen(prefix) > TMPDIR_PREFIX_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (!mkdtemp(td->path))
+		return -1;
+	td->fd = open(td->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (td->fd < 0) {
+		int e = errno;
+		rmdir(td->path);
+		errno = e;
+		return -1;
+	}
+	td->made = 1;
+	return 0;
+}
+
+void tmpdir_fini(struct tmpdir *td)
+{
+	if (td->fd < 0)
+		return;
+	if (td->made) {
+		/* flat: only files we made live here */
+		int fd = fcntl(td->fd, F_DUPFD_CLOEXEC, 0);
+		DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+		struct dirent *de;
+		if (!d && fd >= 0)
+			close(fd);
+		while (d && (de = readdir(d)))
+			if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+				unlinkat(td->fd, de->d_name, 0);
+		if (d)
+			closedir(d);
+		rmdir(td->path);
+	}
+	close(td->fd);
+	td->fd = -1;
+	td->made = 0;
+}
+
+/* 128 random bits in hex: no other process guesses the name. */
+static void random_hex(char out[33])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[16];
+	size_t got = 0;
+	while (got < sizeof raw) {
+		ssize_t r = getrandom(raw + got, sizeof raw - got, 0);
+		if (r > 0)
+			got += (size_t)r;
+		else if (errno != EINTR)
+			break;
+	}
+	for (size_t i = 0; i < 16; i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 15];
+	}
+	out[32] = '\0';
+}
+
+int tmpdir_create(const struct tmpdir *td, char name[TMPDIR_NAME_MAX])
+{
+	char id[33];
+	random_hex(id);
+	snprintf(name, TMPDIR_NAME_MAX, "%s%s", td->prefix, id);
+	return openat(td->fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+}
+
+int tmpdir_open(const struct tmpdir *td, const char *name)
+{
+	return openat(td->fd, name, O_RDONLY | O_CLOEXEC);
+}
+
+void tmpdir_remove(const struct tmpdir *td, const char *name)
+{
+	unlinkat(td->fd, name, 0);
+}

@@ -16,6 +16,7 @@
 #include "map.h"
 #include "ocindex.h"
 #include "ref.h"
+#include "store.h"
 #include "tarname.h"
 
 #define SMALL_MAX ((size_t)4 << 20)    /* manifest.json, index.json, manifests */

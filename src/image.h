@@ -16,8 +16,10 @@
 #include "buf.h"
 #include "digest.h"
 #include "manifest.h"
+#include "ref.h"
 #include "source.h"
-#include "store.h"
+
+struct store;
 
 struct image_blob {
 	char digest[DIGEST_STR_MAX];
@@ -39,8 +41,8 @@ struct image_manifest {
 };
 
 struct image {
-	char repo[STORE_NAME_MAX + 1];
-	char tag[STORE_TAG_MAX + 1];
+	char repo[REF_NAME_MAX + 1];
+	char tag[REF_TAG_MAX + 1];
 	struct image_blob *blobs;         /* deduplicated by digest */
 	size_t nblobs;
 	struct image_manifest *manifests; /* children first; the last is tagged */
@@ -101,6 +103,6 @@ void image_set_free(struct image_set *set);
 
 /* Split "repo:tag" (tag defaults to "latest"; a registry host prefix such as
  * docker.io/library/ is dropped) and validate both.  0 or -1. */
-int image_parse_ref(const char *ref, char repo[STORE_NAME_MAX + 1], char tag[STORE_TAG_MAX + 1]);
+int image_parse_ref(const char *ref, char repo[REF_NAME_MAX + 1], char tag[REF_TAG_MAX + 1]);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "store.h"
 
 int import_parse_spec(const char *arg, struct import_spec *spec, char *err, size_t cap)
 {

@@ -12,14 +12,14 @@
 #include <stddef.h>
 
 #include "image.h"
+#include "ref.h"
 #include "source.h"
-#include "store.h"
 
 struct import_spec {
 	char src[4096];
 	char select[512];           /* "" when none */
-	char repo[STORE_NAME_MAX + 1]; /* "" when importing under own names */
-	char tag[STORE_TAG_MAX + 1];
+	char repo[REF_NAME_MAX + 1]; /* "" when importing under own names */
+	char tag[REF_TAG_MAX + 1];
 };
 
 int import_parse_spec(const char *arg, struct import_spec *spec, char *err, size_t cap);

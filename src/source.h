@@ -15,7 +15,7 @@
  * (source_fetch), each of the size its descriptor declares: a gzip
  * bomb or junk member costs CPU, never disk or tmpfs memory.  A directory
  * (an OCI layout) is read on demand, regular files only.  Nothing here
- * touches the store's shared state: scanning runs off the event loop.
+ * touches the store: scanning runs off the event loop.
  * Entry names are only looked up, never used to build paths, except in a
  * directory source after checking they stay inside.
  *

@@ -10,31 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "log.h"
-
-/* 128 random bits in hex: a session id no other client can guess. */
-static void random_id(char out[33])
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char raw[16];
-	size_t got = 0;
-	while (got < sizeof raw) {
-		ssize_t r = getrandom(raw + got, sizeof raw - got, 0);
-		if (r > 0)
-			got += (size_t)r;
-		else if (errno != EINTR)
-			break;
-	}
-	for (size_t i = 0; i < 16; i++) {
-		out[2 * i] = hex[raw[i] >> 4];
-		out[2 * i + 1] = hex[raw[i] & 15];
-	}
-	out[32] = '\0';
-}
 
 /* ---- imports' temporary files ---- */
 
@@ -104,7 +84,7 @@ struct store_upload *store_upload_start(struct store *st, const char *repo, cons
 	up = calloc(1, sizeof *up);
 	if (!up)
 		return NULL;
-	random_id(up->id);
+	hex_random128(up->id); /* a session id no other client can guess */
 	snprintf(up->repo, sizeof up->repo, "%s", repo);
 	snprintf(up->owner, sizeof up->owner, "%s", owner);
 	up->fd = -1;

@@ -7,8 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
+
+#include "hex.h"
 
 static void tmpdir_clear(struct tmpdir *td, const char *path, const char *prefix)
 {
@@ -74,30 +75,10 @@ void tmpdir_fini(struct tmpdir *td)
 	td->made = 0;
 }
 
-/* 128 random bits in hex: no other process guesses the name. */
-static void random_hex(char out[33])
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char raw[16];
-	size_t got = 0;
-	while (got < sizeof raw) {
-		ssize_t r = getrandom(raw + got, sizeof raw - got, 0);
-		if (r > 0)
-			got += (size_t)r;
-		else if (errno != EINTR)
-			break;
-	}
-	for (size_t i = 0; i < 16; i++) {
-		out[2 * i] = hex[raw[i] >> 4];
-		out[2 * i + 1] = hex[raw[i] & 15];
-	}
-	out[32] = '\0';
-}
-
 int tmpdir_create(const struct tmpdir *td, char name[TMPDIR_NAME_MAX])
 {
 	char id[33];
-	random_hex(id);
+	hex_random128(id); /* no other process guesses the name */
 	snprintf(name, TMPDIR_NAME_MAX, "%s%s", td->prefix, id);
 	return openat(td->fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 }

@@ -16,6 +16,7 @@
 #include "map.h"
 #include "ocindex.h"
 #include "ref.h"
+#include "store.h"
 #include "tarname.h"
 
 #define SMALL_MAX ((size_t)4 << 20)    /* manifest.json, index.json, manifests */
@@ -681,7 +682,8 @@ out:
 	return rc;
 }
 
-int image_commit(struct store *st, const struct image *img, char *err, size_t cap)
+int image_commit(struct store *st, const struct tmpdir *tmp, const struct image *img, char *err,
+		 size_t cap)
 {
 	for (size_t i = 0; i < img->nblobs; i++) {
 		const struct image_blob *b = &img->blobs[i];
@@ -694,7 +696,7 @@ int image_commit(struct store *st, const struct image *img, char *err, size_t ca
 		}
 		if (!b->tmp[0])
 			return log_fail(err, cap, "commit %s: its bytes are not in the store", b->digest);
-		if (store_blob_commit_tmp(st, img->repo, b->tmp, b->digest, b->size) < 0)
+		if (store_blob_commit_tmp(st, img->repo, tmp, b->tmp, b->digest, b->size) < 0)
 			return log_fail(err, cap, "commit %s: %s", b->digest, strerror(errno));
 	}
 	for (size_t i = 0; i < img->nmanifests; i++) {

@@ -16,15 +16,17 @@
 #include "buf.h"
 #include "digest.h"
 #include "manifest.h"
+#include "ref.h"
 #include "source.h"
-#include "store.h"
+
+struct store;
 
 struct image_blob {
 	char digest[DIGEST_STR_MAX];
 	char media_type[MEDIA_TYPE_MAX];
 	uint64_t size;
 	size_t entry;                 /* the source entry that holds it */
-	char tmp[STORE_TMP_REL_MAX];  /* the bytes, a store temporary file, or */
+	char tmp[TMPDIR_NAME_MAX];    /* the bytes, a file in the source's tmpdir, or */
 	int64_t off;                  /* >= 0: at off in the source's tar (in place) */
 	int is_config;
 	int gzipped;                  /* compressed by a sink (push) */
@@ -39,8 +41,8 @@ struct image_manifest {
 };
 
 struct image {
-	char repo[STORE_NAME_MAX + 1];
-	char tag[STORE_TAG_MAX + 1];
+	char repo[REF_NAME_MAX + 1];
+	char tag[REF_TAG_MAX + 1];
 	struct image_blob *blobs;         /* deduplicated by digest */
 	size_t nblobs;
 	struct image_manifest *manifests; /* children first; the last is tagged */
@@ -85,9 +87,11 @@ struct image_set {
  * 0, or -1 with a one-line reason in err. */
 int image_load(struct source *src, const char *select, const char *repo, const char *tag,
 	       struct image_set *out, char *err, size_t cap);
-/* Commit an image into the store: blobs, then manifests, the tag last.
+/* Commit an image into the store: blobs (their temporary files in tmp, on
+ * the store's filesystem: store_tmpdir), then manifests, the tag last.
  * Main thread only.  0, or -1 with a reason in err. */
-int image_commit(struct store *st, const struct image *img, char *err, size_t cap);
+int image_commit(struct store *st, const struct tmpdir *tmp, const struct image *img, char *err,
+		 size_t cap);
 /* Write an image manifest for config and layers (their media types as given)
  * in the chosen format.  0, or -1 when the buffer's limit is hit. */
 int image_write_manifest(struct buf *out, enum image_format fmt, const struct image_blob *config,
@@ -99,6 +103,6 @@ void image_set_free(struct image_set *set);
 
 /* Split "repo:tag" (tag defaults to "latest"; a registry host prefix such as
  * docker.io/library/ is dropped) and validate both.  0 or -1. */
-int image_parse_ref(const char *ref, char repo[STORE_NAME_MAX + 1], char tag[STORE_TAG_MAX + 1]);
+int image_parse_ref(const char *ref, char repo[REF_NAME_MAX + 1], char tag[REF_TAG_MAX + 1]);
 
 #endif

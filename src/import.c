@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "store.h"
 
 int import_parse_spec(const char *arg, struct import_spec *spec, char *err, size_t cap)
 {
@@ -44,18 +45,18 @@ int import_parse_spec(const char *arg, struct import_spec *spec, char *err, size
 	return 0;
 }
 
-int import_load(const struct store *st, const struct import_spec *spec, int flags,
+int import_load(const struct tmpdir *tmp, const struct import_spec *spec, int flags,
 		struct source *src, struct image_set *set, char *err, size_t cap)
 {
 	int r;
 	const char *select = spec->select[0] ? spec->select : NULL;
 
 	if (strcmp(spec->src, "-") == 0)
-		r = source_open_fd(src, st, 0, "stdin", err, cap);
+		r = source_open_fd(src, tmp, 0, "stdin", err, cap);
 	else if (strncmp(spec->src, "docker://", 9) == 0)
-		r = source_open_daemon(src, st, spec->src + 9, err, cap);
+		r = source_open_daemon(src, tmp, spec->src + 9, err, cap);
 	else
-		r = source_open_path(src, st, spec->src, flags, err, cap);
+		r = source_open_path(src, tmp, spec->src, flags, err, cap);
 	if (r < 0) {
 		source_close(src);
 		return -1;
@@ -106,12 +107,12 @@ int import_main(int argc, char **argv)
 	log_level = log_level < LOG_WARN ? log_level : LOG_WARN;
 	if (store_open(&st, root, 0) < 0)
 		fatal(1, "import: cannot open the store at %s", root);
-	if (import_load(st, &spec, 0, &src, &set, err, sizeof err) < 0) {
+	if (import_load(store_tmpdir(st), &spec, 0, &src, &set, err, sizeof err) < 0) {
 		store_close(st);
 		fatal(1, "import: %s", err);
 	}
 	for (size_t i = 0; i < set.n && rc == 0; i++) {
-		if (image_commit(st, &set.v[i], err, sizeof err) < 0) {
+		if (image_commit(st, src.tmp, &set.v[i], err, sizeof err) < 0) {
 			fprintf(stderr, "packhelper: import: %s\n", err);
 			rc = 1;
 			break;

@@ -12,21 +12,22 @@
 #include <stddef.h>
 
 #include "image.h"
+#include "ref.h"
 #include "source.h"
-#include "store.h"
 
 struct import_spec {
 	char src[4096];
 	char select[512];           /* "" when none */
-	char repo[STORE_NAME_MAX + 1]; /* "" when importing under own names */
-	char tag[STORE_TAG_MAX + 1];
+	char repo[REF_NAME_MAX + 1]; /* "" when importing under own names */
+	char tag[REF_TAG_MAX + 1];
 };
 
 int import_parse_spec(const char *arg, struct import_spec *spec, char *err, size_t cap);
-/* Read and verify spec's images (blocking; safe off the event loop).  On
+/* Read and verify spec's images (blocking; safe off the event loop), with
+ * temporary files in tmp (the store's: store_tmpdir; or push's own).  On
  * success src stays open (its files are the blobs) until after the commit.
  * flags: SOURCE_IN_PLACE for a sink that reads the blobs back (push). */
-int import_load(const struct store *st, const struct import_spec *spec, int flags,
+int import_load(const struct tmpdir *tmp, const struct import_spec *spec, int flags,
 		struct source *src, struct image_set *set, char *err, size_t cap);
 /* `packhelper import SRC REPO[:TAG] [--root DIR]`; returns the exit status. */
 int import_main(int argc, char **argv);

@@ -18,6 +18,7 @@
 #include "progress.h"
 #include "push_blob.h"
 #include "ref.h"
+#include "tmpdir.h"
 
 #define MAX_REFS 32
 #define MAX_TAGS 32
@@ -63,7 +64,8 @@ struct push {
 	int quiet;
 	int progress;             /* redraw on a TTY */
 	/* the loaded image, the same for every target */
-	struct store *scratch;    /* the source's temporary files, compressed layers */
+	struct tmpdir scratch;    /* the source's temporary files, compressed layers:
+	                             our own directory in $TMPDIR, removed whole */
 	struct source *src;       /* the image's files (tar members read in place) */
 };
 
@@ -167,7 +169,7 @@ static int push_image(const struct push *p, struct image *img, const struct ref 
 	 * manifests byte for byte, so its layers go as they are */
 	pb.gzip_level = p->gzip && img->generated ? p->gzip_level : 0;
 	pb.format = p->format;
-	pb.scratch = p->scratch;
+	pb.scratch = &p->scratch;
 	pb.src = p->src;
 	pb.threads = p->jobs;
 	pb.jobs = calloc(img->nblobs ? img->nblobs : 1, sizeof *pb.jobs);
@@ -230,18 +232,6 @@ out:
 	return rc;
 }
 
-/* Remove the scratch store's directory tree (only what store_open made). */
-static void remove_tree(const char *path)
-{
-	static const char *const sub[] = { "uploads", "blobs/sha256", "blobs/sha512", "blobs", "repos" };
-	char p2[4200];
-	for (size_t i = 0; i < sizeof sub / sizeof *sub; i++) {
-		snprintf(p2, sizeof p2, "%s/%s", path, sub[i]);
-		rmdir(p2);
-	}
-	rmdir(path);
-}
-
 static uint64_t parse_size(const char *s)
 {
 	char *end;
@@ -269,7 +259,7 @@ int push_main(int argc, char **argv)
 	const char *srcarg = NULL, *refs[MAX_REFS], *tags[MAX_TAGS];
 	size_t nrefs = 0, ntags = 0;
 	int password_stdin = 0, verbose = 0;
-	char tmpl[4096], err[2048], pass[1024];
+	char err[2048], pass[1024];
 	struct import_spec spec;
 	struct source src;
 	struct image_set set;
@@ -389,21 +379,16 @@ int push_main(int argc, char **argv)
 
 	if (import_parse_spec(srcarg, &spec, err, sizeof err) < 0)
 		fatal(2, "push: %s", err);
-	/* the source's files go to a scratch store in TMPDIR */
-	snprintf(tmpl, sizeof tmpl, "%s/packhelper-push-XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(tmpl))
+	/* the source's files go to a directory of our own in TMPDIR */
+	if (tmpdir_make(&p.scratch, getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", "packhelper-push-",
+			"push-") < 0)
 		fatal(1, "push: cannot create a scratch directory in %s: %s",
 		      getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", strerror(errno));
-	if (store_open(&p.scratch, tmpl, 0) < 0) {
-		remove_tree(tmpl);
-		fatal(1, "push: cannot use the scratch directory %s", tmpl);
-	}
 	/* select the image for the first REF's name unless SRC#NAME says */
 	snprintf(spec.repo, sizeof spec.repo, "%s", parsed[0].repo);
 	snprintf(spec.tag, sizeof spec.tag, "%s", parsed[0].tag[0] ? parsed[0].tag : "latest");
 	p.src = &src;
-	if (import_load(p.scratch, &spec, SOURCE_IN_PLACE, &src, &set, err, sizeof err) < 0) {
+	if (import_load(&p.scratch, &spec, SOURCE_IN_PLACE, &src, &set, err, sizeof err) < 0) {
 		fprintf(stderr, "packhelper: push: %s\n", err);
 		rc = 1;
 		goto done;
@@ -434,15 +419,11 @@ int push_main(int argc, char **argv)
 	}
 	printf("%s\n", image_digest(&set.v[0]));
 loaded:
-	/* gzip outputs are not source entries: remove them here */
-	for (size_t i = 0; i < set.n; i++)
-		for (size_t k = 0; k < set.v[i].nblobs; k++)
-			store_tmp_remove(p.scratch, set.v[i].blobs[k].tmp);
 	image_set_free(&set);
 	source_close(&src);
 done:
-	store_close(p.scratch);
-	remove_tree(tmpl);
+	/* the source's files and the gzip outputs, all in there */
+	tmpdir_fini(&p.scratch);
 	memset(pass, 0, sizeof pass);
 	return rc;
 }

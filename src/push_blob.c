@@ -39,7 +39,7 @@ static int blob_open(const struct push_blobs *pb, const struct image_blob *b, ui
 		return fcntl(pb->src->tarfd, F_DUPFD_CLOEXEC, 0);
 	}
 	*off = 0;
-	return store_tmp_open(pb->scratch, b->tmp);
+	return tmpdir_open(pb->scratch, b->tmp);
 }
 
 static void on_progress(void *ctx, uint64_t sent)
@@ -76,10 +76,10 @@ out:
 /* Compress layer b into a new scratch file; b then describes the gzip. */
 static int compress_layer(struct push_blobs *pb, struct image_blob *b, char *err, size_t cap)
 {
-	char rel[STORE_TMP_REL_MAX], why[256], got[DIGEST_STR_MAX], digest[DIGEST_STR_MAX];
+	char rel[TMPDIR_NAME_MAX], why[256], got[DIGEST_STR_MAX], digest[DIGEST_STR_MAX];
 	uint64_t off, size;
 	int ifd = blob_open(pb, b, &off);
-	int ofd = store_tmp_create(pb->scratch, rel);
+	int ofd = tmpdir_create(pb->scratch, rel);
 	int rc = -1;
 	struct hasher in; /* the input, when its digest is only claimed */
 
@@ -103,7 +103,7 @@ static int compress_layer(struct push_blobs *pb, struct image_blob *b, char *err
 		b->unverified = 0;
 	}
 	if (b->tmp[0])
-		store_tmp_remove(pb->scratch, b->tmp);
+		tmpdir_remove(pb->scratch, b->tmp);
 	snprintf(b->tmp, sizeof b->tmp, "%s", rel);
 	b->off = -1;
 	snprintf(b->digest, sizeof b->digest, "%s", digest);
@@ -115,7 +115,7 @@ static int compress_layer(struct push_blobs *pb, struct image_blob *b, char *err
 	rc = 0;
 out:
 	if (rc < 0 && ofd >= 0)
-		store_tmp_remove(pb->scratch, rel);
+		tmpdir_remove(pb->scratch, rel);
 	if (ifd >= 0)
 		close(ifd);
 	if (ofd >= 0)

@@ -25,7 +25,7 @@
 #include "image.h"
 #include "ref.h"
 #include "source.h"
-#include "store.h"
+#include "tmpdir.h"
 
 #define PUSH_BLOB_THREADS_MAX 64
 
@@ -51,7 +51,7 @@ struct push_blobs {
 	uint64_t chunk;           /* PATCH size, at least 4 KiB */
 	int gzip_level;           /* 1..9: compress layers first; 0: as they are */
 	enum image_format format; /* the media type a compressed layer gets */
-	struct store *scratch;    /* blobs' temporary files, compressed layers */
+	const struct tmpdir *scratch; /* blobs' temporary files, compressed layers */
 	const struct source *src; /* in-place blobs are read from its tar */
 	int threads;              /* 1..PUSH_BLOB_THREADS_MAX */
 	struct push_blob_job *jobs;

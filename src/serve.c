@@ -337,7 +337,7 @@ static void *import_thread(void *arg)
 			abort();
 		job->rc = import_parse_spec(srv->opt->imports[i], &job->spec, job->err, sizeof job->err);
 		if (job->rc == 0)
-			job->rc = import_load(srv->store, &job->spec, 0, &job->src, &job->set, job->err,
+			job->rc = import_load(store_tmpdir(srv->store), &job->spec, 0, &job->src, &job->set, job->err,
 					      sizeof job->err);
 		job->seconds = (double)(clock_us() - t0) / 1e6;
 		rc = job->rc; /* once written, job belongs to the loop, which frees it */
@@ -393,7 +393,7 @@ static void on_import(struct ev *ev, struct ev_io *io, unsigned events)
 		}
 		for (size_t i = 0; i < job->set.n; i++) {
 			const struct image *img = &job->set.v[i];
-			if (image_commit(srv->store, img, err, sizeof err) < 0) {
+			if (image_commit(srv->store, job->src.tmp, img, err, sizeof err) < 0) {
 				import_failed(srv, job->spec.src, err);
 				source_close(&job->src);
 				image_set_free(&job->set);

@@ -7,17 +7,21 @@
  *     (entry->off) and are hashed when used;
  *   - a regular file, compressed: small members are kept in memory (hashed),
  *     the rest are skipped, and a later pass fetches only what is used;
- *   - a pipe (stdin, the docker daemon): every member is copied into a store
+ *   - a pipe (stdin, the docker daemon): every member is copied into a
  *     temporary file as it streams past, hashed on the way, because
  *     docker-save puts manifest.json after the blobs and a pipe cannot seek;
  *     a compressed pipe may not expand more than SOURCE_GZIP_RATIO times.
- * So from a file, only the blobs an image uses are ever written into the
- * store (source_fetch), each of the size its descriptor declares: a gzip
+ * So from a file, only the blobs an image uses are ever written out
+ * (source_fetch), each of the size its descriptor declares: a gzip
  * bomb or junk member costs CPU, never disk or tmpfs memory.  A directory
  * (an OCI layout) is read on demand, regular files only.  Nothing here
- * touches the store's shared state: scanning runs off the event loop.
+ * touches the store: scanning runs off the event loop.
  * Entry names are only looked up, never used to build paths, except in a
- * directory source after checking they stay inside. */
+ * directory source after checking they stay inside.
+ *
+ * Temporary files go into the tmpdir the caller lends (tmpdir.h): the
+ * store's uploads/ for an import, so a verified file is published by a
+ * rename; push's own directory under $TMPDIR. */
 #ifndef PH_SOURCE_H
 #define PH_SOURCE_H
 
@@ -26,8 +30,8 @@
 
 #include "digest.h"
 #include "map.h"
-#include "store.h"
 #include "tarname.h"
+#include "tmpdir.h"
 
 #define SOURCE_MAX_ENTRIES 100000
 #define SOURCE_NAME_MAX TARNAME_MAX
@@ -43,7 +47,7 @@
 struct source_entry {
 	char *name;
 	char *link;                    /* a symlink's target, resolved on lookup */
-	char tmp[STORE_TMP_REL_MAX];   /* the bytes, in the store's uploads area, or */
+	char tmp[TMPDIR_NAME_MAX];     /* the bytes, a file in the source's tmpdir, or */
 	int64_t off;                   /* -1, or: the bytes are at off in the tar (in place) */
 	char digest[DIGEST_STR_MAX];   /* sha256 of the bytes; "" for an in-place
 	                                  member not read yet (see source_claim) */
@@ -58,7 +62,7 @@ struct source_entry {
 };
 
 struct source {
-	const struct store *st;
+	const struct tmpdir *tmp;      /* where copied bytes go (the caller's) */
 	char what[512];                /* for messages: a path, "stdin", "docker://x" */
 	int dirfd;                     /* directory source, or -1 */
 	int tarfd;                     /* an uncompressed tar file read in place, or -1 */
@@ -68,7 +72,7 @@ struct source {
 	struct source_entry *e;
 	size_t n, cap;
 	struct map names;              /* name -> (void *)(index + 1) */
-	uint64_t bytes;                /* total bytes copied into the store */
+	uint64_t bytes;                /* total bytes copied into tmp */
 };
 
 /* Open path: a directory, or a tar file (read completely now).  With
@@ -76,7 +80,7 @@ struct source {
  * members stay where they are (entry->off), for a sink that reads them back
  * (push); otherwise every member is copied.  0, or -1 with a reason in err. */
 #define SOURCE_IN_PLACE 1
-int source_open_path(struct source *src, const struct store *st, const char *path, int flags,
+int source_open_path(struct source *src, const struct tmpdir *tmp, const char *path, int flags,
 		     char *err, size_t cap);
 /* An in-place member is not hashed while the tar is scanned (that would
  * read it twice): a consumer takes the digest the archive claims for it and
@@ -87,7 +91,7 @@ int source_claim(struct source_entry *e, const char *claim);
 /* Open the entry's bytes: sets *off to where they start.  -1 with errno. */
 int source_entry_open(const struct source *src, const struct source_entry *e, uint64_t *off);
 /* Read a tar stream from fd completely (fd is not closed). */
-int source_open_fd(struct source *src, const struct store *st, int fd, const char *what,
+int source_open_fd(struct source *src, const struct tmpdir *tmp, int fd, const char *what,
 		   char *err, size_t cap);
 /* The file called name (symlinks followed), or NULL with the reason in err
  * and errno ENOENT when there is no such file. */
@@ -96,7 +100,7 @@ struct source_entry *source_get(struct source *src, const char *name, char *err,
 /* Read a small file (at most max bytes) into a malloc'd buffer. */
 int source_read(struct source *src, struct source_entry *e, size_t max, char **out,
 		size_t *len, char *err, size_t cap);
-/* Bring the bytes of every wanted entry into a synced store temporary file
+/* Bring the bytes of every wanted entry into a synced temporary file
  * (with SOURCE_IN_PLACE, an uncompressed file's members stay where they
  * are), hashing them and checking each against the digest claimed for it.
  * One more pass over a compressed file at most.  Temporary files of
@@ -106,7 +110,7 @@ int source_fetch(struct source *src, char *err, size_t cap);
 void source_close(struct source *src);
 
 /* source_daemon.c: stream `docker save IMAGE` from the Engine API. */
-int source_open_daemon(struct source *src, const struct store *st, const char *image, char *err,
+int source_open_daemon(struct source *src, const struct tmpdir *tmp, const char *image, char *err,
 		       size_t cap);
 
 #endif

@@ -21,10 +21,10 @@
 #define COPY_CHUNK (1 << 20)
 #define Q(x) (tarname_quote(x).s)
 
-static void source_init(struct source *src, const struct store *st, const char *what)
+static void source_init(struct source *src, const struct tmpdir *tmp, const char *what)
 {
 	memset(src, 0, sizeof *src);
-	src->st = st;
+	src->tmp = tmp;
 	src->dirfd = -1;
 	src->tarfd = -1;
 	src->zfd = -1;
@@ -37,7 +37,7 @@ static void source_init(struct source *src, const struct store *st, const char *
 static void entry_clear(struct source *src, struct source_entry *e)
 {
 	if (e->tmp[0])
-		store_tmp_remove(src->st, e->tmp);
+		tmpdir_remove(src->tmp, e->tmp);
 	if (e->mem)
 		src->cached -= e->size;
 	free(e->mem);
@@ -101,11 +101,11 @@ static int copy_in(struct source *src, struct source_entry *e, read_fn *rd, void
 {
 	struct hasher h;
 	uint64_t n_in = 0;
-	int fd = store_tmp_create(src->st, e->tmp);
+	int fd = tmpdir_create(src->tmp, e->tmp);
 	if (fd < 0) {
 		e->tmp[0] = '\0';
-		return log_fail(err, cap, "cannot create a temporary file in the store: %s",
-			    strerror(errno));
+		return log_fail(err, cap, "cannot create a temporary file in %s: %s", src->tmp->path,
+				strerror(errno));
 	}
 	hasher_init(&h, DIGEST_SHA256);
 	for (;;) {
@@ -121,7 +121,7 @@ static int copy_in(struct source *src, struct source_entry *e, read_fn *rd, void
 			goto bad;
 		}
 		if (file_write_all(fd, buf, (size_t)n) < 0) {
-			log_fail(err, cap, "writing into the store: %s", strerror(errno));
+			log_fail(err, cap, "writing into %s: %s", src->tmp->path, strerror(errno));
 			goto bad;
 		}
 		hasher_update(&h, buf, (size_t)n);
@@ -134,7 +134,7 @@ static int copy_in(struct source *src, struct source_entry *e, read_fn *rd, void
 	return 0;
 bad:
 	close(fd);
-	store_tmp_remove(src->st, e->tmp);
+	tmpdir_remove(src->tmp, e->tmp);
 	e->tmp[0] = '\0';
 	return -1;
 }
@@ -439,25 +439,25 @@ static int open_tar(struct source *src, int fd, int flags, char *err, size_t cap
 	return r;
 }
 
-int source_open_fd(struct source *src, const struct store *st, int fd, const char *what,
+int source_open_fd(struct source *src, const struct tmpdir *tmp, int fd, const char *what,
 		   char *err, size_t cap)
 {
 	/* a regular file on stdin (< file) is read like a named one */
 	int own;
-	source_init(src, st, what);
+	source_init(src, tmp, what);
 	own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (own < 0)
 		return log_fail(err, cap, "%s: %s", src->what, strerror(errno));
 	return open_tar(src, own, 0, err, cap);
 }
 
-int source_open_path(struct source *src, const struct store *st, const char *path, int flags,
+int source_open_path(struct source *src, const struct tmpdir *tmp, const char *path, int flags,
 		     char *err, size_t cap)
 {
 	struct stat sb;
 	int fd;
 
-	source_init(src, st, path);
+	source_init(src, tmp, path);
 	if (stat(path, &sb) < 0)
 		return log_fail(err, cap, "%s: %s", src->what, strerror(errno));
 	if (S_ISDIR(sb.st_mode)) {
@@ -483,7 +483,7 @@ int source_entry_open(const struct source *src, const struct source_entry *e, ui
 		errno = ENOENT;
 		return -1;
 	}
-	return store_tmp_open(src->st, e->tmp);
+	return tmpdir_open(src->tmp, e->tmp);
 }
 
 /* ---- fetching what is used ---- */
@@ -531,15 +531,15 @@ static int fetch_local(struct source *src, struct source_entry *e, char *err, si
 
 	snprintf(want, sizeof want, "%s", e->digest);
 	if (e->mem) {
-		int fd = store_tmp_create(src->st, e->tmp);
+		int fd = tmpdir_create(src->tmp, e->tmp);
 		if (fd < 0 || file_write_all(fd, e->mem, (size_t)e->size) < 0) {
 			int saved = errno;
 			if (fd >= 0) {
 				close(fd);
-				store_tmp_remove(src->st, e->tmp);
+				tmpdir_remove(src->tmp, e->tmp);
 			}
 			e->tmp[0] = '\0';
-			return log_fail(err, cap, "writing into the store: %s", strerror(saved));
+			return log_fail(err, cap, "writing into %s: %s", src->tmp->path, strerror(saved));
 		}
 		close(fd);
 		src->bytes += e->size;
@@ -587,7 +587,7 @@ static int sync_tmp(struct source *src, struct source_entry *e)
 	int fd, r;
 	if (e->synced)
 		return 0;
-	fd = store_tmp_open(src->st, e->tmp);
+	fd = tmpdir_open(src->tmp, e->tmp);
 	if (fd < 0)
 		return -1;
 	r = fdatasync(fd);
@@ -616,7 +616,7 @@ int source_fetch(struct source *src, char *err, size_t cap)
 		struct source_entry *e = &src->e[i];
 		if (!e->wanted && e->tmp[0] && !e->link) {
 			/* copied from a pipe but not used: give the space back now */
-			store_tmp_remove(src->st, e->tmp);
+			tmpdir_remove(src->tmp, e->tmp);
 			e->tmp[0] = '\0';
 		}
 		if (e->wanted && e->tmp[0] && sync_tmp(src, e) < 0)
@@ -787,7 +787,7 @@ void source_close(struct source *src)
 {
 	for (size_t i = 0; i < src->n; i++) {
 		if (src->e[i].tmp[0])
-			store_tmp_remove(src->st, src->e[i].tmp);
+			tmpdir_remove(src->tmp, src->e[i].tmp);
 		free(src->e[i].name);
 		free(src->e[i].link);
 		free(src->e[i].mem);

@@ -79,7 +79,7 @@ static void daemon_message(struct fetch *f, char *out, size_t cap)
 	}
 }
 
-int source_open_daemon(struct source *src, const struct store *st, const char *image, char *err,
+int source_open_daemon(struct source *src, const struct tmpdir *tmp, const char *image, char *err,
 		       size_t cap)
 {
 	struct fetch f = { .wfd = -1 };
@@ -146,7 +146,7 @@ int source_open_daemon(struct source *src, const struct store *st, const char *i
 		buf_free(&f.errbody);
 		return log_fail(err, cap, "cannot start a thread");
 	}
-	r = source_open_fd(src, st, fds[0], what, err, cap);
+	r = source_open_fd(src, tmp, fds[0], what, err, cap);
 	close(fds[0]); /* a writer still blocked gets EPIPE and stops */
 	pthread_join(tid, NULL);
 	if (f.rc != CURLE_OK && f.status != 200)

@@ -159,8 +159,8 @@ int store_blob_delete(struct store *st, const char *repo, const char *digest)
 	return repo_unlink_blob(st, r, digest);
 }
 
-int store_blob_commit(struct store *st, struct store_repo *r, const char *tmp_rel, int fd,
-		      const char *digest, uint64_t size)
+int store_blob_commit(struct store *st, struct store_repo *r, int tmp_dfd, const char *tmp_rel,
+		      int fd, const char *digest, uint64_t size)
 {
 	char rel[STORE_REL_MAX];
 	struct store_blob *b = map_get(&st->blobs, digest);
@@ -168,13 +168,13 @@ int store_blob_commit(struct store *st, struct store_repo *r, const char *tmp_re
 
 	if (b) {
 		/* already stored: the upload was a duplicate */
-		unlinkat(st->rootfd, tmp_rel, 0);
+		unlinkat(tmp_dfd, tmp_rel, 0);
 		return repo_link_blob(st, r, digest);
 	}
 	if (fd >= 0 && fdatasync(fd) < 0)
 		goto fail;
 	store_blob_rel(rel, digest);
-	if (renameat(st->rootfd, tmp_rel, st->rootfd, rel) < 0)
+	if (renameat(tmp_dfd, tmp_rel, st->rootfd, rel) < 0)
 		goto fail;
 	if (file_fsync_parent(st->rootfd, rel) < 0)
 		return -1;
@@ -193,7 +193,7 @@ int store_blob_commit(struct store *st, struct store_repo *r, const char *tmp_re
 	return 0;
 fail:
 	saved = errno;
-	unlinkat(st->rootfd, tmp_rel, 0);
+	unlinkat(tmp_dfd, tmp_rel, 0);
 	errno = saved;
 	return -1;
 }
@@ -264,18 +264,18 @@ int store_manifest_put(struct store *st, const char *repo, const char *digest,
 		return -1;
 	if (!map_get(&r->blobs, digest)) {
 		/* the manifest's bytes are a blob of the layout too */
-		char rel[STORE_TMP_REL_MAX];
-		int fd = store_tmp_create(st, rel);
+		char name[TMPDIR_NAME_MAX];
+		int fd = tmpdir_create(&st->imports, name);
 		if (fd < 0)
 			return -1;
 		if (file_write_all(fd, bytes, len) < 0) {
 			int e2 = errno;
 			close(fd);
-			unlinkat(st->rootfd, rel, 0);
+			tmpdir_remove(&st->imports, name);
 			errno = e2;
 			return -1;
 		}
-		if (store_blob_commit(st, r, rel, fd, digest, len) < 0) {
+		if (store_blob_commit(st, r, st->imports.fd, name, fd, digest, len) < 0) {
 			int e2 = errno;
 			close(fd);
 			errno = e2;
@@ -440,6 +440,7 @@ int store_open(struct store **out, const char *root, int flags)
 	map_init(&st->blobs);
 	map_init(&st->uploads);
 	map_init(&st->owners);
+	st->imports.fd = -1;
 	store_set_limits(st, NULL);
 	st->root = strdup(root);
 	st->read_only = (flags & STORE_READ_ONLY) != 0;
@@ -480,6 +481,7 @@ void store_close(struct store *st)
 	while (map_next(&st->blobs, &pos, &k, &v))
 		free(v);
 	map_free(&st->blobs);
+	tmpdir_fini(&st->imports);
 	if (st->rootfd > 0)
 		close(st->rootfd);
 	free(st->root);

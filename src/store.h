@@ -48,6 +48,7 @@
 #include "digest.h"
 #include "manifest.h"
 #include "ref.h"
+#include "tmpdir.h"
 
 #define STORE_NAME_MAX REF_NAME_MAX
 #define STORE_TAG_MAX REF_TAG_MAX
@@ -140,19 +141,17 @@ int store_referrers(const struct store *st, const char *repo, const char *digest
 
 /* ---- imports: temporary files filled outside the event loop ---- */
 
-#define STORE_TMP_REL_MAX 48
-
-/* Create a temporary file in the store's uploads area.  Safe from another
- * thread: it touches no shared state.  Writes the path relative to the root
- * into rel; returns a read-write fd, or -1 with errno. */
-int store_tmp_create(const struct store *st, char rel[STORE_TMP_REL_MAX]);
-void store_tmp_remove(const struct store *st, const char *rel);
-/* Open a file below the root for reading (a temporary file, by rel). */
-int store_tmp_open(const struct store *st, const char *rel);
-/* Publish the temporary file rel, already verified to hold size bytes with
- * this digest and synced to disk, as a blob of repo.  Consumes rel. */
-int store_blob_commit_tmp(struct store *st, const char *repo, const char *rel,
-			  const char *digest, uint64_t size);
+/* uploads/ as a tmpdir (names "import-<id>"), for an import's source: its
+ * files are then on the store's filesystem, and start-up clears what a crash
+ * leaves.  The store owns it; using it (create, open, remove) is safe from
+ * another thread, as it touches no shared state.  Valid until store_close. */
+const struct tmpdir *store_tmpdir(const struct store *st);
+/* Publish the temporary file name in td (store_tmpdir, or a directory on the
+ * same filesystem), already verified to hold size bytes with this digest and
+ * synced to disk, as a blob of repo: rename, then fsync the directory.
+ * Consumes name. */
+int store_blob_commit_tmp(struct store *st, const char *repo, const struct tmpdir *td,
+			  const char *name, const char *digest, uint64_t size);
 
 void store_set_limits(struct store *st, const struct store_limits *lim);
 /* Start an upload session for repo on behalf of owner (the client's address

@@ -7,10 +7,11 @@
  *                    index.json, the journal of changes and its compaction,
  *                    start-up loading and recovery
  *   store_upload.c   upload sessions (bounds, claims, expiry) and the
- *                    temporary files of imports, all under uploads/
+ *                    publishing of imports' temporary files, all under
+ *                    uploads/
  *
  * Everything here runs on the store's one thread (the event loop), except
- * store_tmp_create, which touches no shared state. */
+ * what imports do in st->imports, which touches no shared state. */
 #ifndef PH_STORE_INT_H
 #define PH_STORE_INT_H
 
@@ -21,6 +22,7 @@
 #include "manifest.h"
 #include "map.h"
 #include "store.h"
+#include "tmpdir.h"
 
 #define STORE_BLOB_REL_MAX 160 /* "blobs/sha512/" + 128 hex */
 #define STORE_REL_MAX FILE_REL_MAX
@@ -41,6 +43,7 @@ struct store {
 	struct map blobs;   /* digest -> struct store_blob * */
 	struct map uploads; /* id -> struct store_upload * */
 	struct map owners;  /* owner -> unsigned * : that owner's open sessions */
+	struct tmpdir imports; /* uploads/, lent to imports' sources (store_tmpdir) */
 	struct store_limits lim;
 	struct journal *j;  /* tag and manifest changes since index.json */
 	int appended;       /* journal records since the last store_tick */
@@ -56,11 +59,11 @@ struct store_repo *store_repo_new(struct store *st, const char *name);
 void store_repo_free(struct store_repo *r);
 /* A blob in memory that no repository holds yet; NULL with ENOMEM. */
 struct store_blob *store_blob_add(struct store *st, const char *digest, uint64_t size);
-/* Move the finished, verified temporary file tmp_rel (open as fd, size
- * bytes; fd -1 when the caller synced it) to its content address and link it
- * into r.  Consumes tmp_rel. */
-int store_blob_commit(struct store *st, struct store_repo *r, const char *tmp_rel, int fd,
-		      const char *digest, uint64_t size);
+/* Move the finished, verified temporary file tmp_rel (relative to tmp_dfd,
+ * on the store's filesystem; open as fd, size bytes; fd -1 when the caller
+ * synced it) to its content address and link it into r.  Consumes tmp_rel. */
+int store_blob_commit(struct store *st, struct store_repo *r, int tmp_dfd, const char *tmp_rel,
+		      int fd, const char *digest, uint64_t size);
 /* A manifest entry holding a copy of bytes; NULL with ENOMEM. */
 struct store_manifest *store_entry_new(const char *digest, const struct manifest *m,
 				       const char *bytes, size_t len);

@@ -592,6 +592,11 @@ int store_layout_load(struct store *st)
 			log_warn("create %s/%s", st->root, dirs[i]);
 			return -1;
 		}
+	if (tmpdir_init(&st->imports, st->rootfd, "uploads", "import-") < 0) {
+		log_warn("open %s/uploads", st->root);
+		return -1;
+	}
+	snprintf(st->imports.path, sizeof st->imports.path, "%s/uploads", st->root);
 	if ((!st->read_only && clear_uploads(st) < 0) || load_blobs(st) < 0 ||
 	    walk_repos(st, "repos", "") < 0 || journal_open(&st->j, st->rootfd, st->read_only) < 0 ||
 	    journal_replay(st->j, replay_record, st) < 0) {

@@ -1,6 +1,7 @@
 /* store_upload.c - upload sessions: start, claim and release, append and
  * hash, commit (verify, then publish through the index), cancel and expire,
- * bounded in total and per owner; and the temporary files imports fill.
+ * bounded in total and per owner; and the publishing of the temporary files
+ * imports fill (in uploads/, lent to their sources as a tmpdir).
  * Both live under ROOT/uploads/, which start-up clears. */
 #include "store_int.h"
 
@@ -9,63 +10,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "log.h"
 
-/* 128 random bits in hex: a session id no other client can guess. */
-static void random_id(char out[33])
+/* ---- imports' temporary files ---- */
+
+const struct tmpdir *store_tmpdir(const struct store *st)
 {
-	static const char hex[] = "0123456789abcdef";
-	unsigned char raw[16];
-	size_t got = 0;
-	while (got < sizeof raw) {
-		ssize_t r = getrandom(raw + got, sizeof raw - got, 0);
-		if (r > 0)
-			got += (size_t)r;
-		else if (errno != EINTR)
-			break;
-	}
-	for (size_t i = 0; i < 16; i++) {
-		out[2 * i] = hex[raw[i] >> 4];
-		out[2 * i + 1] = hex[raw[i] & 15];
-	}
-	out[32] = '\0';
+	return &st->imports;
 }
 
-/* ---- temporary files for imports ---- */
-
-int store_tmp_create(const struct store *st, char rel[STORE_TMP_REL_MAX])
-{
-	char id[33];
-	random_id(id);
-	snprintf(rel, STORE_TMP_REL_MAX, "uploads/import-%s", id);
-	return openat(st->rootfd, rel, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-}
-
-void store_tmp_remove(const struct store *st, const char *rel)
-{
-	unlinkat(st->rootfd, rel, 0);
-}
-
-int store_tmp_open(const struct store *st, const char *rel)
-{
-	return openat(st->rootfd, rel, O_RDONLY | O_CLOEXEC);
-}
-
-int store_blob_commit_tmp(struct store *st, const char *repo, const char *rel,
-			  const char *digest, uint64_t size)
+int store_blob_commit_tmp(struct store *st, const char *repo, const struct tmpdir *td,
+			  const char *name, const char *digest, uint64_t size)
 {
 	struct store_repo *r = store_repo_open(st, repo);
 	if (!r) {
 		int e = errno;
-		unlinkat(st->rootfd, rel, 0);
+		tmpdir_remove(td, name);
 		errno = e;
 		return -1;
 	}
-	return store_blob_commit(st, r, rel, -1, digest, size);
+	return store_blob_commit(st, r, td->fd, name, -1, digest, size);
 }
 
 /* ---- uploads ---- */
@@ -116,7 +84,7 @@ struct store_upload *store_upload_start(struct store *st, const char *repo, cons
 	up = calloc(1, sizeof *up);
 	if (!up)
 		return NULL;
-	random_id(up->id);
+	hex_random128(up->id); /* a session id no other client can guess */
 	snprintf(up->repo, sizeof up->repo, "%s", repo);
 	snprintf(up->owner, sizeof up->owner, "%s", owner);
 	up->fd = -1;
@@ -266,7 +234,7 @@ int store_upload_commit(struct store *st, struct store_upload *up, const char *d
 	if (!r)
 		goto fail;
 	upload_rel(rel, up);
-	rc = store_blob_commit(st, r, rel, up->fd, digest, up->size);
+	rc = store_blob_commit(st, r, st->rootfd, rel, up->fd, digest, up->size);
 	upload_free(st, up, rc < 0);
 	return rc;
 fail:

@@ -563,23 +563,31 @@ TEST(idle_uploads_expire_on_the_callers_clock)
 TEST(import_temporary_files_commit_as_blobs)
 {
 	struct store *st = fresh_store();
-	char rel[STORE_TMP_REL_MAX], d[DIGEST_STR_MAX], got[8] = { 0 };
-	int fd = store_tmp_create(st, rel), rfd;
+	const struct tmpdir *td = store_tmpdir(st);
+	char name[TMPDIR_NAME_MAX], d[DIGEST_STR_MAX], got[8] = { 0 };
+	int fd = tmpdir_create(td, name), rfd;
 	CHECK(fd >= 0);
-	CHECK(strncmp(rel, "uploads/", 8) == 0);
+	CHECK(strncmp(name, "import-", 7) == 0);
+	CHECK_EQ_INT(count_dir(root, "uploads"), 1); /* in uploads/: start-up clears it */
 	CHECK_EQ_INT(file_write_all(fd, "tmpdata", 7), 0);
 	CHECK_EQ_INT(fdatasync(fd), 0);
 	close(fd);
-	rfd = store_tmp_open(st, rel);
+	rfd = tmpdir_open(td, name);
 	CHECK(rfd >= 0 && read(rfd, got, 7) == 7 && strcmp(got, "tmpdata") == 0);
 	close(rfd);
 	digest_of(DIGEST_SHA256, "tmpdata", 7, d);
-	CHECK_EQ_INT(store_blob_commit_tmp(st, "imp", rel, d, 7), 0);
+	CHECK_EQ_INT(store_blob_commit_tmp(st, "imp", td, name, d, 7), 0);
 	CHECK(store_blob_get(st, "imp", d) != NULL && blob_reads(st, d, "tmpdata"));
 	CHECK_EQ_INT(count_dir(root, "uploads"), 0);
-	fd = store_tmp_create(st, rel);
+	fd = tmpdir_create(td, name);
 	close(fd);
-	store_tmp_remove(st, rel);
+	tmpdir_remove(td, name);
+	CHECK_EQ_INT(count_dir(root, "uploads"), 0);
+	/* a leftover (a crash mid-import) goes at the next start-up */
+	fd = tmpdir_create(td, name);
+	close(fd);
+	store_close(st);
+	CHECK_EQ_INT(store_open(&st, root, 0), 0);
 	CHECK_EQ_INT(count_dir(root, "uploads"), 0);
 	store_close(st);
 }

@@ -125,7 +125,7 @@ op() {
   else
     # a full disk (SOAK_STORE_MIB) is told apart from other failures by its status
     # (and the 429 of a session budget filled by sessions a 507 left open)
-    grep -qE '507|Insufficient Storage|no space left|toomanyrequests' "$WORK/out.$client" && full=" (http 507)"
+    grep -qiE '507|Insufficient Storage|no space left|toomanyrequests' "$WORK/out.$client" && full=" (http 507)"
     echo "$t0 $EPOCHREALTIME $client $name error exit $rc$full: $(grep -v '^\s*$' "$WORK/out.$client" | tail -n 2 | tr -s ' \n\t' ' ' | cut -c1-240)" \
       >>"$WORK/events.$client"
   fi

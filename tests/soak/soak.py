@@ -864,8 +864,9 @@ def cmd_report(work):
             # on a full disk, sessions whose writes failed (507) stay open for
             # the client to resume; clients that never come back fill the
             # per-address session budget, so a 429 there is the budget at work
-            if disk_full and any(m in detail for m in ("507", "Insufficient Storage", "no space left",
-                                                       "429", "toomanyrequests")):
+            if disk_full and any(m in detail.lower() for m in ("507", "insufficient storage",
+                                                               "no space left", "429",
+                                                               "toomanyrequests")):
                 s[1] += 1
                 key = "disk-full %s: %s" % (result, short_kind(detail))
                 kinds[key] = kinds.get(key, 0) + 1

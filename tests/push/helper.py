@@ -2,8 +2,7 @@
 """tests/push/helper.py - small servers and utilities for the pusher tests.
 
   helper.py port
-      print a free loopback TCP port, chosen outside the kernel's ephemeral
-      range (a busy machine has thousands of TIME-WAIT sockets in it)
+      print a free loopback TCP port (tests/e2e/phtest.py's free_port)
   helper.py wait PORT [SECONDS]
       wait until 127.0.0.1:PORT accepts a connection (exit 1 on timeout)
   helper.py proxy --port P --upstream HOST:PORT --log FILE [options]
@@ -57,7 +56,6 @@ import base64
 import http.client
 import json
 import os
-import random
 import re
 import socket
 import sys
@@ -66,31 +64,16 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+import phtest  # noqa: E402  (the one free_port)
+
 HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
        "upgrade", "content-length"}
 
 
 def cmd_port(_args):
-    lo, hi = 20000, 32000
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            elo = int(f.read().split()[0])
-            hi = min(hi, elo - 1)
-    except OSError:
-        pass
-    for _ in range(200):
-        p = random.randint(lo, hi)
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", p))  # no SO_REUSEADDR: TIME-WAIT counts as busy
-        except OSError:
-            continue
-        finally:
-            s.close()
-        print(p)
-        return 0
-    print("no free port", file=sys.stderr)
-    return 1
+    print(phtest.free_port())
+    return 0
 
 
 def cmd_wait(args):

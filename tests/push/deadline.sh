@@ -15,7 +15,7 @@
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 pt_init deadline
-pt_image || { ph_finish; exit 1; }
+pt_image
 repo=push-$RAND/deadline
 PT_WRAP=(timeout 40)
 

@@ -14,7 +14,7 @@
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 pt_init faults
-pt_image || { ph_finish; exit 1; }
+pt_image
 repo=push-$RAND/faults
 
 # fresh NAME : a new upstream packhelper serve (so no blob is already there);

@@ -12,7 +12,8 @@
 # "NAME: N passed, N failed"; tests/push/all.sh sums them.
 #
 # The test image: pt_image sets IMG_TAG, IMG_TAR (docker save), IMG_ID,
-# DIFFIDS (newline separated) and BLOBS (diff IDs + image ID). tests/push/all.sh
+# DIFFIDS (newline separated) and BLOBS (diff IDs + image ID), or ends the
+# script with a failed check. tests/push/all.sh
 # builds it once and passes it down in PT_IMAGE_*; a script run on its own
 # builds its own.
 # shellcheck shell=bash disable=SC2034,SC2153  # variables set here are for the caller
@@ -163,8 +164,13 @@ pt_start_proxy() {
 }
 
 # pt_pki : a test CA and a server certificate for DNS:localhost only, in
-# $WORK/pki (ca.pem, server.pem, server.key).
+# $WORK/pki (ca.pem, server.pem, server.key); sets CA (ca.pem), or ends the
+# script with a failed check.
 pt_pki() {
+  ph_require "make the test CA and certificate" pt__pki
+  CA=$WORK/pki/ca.pem
+}
+pt__pki() {
   local d=$WORK/pki
   mkdir -p "$d"
   openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=push-test CA $RAND" \
@@ -201,7 +207,7 @@ pt_image() {
     IMG_TAG=$PT_IMAGE_TAG IMG_TAR=$PT_IMAGE_TAR
   else
     IMG_TAG=push-test-$RAND/image:src IMG_TAR=$WORK/image.tar
-    pt_build_image "$IMG_TAG" "$IMG_TAR" || { ph_not_ok "build the test image"; return 1; }
+    ph_require "build the test image" pt_build_image "$IMG_TAG" "$IMG_TAR"
   fi
   # a pull check removes the image by ID; bring it back from the tarball
   docker image inspect "$IMG_TAG" >/dev/null 2>&1 || docker load -q -i "$IMG_TAR" >/dev/null

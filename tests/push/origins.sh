@@ -21,9 +21,8 @@
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 pt_init origins
-pt_image || { ph_finish; exit 1; }
-pt_pki || { ph_not_ok "make the test CA and certificate"; ph_finish; exit 1; }
-CA=$WORK/pki/ca.pem
+pt_image
+pt_pki
 TLS=$WORK/pki/server.pem,$WORK/pki/server.key
 USER_=ph-user-$RAND
 PASS_=pw-$(ph_rand)-secret

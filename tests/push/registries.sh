@@ -9,7 +9,7 @@
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 pt_init registries
-pt_image || { ph_finish; exit 1; }
+pt_image
 
 declare -A REGS
 pt_start_ph ph && REGS[packhelper]=localhost:$PORT

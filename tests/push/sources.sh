@@ -7,8 +7,8 @@
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 pt_init sources
-pt_image || { ph_finish; exit 1; }
-pt_start_ph reg || { ph_finish; exit 1; }
+pt_image
+ph_require "start packhelper serve (reg)" ph_serve_start reg
 REG=localhost:$PORT
 repo=push-$RAND/sources
 

@@ -7,7 +7,7 @@
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 pt_init tags
-pt_image || { ph_finish; exit 1; }
+pt_image
 
 NBLOBS=$(grep -c . <<<"$BLOBS")
 

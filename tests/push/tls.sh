@@ -11,9 +11,8 @@
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 pt_init tls
-pt_image || { ph_finish; exit 1; }
-pt_pki || { ph_not_ok "make the test CA and certificate"; ph_finish; exit 1; }
-CA=$WORK/pki/ca.pem
+pt_image
+pt_pki
 repo=push-$RAND/tls
 
 # ---- docker-registry over TLS

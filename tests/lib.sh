@@ -1,6 +1,7 @@
 # tests/lib.sh - the one library every shell suite sources (interop, oneshot,
-# push, soak, conformance, with-server.sh). What a suite's own lib.sh keeps is
-# only what belongs to that suite (registry stand-ins, docker containers...).
+# push, soak, conformance, with-server.sh, bench/push.sh). What a suite's own
+# lib.sh keeps is only what belongs to that suite (registry stand-ins, docker
+# containers...). The Python counterpart is tests/e2e/phtest.py.
 #
 # Source it from a script running with `set -uo pipefail` (no -e: a failed
 # check is counted, not fatal). Sourcing installs the EXIT trap (cleanups,

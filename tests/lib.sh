@@ -208,12 +208,16 @@ ph_suite_script() {
 ph_free_port() { python3 "$PH_LIB/e2e/phtest.py" port; }
 
 # ph_wait_for SECONDS CMD...: until CMD succeeds (0), or 1 at the deadline;
-# it tries every PH_WAIT_STEP (0.05) seconds
+# it tries every PH_WAIT_STEP (0.05) seconds. CMD exiting 255 means it never
+# will (a process it waits for died): the wait ends at once with 1.
 ph_wait_for() {
-  local deadline=$(($(ph_now_ms) + ${1%.*} * 1000))
+  local deadline=$(($(ph_now_ms) + ${1%.*} * 1000)) rc
   shift
-  until "$@"; do
-    (($(ph_now_ms) < deadline)) || return 1
+  while :; do
+    "$@"
+    rc=$?
+    ((rc == 0)) && return 0
+    ((rc != 255 && $(ph_now_ms) < deadline)) || return 1
     sleep "${PH_WAIT_STEP:-0.05}"
   done
 }
@@ -249,7 +253,7 @@ ph_spawn() {
     "${cmd[@]}" >>"$WORK/$name.log" 2>&1 &
     PID=$!
     ph_cleanup "kill $PID; wait $PID"
-    ph_wait_port "$PORT" 15 && kill -0 "$PID" 2>/dev/null && return 0
+    ph_wait_for 15 ph__up "$PID" ph__listens "$PORT" && return 0
     kill "$PID" 2>/dev/null
   done
   return 1
@@ -273,7 +277,7 @@ ph_serve_start() {
     PID=$!
     ph_cleanup "kill -KILL $PID; wait $PID"
     printf -v "SERVE_PID_$v" '%s' "$PID"
-    if ph_wait_for "${PH_SERVE_WAIT:-15}" ph__serving "$PID" "$PORT"; then
+    if ph_wait_for "${PH_SERVE_WAIT:-15}" ph__up "$PID" ph__answers "http://127.0.0.1:$PORT/readyz" 200; then
       printf -v "$pv" '%s' "$PORT"
       return 0
     fi
@@ -285,7 +289,8 @@ ph_serve_start() {
   tail -n 5 "$WORK/$name.log" | sed 's/^/#   /' >&2
   return 1
 }
-ph__serving() { kill -0 "$1" 2>/dev/null && ph__answers "http://127.0.0.1:$2/readyz" 200; }
+# ph__up PID CMD...: CMD, while PID lives (255 once it is gone, for ph_wait_for)
+ph__up() { kill -0 "$1" 2>/dev/null || return 255; "${@:2}"; }
 
 # ph_serve_stop NAME [SIGNAL] [SECONDS]: send SIGNAL (TERM), wait up to
 # SECONDS (10) before SIGKILL. Sets SERVE_RC (exit status) and SERVE_MS (time

@@ -106,11 +106,6 @@ ph_eq() {
   fi
 }
 
-# ph_ne DESC UNWANTED ACTUAL
-ph_ne() {
-  if [[ -n $3 && $2 != "$3" ]]; then ph_ok "$1"; else ph_not_ok "$1 (got '$3')"; return 1; fi
-}
-
 # ph_lt / ph_le / ph_ge DESC VALUE LIMIT (integers)
 ph__cmp() {
   local op=$1 desc=$2 v=$3 lim=$4
@@ -222,13 +217,10 @@ ph_wait_for() {
   done
 }
 
-ph__listens() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-# ph_wait_port PORT [SECONDS]: until 127.0.0.1:PORT accepts a connection
-ph_wait_port() { ph_wait_for "${2:-15}" ph__listens "$1"; }
-
-ph__answers() { [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1") == "$2" ]]; }
-# ph_wait_http URL [SECONDS] [STATUS]: until GET URL answers STATUS (200)
-ph_wait_http() { ph_wait_for "${2:-15}" ph__answers "$1" "${3:-200}"; }
+# conditions for ph_wait_for: ph_listens PORT (127.0.0.1:PORT accepts a
+# connection), ph_answers URL STATUS (GET URL answers STATUS)
+ph_listens() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+ph_answers() { [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1") == "$2" ]]; }
 
 ph__grep_line() { grep -m1 -E -- "$2" "$1" 2>/dev/null; }
 # ph_wait_file FILE ERE [SECONDS]: prints the first line of FILE matching ERE
@@ -253,7 +245,7 @@ ph_spawn() {
     "${cmd[@]}" >>"$WORK/$name.log" 2>&1 &
     PID=$!
     ph_cleanup "kill $PID; wait $PID"
-    ph_wait_for 15 ph__up "$PID" ph__listens "$PORT" && return 0
+    ph_wait_for 15 ph__up "$PID" ph_listens "$PORT" && return 0
     kill "$PID" 2>/dev/null
   done
   return 1
@@ -277,7 +269,7 @@ ph_serve_start() {
     PID=$!
     ph_cleanup "kill -KILL $PID; wait $PID"
     printf -v "SERVE_PID_$v" '%s' "$PID"
-    if ph_wait_for "${PH_SERVE_WAIT:-15}" ph__up "$PID" ph__answers "http://127.0.0.1:$PORT/readyz" 200; then
+    if ph_wait_for "${PH_SERVE_WAIT:-15}" ph__up "$PID" ph_answers "http://127.0.0.1:$PORT/readyz" 200; then
       printf -v "$pv" '%s' "$PORT"
       return 0
     fi

@@ -25,26 +25,26 @@
 #   CONFORMANCE_KEEP=1                 keep result dirs even on success
 #   CONFORMANCE_OUT=DIR                put result dirs under DIR (kept)
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() { echo "usage: $0 REGISTRY   (host:port of a plain-HTTP registry)" >&2; exit 2; }
 [[ $# -eq 1 && -n $1 ]] || usage
 REGISTRY=${1#http://}
 REGISTRY=${REGISTRY%/}
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-TOOLS=$("$ROOT/mk/tools.sh")
+PH_NAME=conformance
+ph_tools
 PY=python3
 [[ -x /usr/bin/python3 ]] && PY=/usr/bin/python3
 
 SUITES=${CONFORMANCE_SUITES:-main v1.1.1}
 TIMEOUT=${CONFORMANCE_TIMEOUT:-900}
 
-log() { printf '%s\n' "$*" >&2; }
-
 # --- registry reachable? ----------------------------------------------------
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://$REGISTRY/v2/" || true)
 if [[ $code != 200 && $code != 401 ]]; then
-  log "conformance: registry http://$REGISTRY/v2/ not reachable (HTTP ${code:-none})"
+  ph_log "conformance: registry http://$REGISTRY/v2/ not reachable (HTTP ${code:-none})"
   echo "conformance main: 0 passed, 1 failed, 0 skipped"
   exit 1
 fi
@@ -167,16 +167,14 @@ OUT_BASE=${CONFORMANCE_OUT:-}
 overall_rc=0
 tot_pass=0 tot_fail=0 tot_skip=0
 dirs_to_clean=()
-# shellcheck disable=SC2317  # invoked via trap
-cleanup() { if [[ ${#dirs_to_clean[@]} -gt 0 ]]; then rm -rf "${dirs_to_clean[@]}"; fi; }
-trap cleanup EXIT
+ph_cleanup 'rm -rf "${dirs_to_clean[@]}"'
 
 run_suite() {
   local suite=$1 bin dir rc=0 kind junit
   case $suite in
     main) bin=$TOOLS/conformance-main.test kind=main ;;
     v1.1.1) bin=$TOOLS/conformance-v1.1.1.test kind=ginkgo ;;
-    *) log "unknown suite $suite"; return 1 ;;
+    *) ph_log "unknown suite $suite"; return 1 ;;
   esac
   if [[ -n $OUT_BASE ]]; then
     mkdir -p "$OUT_BASE"; dir=$(mktemp -d "$OUT_BASE/conformance-$suite.XXXXXX")
@@ -195,7 +193,7 @@ run_suite() {
     junit=$dir/junit.xml
   fi
   printf '%s\n' "${envs[@]}" >"$dir/env.txt"
-  log "conformance $suite: running $(basename "$bin") in $dir"
+  ph_log "conformance $suite: running $(basename "$bin") in $dir"
   local args=()
   [[ $kind == ginkgo ]] && args=(-ginkgo.no-color)
   local start=$SECONDS
@@ -203,11 +201,11 @@ run_suite() {
   # main suite would read ./oci-conformance.yaml) relative to it
   (cd "$dir" && exec env -u OCI_CONFIGURATION "${envs[@]}" timeout --kill-after=10 "$TIMEOUT" "$bin" "${args[@]}") \
     >"$dir/output.log" 2>&1 || rc=$?
-  log "conformance $suite: exit $rc after $((SECONDS - start))s (log: $dir/output.log)"
+  ph_log "conformance $suite: exit $rc after $((SECONDS - start))s (log: $dir/output.log)"
 
   local counts p f s t ok=1
   if [[ ! -s $junit ]]; then
-    log "conformance $suite: no junit.xml written; last output:"
+    ph_log "conformance $suite: no junit.xml written; last output:"
     tail -n 30 "$dir/output.log" >&2 || true
     echo "conformance $suite: 0 passed, 1 failed, 0 skipped (no junit.xml, exit $rc)"
     overall_rc=1; tot_fail=$((tot_fail + 1))
@@ -230,9 +228,9 @@ run_suite() {
       matched=0
       for a in "${V111_ALLOWED_SKIPS[@]}"; do [[ $name == *"$a" ]] && matched=1; done
       for a in "${V111_MOUNT_PAIR[@]}"; do [[ $name == *"$a" ]] && { matched=1; pair_skips=$((pair_skips + 1)); }; done
-      [[ $matched -eq 1 ]] || { unexpected=$((unexpected + 1)); log "conformance $suite: unexpected skip: $name"; }
+      [[ $matched -eq 1 ]] || { unexpected=$((unexpected + 1)); ph_log "conformance $suite: unexpected skip: $name"; }
     done <<<"$details"
-    [[ $pair_skips -le 1 ]] || { unexpected=$((unexpected + 1)); log "conformance $suite: both cross-mount alternatives skipped"; }
+    [[ $pair_skips -le 1 ]] || { unexpected=$((unexpected + 1)); ph_log "conformance $suite: both cross-mount alternatives skipped"; }
     [[ $f -eq 0 && $unexpected -eq 0 && $p -gt 0 ]] || ok=0
     note=" ($p of $((t - s + unexpected)) runnable specs passed; $t specs, $((s - unexpected)) skipped by design)"
   fi
@@ -240,13 +238,13 @@ run_suite() {
   if [[ $ok -eq 0 ]]; then
     overall_rc=1
     if [[ -n $details ]]; then
-      log "conformance $suite: failed/skipped tests:"
+      ph_log "conformance $suite: failed/skipped tests:"
       grep -E '^(FAIL|SKIP)' <<<"$details" | head -n 60 | sed 's/^/  /' >&2 || true
       local n
       n=$(grep -cE '^(FAIL|SKIP)' <<<"$details" || true)
-      [[ $n -le 60 ]] || log "  ... $((n - 60)) more, see $junit"
+      [[ $n -le 60 ]] || ph_log "  ... $((n - 60)) more, see $junit"
     fi
-    log "conformance $suite: results kept in $dir"
+    ph_log "conformance $suite: results kept in $dir"
   elif [[ -z $OUT_BASE && -z ${CONFORMANCE_KEEP:-} ]]; then
     dirs_to_clean+=("$dir")
   fi
@@ -256,9 +254,9 @@ run_suite() {
 
 for s in $SUITES; do run_suite "$s"; done
 if [[ $overall_rc -eq 0 ]]; then
-  log "conformance: PASS"
+  ph_log "conformance: PASS"
 else
-  log "conformance: FAIL"
+  ph_log "conformance: FAIL"
 fi
 echo "conformance: $tot_pass passed, $tot_fail failed, $tot_skip skipped"
 exit "$overall_rc"

@@ -23,9 +23,9 @@
 # BENCH_REPS (3), BENCH_LAYERS_MIB ("40 100 160"), BENCH_SKOPEO=0 to
 # skip skopeo (its default gzip level makes it the slowest by far).
 set -uo pipefail
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-BIN=$(realpath "${1:-$ROOT/build/packhelper}")
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+BIN=$(realpath "${1:-$PH_ROOT/build/packhelper}")
 REPS=${BENCH_REPS:-3}
 LAYERS=${BENCH_LAYERS_MIB:-"40 100 160"}
 SKOPEO=${BENCH_SKOPEO:-1}
@@ -33,7 +33,6 @@ SKOPEO=${BENCH_SKOPEO:-1}
 TARGET=${BENCH_TARGET:-docker-registry}
 [[ $TARGET == docker-registry || $TARGET == packhelper ]] || { echo "BENCH_TARGET: docker-registry or packhelper" >&2; exit 2; }
 TARGET_NAME=$([[ $TARGET == packhelper ]] && echo "packhelper serve" || echo "docker-registry 2.8")
-HELPER=$ROOT/tests/push/helper.py
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "bench-push: ERROR: $*"; exit 1; }
@@ -41,86 +40,46 @@ now_ns() { date +%s%N; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 [[ -x $BIN ]] || die "no executable $BIN (run make)"
-TOOLS=$("$ROOT/mk/tools.sh") || die "mk/tools.sh failed"
+TOOLS=$("$PH_ROOT/mk/tools.sh") || die "mk/tools.sh failed"
 export PATH="$TOOLS:$PATH:/usr/sbin"
 for c in docker docker-registry skopeo crane python3 jq; do
   command -v "$c" >/dev/null || die "$c not found"
 done
 
-RAND=$(od -An -N5 -tx1 /dev/urandom | tr -d ' \n')
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-push.XXXXXX")
-REG_PID=
-cleanup() {
-  [[ -z $REG_PID ]] || { kill "$REG_PID" 2>/dev/null; wait "$REG_PID" 2>/dev/null; }
-  docker rmi -f "bench-push-$RAND/image:src" >/dev/null 2>&1
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
+ph_init bench-push
 
-# ---- the image --------------------------------------------------------------
+# ---- the image (tests/lib.sh's builder; removed at exit) -----------------------
 say "bench-push: building the image ($LAYERS MiB layers) ..."
-ctx=$WORK/ctx
-mkdir -p "$ctx"
-{
-  echo "FROM scratch"
-  i=0
-  for m in $LAYERS; do
-    i=$((i + 1))
-    mkdir -p "$ctx/l$i"
-    head -c $((m << 20)) /dev/urandom >"$ctx/l$i/data.bin"
-    echo "COPY l$i/ /l$i/"
-  done
-  echo "LABEL bench.push=\"$RAND\""
-} >"$ctx/Dockerfile"
-DOCKER_BUILDKIT=0 docker build -q -t "bench-push-$RAND/image:src" "$ctx" >"$WORK/build.log" 2>&1 ||
-  { cat "$WORK/build.log" >&2; die "docker build failed"; }
-rm -rf "$ctx"
+kib=()
+for m in $LAYERS; do kib+=($((m * 1024))); done
+ph_build_image "bench-push-$RAND/image:src" "${kib[@]}" || die "docker build failed"
 TAR=$WORK/image.tar
 docker save -o "$TAR" "bench-push-$RAND/image:src" || die "docker save failed"
-docker rmi -f "bench-push-$RAND/image:src" >/dev/null 2>&1
 TAR_MIB=$(($(stat -c %s "$TAR") >> 20))
 say "bench-push: tarball $TAR_MIB MiB"
 
 # ---- one run: a fresh registry, the timed command, a check ------------------
+PH=$BIN PH_SERVE_ROOT=$WORK/store
 start_registry() {
-  local _
-  rm -rf "$WORK/store"
-  for _ in 1 2 3; do
-    PORT=$(python3 "$HELPER" port)
-    cat >"$WORK/reg.yml" <<EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $WORK/store
-http:
-  addr: 127.0.0.1:$PORT
-  secret: $RAND
-EOF
-    if [[ $TARGET == packhelper ]]; then
-      "$BIN" serve --listen "127.0.0.1:$PORT" --root "$WORK/store" --log-level warn >"$WORK/reg.log" 2>&1 &
-    else
-      docker-registry serve "$WORK/reg.yml" >"$WORK/reg.log" 2>&1 &
-    fi
-    REG_PID=$!
-    if python3 "$HELPER" wait "$PORT" 15 && kill -0 "$REG_PID" 2>/dev/null; then
-      return 0
-    fi
-    kill "$REG_PID" 2>/dev/null
-    wait "$REG_PID" 2>/dev/null
-    REG_PID=
-  done
+  rm -rf "$WORK/store" "$WORK/reg.log"
+  if [[ $TARGET == packhelper ]]; then
+    ph_serve_start reg --log-level warn && REG_PID=$PID && return 0
+  else
+    ph_spawn reg dist_registry && REG_PID=$PID && return 0
+  fi
   die "$TARGET did not start: $(tail -n2 "$WORK/reg.log")"
+}
+# the quietest docker-registry: errors only, no access log, on $PORT
+dist_registry() {
+  printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n' >"$WORK/reg.yml"
+  printf 'storage:\n  filesystem:\n    rootdirectory: %s\n' "$WORK/store" >>"$WORK/reg.yml"
+  printf 'http:\n  addr: 127.0.0.1:%s\n  secret: %s\n' "$PORT" "$RAND" >>"$WORK/reg.yml"
+  exec docker-registry serve "$WORK/reg.yml"
 }
 
 stop_registry() {
   kill "$REG_PID" 2>/dev/null
   wait "$REG_PID" 2>/dev/null
-  REG_PID=
   rm -rf "$WORK/store"
 }
 

@@ -14,7 +14,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../e2e"))
-from phtest import Server, sha256, desc, OCI_MANIFEST, OCI_CONFIG  # noqa: E402
+from phtest import Server, desc, seed_tags, time_tag_puts, OCI_MANIFEST, OCI_CONFIG  # noqa: E402
 
 NTAGS = int(sys.argv[1]) if len(sys.argv) > 1 else 8000
 CONFIG = b'{"architecture":"amd64","os":"linux"}'
@@ -28,22 +28,10 @@ def main():
     st, _, _ = srv.push_manifest("bench/tags", "seed", M)
     assert st == 201
     srv.stop()
-    idx = os.path.join(srv.root, "repos/bench/tags/_layout/index.json")
-    entries = [{"mediaType": OCI_MANIFEST, "digest": sha256(M), "size": len(M),
-                "annotations": {"org.opencontainers.image.ref.name": "t%05d" % i}} for i in range(NTAGS)]
-    with open(idx, "w") as f:
-        json.dump({"schemaVersion": 2, "manifests": entries}, f)
+    seed_tags(srv.root, "bench/tags", M, ["t%05d" % i for i in range(NTAGS)])
     srv = Server(root=srv.root).start()
     try:
-        c = srv.conn()
-        times = []
-        for i in range(200):
-            t0 = time.monotonic()
-            c.request("PUT", "/v2/bench/tags/manifests/new%d" % i, body=M, headers={"Content-Type": OCI_MANIFEST})
-            r = c.getresponse()
-            r.read()
-            assert r.status == 201, r.status
-            times.append(time.monotonic() - t0)
+        times = time_tag_puts(srv, "bench/tags", M, ["new%d" % i for i in range(200)])
         print("manifest PUT at %d tags: median %.2f ms, p90 %.2f ms" %
               (NTAGS, 1000 * statistics.median(times), 1000 * sorted(times)[int(len(times) * 0.9)]))
 

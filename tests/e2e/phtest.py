@@ -1,15 +1,22 @@
 """Helpers for end-to-end tests: run the real packhelper binary, talk raw HTTP to it.
 
 Every test drives the binary named by $PACKHELPER over a real loopback socket.
+Server is the one way to start a packhelper server from Python; the other
+Python harnesses (tests/push/helper.py, tests/oneshot/helper.py,
+tests/soak/soak.py) import this module (sys.path) instead of keeping their own.
+
+  python3 tests/e2e/phtest.py port    print a free loopback port (tests/lib.sh)
 """
 import hashlib
 import http.client
 import json
 import os
+import random
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -18,9 +25,24 @@ BIN = os.environ.get("PACKHELPER", os.path.join(os.path.dirname(__file__), "../.
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback TCP port, chosen below the kernel's ephemeral range: a busy
+    machine has thousands of TIME-WAIT sockets in it, and a port the kernel hands
+    out to a client in between is not free for long."""
+    lo, hi = 20000, 32000
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            hi = min(hi, int(f.read().split()[0]) - 1)
+    except OSError:
+        pass
+    for _ in range(200):
+        p = random.randint(lo, hi)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", p))  # no SO_REUSEADDR: TIME-WAIT counts as busy
+            except OSError:
+                continue
+        return p
+    raise OSError("no free loopback port in %d-%d" % (lo, hi))
 
 
 def sha256(data):
@@ -111,14 +133,8 @@ class Server:
 
     def request(self, method, path, body=None, headers=None):
         """One request on a fresh connection; returns (status, headers dict (lowercase), body bytes)."""
-        c = self.conn()
-        try:
-            c.request(method, path, body=body, headers=headers or {})
-            r = c.getresponse()
-            data = r.read()
-            return r.status, {k.lower(): v for k, v in r.getheaders()}, data
-        finally:
-            c.close()
+        r = self.req(method, path, body, headers)
+        return r.status, dict(r.headers), r.body
 
     def req(self, method, path, body=None, headers=None):
         """Like request, but returns a RawResponse that keeps repeated headers."""
@@ -288,6 +304,26 @@ class RawConn:
         self.sock.close()
 
 
+def read_head(s, limit=65536):
+    """Read a response head from a raw socket: (status, headers dict (lowercase),
+    the bytes after the head). Raises ConnectionError on EOF or a head over limit."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise ConnectionError("EOF in response head")
+        buf += chunk
+        if len(buf) > limit:
+            raise ConnectionError("response head too long")
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    hdrs = {}
+    for ln in lines[1:]:
+        k, _, v = ln.partition(":")
+        hdrs[k.strip().lower()] = v.strip()
+    return int(lines[0].split()[1]), hdrs, rest
+
+
 def wait_for(pred, timeout=3.0, step=0.02):
     """Poll pred() until it is true (returns its value) or timeout (returns the last value)."""
     deadline = time.monotonic() + timeout
@@ -296,6 +332,34 @@ def wait_for(pred, timeout=3.0, step=0.02):
         if v or time.monotonic() >= deadline:
             return v
         time.sleep(step)
+
+
+def seed_tags(root, repo, manifest, names):
+    """Make REPO in the (stopped) store at root hold one tag per name, each on
+    manifest: written into index.json, faster than pushing thousands."""
+    entries = [{"mediaType": OCI_MANIFEST, "digest": sha256(manifest), "size": len(manifest),
+                "annotations": {"org.opencontainers.image.ref.name": n}} for n in names]
+    with open(os.path.join(root, "repos", repo, "_layout/index.json"), "w") as f:
+        json.dump({"schemaVersion": 2, "manifests": entries}, f)
+
+
+def time_tag_puts(srv, repo, manifest, names):
+    """PUT manifest under each name on one connection; the seconds each took.
+    Every answer must be 201 (AssertionError otherwise)."""
+    c = srv.conn()
+    times = []
+    try:
+        for n in names:
+            t0 = time.monotonic()
+            c.request("PUT", "/v2/%s/manifests/%s" % (repo, n), body=manifest,
+                      headers={"Content-Type": OCI_MANIFEST})
+            r = c.getresponse()
+            r.read()
+            assert r.status == 201, (n, r.status)
+            times.append(time.monotonic() - t0)
+    finally:
+        c.close()
+    return times
 
 
 def tree(root):
@@ -324,3 +388,10 @@ def desc(media_type, data, **extra):
     d = {"mediaType": media_type, "digest": sha256(data), "size": len(data)}
     d.update(extra)
     return d
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["port"]:
+        print(free_port())
+        sys.exit(0)
+    sys.exit("usage: phtest.py port")

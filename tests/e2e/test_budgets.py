@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 
-from phtest import (ServerTest, Server, RawConn, error_code, sha256, wait_for, desc,
+from phtest import (ServerTest, Server, RawConn, error_code, sha256, wait_for, desc, read_head,
                     OCI_MANIFEST, OCI_CONFIG, OCI_EMPTY)
 
 GET_BASE = b"GET /v2/ HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -56,16 +56,7 @@ def connect_from(srv, source, timeout=5.0):
 
 
 def read_response(s):
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        buf += chunk
-    head, _, rest = buf.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ")[1])
-    headers = dict((k.strip().lower(), v.strip()) for k, v in (l.split(":", 1) for l in lines[1:]))
+    status, headers, rest = read_head(s)
     n = int(headers.get("content-length", "0"))
     while len(rest) < n:
         chunk = s.recv(65536)

@@ -17,7 +17,7 @@ import time
 import unittest
 import zlib
 
-from phtest import BIN, Server, sha256
+from phtest import BIN, OCI_INDEX, OCI_MANIFEST, Server, desc, sha256
 
 
 def blob(root, data):
@@ -55,38 +55,28 @@ def run_import(src, ref, store, timeout=None, stdin=None):
                           timeout=timeout, stdin=stdin)
 
 
-MT_INDEX = "application/vnd.oci.image.index.v1+json"
-MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-
-
-def desc(mt, data, **extra):
-    d = {"mediaType": mt, "digest": sha256(data), "size": len(data)}
-    d.update(extra)
-    return d
-
-
 def make_nested(root, levels, fanout, tag="v1"):
     """An OCI layout whose index.json points at `levels` nested indexes, each listing its child
     `fanout` times (a different platform each time), above one image manifest."""
     config = json.dumps({"architecture": "amd64", "os": "linux",
                          "rootfs": {"type": "layers", "diff_ids": []}}).encode()
     layer = os.urandom(1000)
-    m = {"schemaVersion": 2, "mediaType": MT_MANIFEST,
+    m = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
          "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
                     "digest": blob(root, config), "size": len(config)},
          "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
                      "digest": blob(root, layer), "size": len(layer)}]}
     child = json.dumps(m).encode()
     blob(root, child)
-    child_mt = MT_MANIFEST
+    child_mt = OCI_MANIFEST
     for _ in range(levels):
         d = desc(child_mt, child)
-        idx = {"schemaVersion": 2, "mediaType": MT_INDEX,
+        idx = {"schemaVersion": 2, "mediaType": OCI_INDEX,
                "manifests": [dict(d, platform={"architecture": "a%d" % k, "os": "linux"})
                              for k in range(fanout)]}
         child = json.dumps(idx).encode()
         blob(root, child)
-        child_mt = MT_INDEX
+        child_mt = OCI_INDEX
     top = {"schemaVersion": 2, "manifests": [
         desc(child_mt, child, annotations={"org.opencontainers.image.ref.name": tag})]}
     with open(os.path.join(root, "index.json"), "w") as f:
@@ -441,7 +431,7 @@ class TestImportHostileSources(unittest.TestCase):
                 f.seek(2 << 20)
                 f.write(b"X")
         mb = json.dumps(m).encode()
-        index = {"schemaVersion": 2, "manifests": [desc(MT_MANIFEST, mb)]}
+        index = {"schemaVersion": 2, "manifests": [desc(OCI_MANIFEST, mb)]}
         blob(lay, mb)
         with open(os.path.join(lay, "index.json"), "w") as f:
             json.dump(index, f)

@@ -7,7 +7,7 @@
 set -uo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-ph_init crane "$@"
+iop_init crane "$@"
 
 crane() { command crane --insecure "$@"; }
 
@@ -17,9 +17,9 @@ A=$REG/$REPO_A
 B=$REG/$REPO_B
 LOCAL=packhelper-interop-crane$RAND:v1
 
-ph_build_image "$LOCAL" || { ph_not_ok "docker build FROM scratch 3-layer image"; ph_finish; exit; }
+ph_require "docker build FROM scratch 3-layer image" ph_build_image "$LOCAL" 4 256 2048z
 IMG_ID=$PH_IMAGE_ID
-DIFFIDS=$(ph_image_diffids "$LOCAL")
+DIFFIDS=$PH_DIFFIDS
 ph_run "docker save $LOCAL" docker save -o "$WORK/image.tar" "$LOCAL"
 
 # --- push a docker-save tarball ------------------------------------------------
@@ -34,15 +34,15 @@ ph_eq "config digest == docker image ID (config pushed byte-exact)" "$IMG_ID" \
   "$(jq -r .config.digest "$WORK/manifest.json" 2>/dev/null)"
 ph_eq "crane config rootfs.diff_ids == docker diff_ids" "$DIFFIDS" \
   "$(crane config "$A:v1" 2>/dev/null | jq -r '.rootfs.diff_ids[]')"
-ph_check_manifest_bytes "crane push" "$REPO_A" v1 "$PUSHED"
+iop_check_manifest_bytes "crane push" "$REPO_A" v1 "$PUSHED"
 ph_run "crane validate --remote $A:v1" crane validate --remote "$A:v1"
 
 # --- copy between repos (cross-repo mount) -------------------------------------
 ph_run "crane copy $A:v1 -> $B:v1" crane copy "$A:v1" "$B:v1"
 ph_eq "crane digest $B:v1 == source digest" "$PUSHED" "$(crane digest "$B:v1" 2>/dev/null)"
 ph_eq "copied manifest bytes identical" "sha256:$(ph_sha256 "$WORK/manifest.json")" \
-  "sha256:$(crane manifest "$B:v1" 2>/dev/null | ph_sha256_stdin)"
-ph_check_manifest_bytes "crane copy" "$REPO_B" v1 "$PUSHED"
+  "sha256:$(crane manifest "$B:v1" 2>/dev/null | ph_sha256)"
+iop_check_manifest_bytes "crane copy" "$REPO_B" v1 "$PUSHED"
 
 # --- tags, catalog ---------------------------------------------------------------
 ph_run "crane tag $A:v1 v2" crane tag "$A:v1" v2
@@ -70,7 +70,7 @@ ph_run "docker load the crane-pulled tarball" docker load -i "$WORK/pulled.tar"
 ph_cleanup "docker rmi -f '$A:v1'"
 ph_eq "docker load'ed image ID == built image ID" "$IMG_ID" "$(docker image inspect -f '{{.Id}}' "$A:v1" 2>/dev/null)"
 L1=$(jq -r '.layers[0].digest' "$WORK/manifest.json")
-ph_eq "crane blob $L1 is byte-exact" "$L1" "sha256:$(crane blob "$A@$L1" 2>/dev/null | ph_sha256_stdin)"
+ph_eq "crane blob $L1 is byte-exact" "$L1" "sha256:$(crane blob "$A@$L1" 2>/dev/null | ph_sha256)"
 
 # --- append a layer (streamed upload, new manifest) and build an index -----------
 head -c 300000 /dev/urandom >"$WORK/extra.bin"
@@ -78,11 +78,11 @@ tar -C "$WORK" -cf "$WORK/extra.tar" extra.bin
 ph_run "crane append a 4th layer -> $A:appended" crane append -b "$A:v1" -f "$WORK/extra.tar" -t "$A:appended"
 APPENDED=$(crane digest "$A:appended" 2>/dev/null)
 ph_eq "appended image has 4 layers" 4 "$(crane manifest "$A:appended" 2>/dev/null | jq '.layers | length')"
-[[ -n $APPENDED ]] && ph_check_manifest_bytes "crane append" "$REPO_A" appended "$APPENDED"
+[[ -n $APPENDED ]] && iop_check_manifest_bytes "crane append" "$REPO_A" appended "$APPENDED"
 ph_run "crane index append -> $A:index" crane index append -m "$A:v1" -m "$A:appended" -t "$A:index"
 INDEX=$(crane digest "$A:index" 2>/dev/null)
 ph_eq "index lists 2 manifests" 2 "$(crane manifest "$A:index" 2>/dev/null | jq '.manifests | length')"
-[[ -n $INDEX ]] && ph_check_manifest_bytes "crane index" "$REPO_A" index "$INDEX"
+[[ -n $INDEX ]] && iop_check_manifest_bytes "crane index" "$REPO_A" index "$INDEX"
 ph_run "crane validate --remote $A:index" crane validate --remote "$A:index"
 
 # --- delete by digest ------------------------------------------------------------

@@ -7,7 +7,7 @@
 set -uo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-ph_init docker "$@"
+iop_init docker "$@"
 
 REPO=interop/docker$RAND
 REPO_B=interop/docker$RAND-b
@@ -15,9 +15,9 @@ LOCAL=packhelper-interop-docker$RAND:v1
 REMOTE=$REG/$REPO:v1
 ph_cleanup "docker rmi -f '$REMOTE' '$REG/$REPO:v2' '$REG/$REPO_B:v1'"
 
-ph_build_image "$LOCAL" || { ph_not_ok "docker build FROM scratch 3-layer image"; ph_finish; exit; }
+ph_require "docker build FROM scratch 3-layer image" ph_build_image "$LOCAL" 4 256 2048z
 IMG_ID=$PH_IMAGE_ID
-DIFFIDS=$(ph_image_diffids "$LOCAL")
+DIFFIDS=$PH_DIFFIDS
 ph_eq "docker build produced a 3-layer image $IMG_ID" 3 "$(wc -l <<<"$DIFFIDS" | tr -d ' ')"
 
 ph_run "docker tag $LOCAL $REMOTE" docker tag "$LOCAL" "$REMOTE"
@@ -26,7 +26,7 @@ PUSHED=$(grep -oE 'digest: sha256:[0-9a-f]{64}' "$WORK/last.log" | head -n1 | cu
 ph_true "docker push reported a manifest digest ($PUSHED)" test -n "$PUSHED"
 
 if [[ -n $PUSHED ]]; then
-  ph_check_manifest_bytes "docker push" "$REPO" v1 "$PUSHED"
+  iop_check_manifest_bytes "docker push" "$REPO" v1 "$PUSHED"
   ph_get_manifest "$REPO" "$PUSHED" "$WORK/manifest.json" >/dev/null
   ph_eq "pushed manifest is docker schema2" application/vnd.docker.distribution.manifest.v2+json \
     "$(jq -r .mediaType "$WORK/manifest.json")"
@@ -40,7 +40,7 @@ ph_run "docker tag + push second tag v2" bash -c "docker tag '$LOCAL' '$REG/$REP
 ph_eq "push of v2 reports the same digest" "$PUSHED" \
   "$(grep -oE 'digest: sha256:[0-9a-f]{64}' "$WORK/last.log" | head -n1 | cut -d' ' -f2)"
 ph_eq "push of v2 found all 3 layers already present" 3 "$(grep -c 'Layer already exists' "$WORK/last.log")"
-TAGS=$(ph_tags "$REPO")
+TAGS=$(iop_tags "$REPO")
 ph_contains "tags/list has v1" v1 "$TAGS"
 ph_contains "tags/list has v2" v2 "$TAGS"
 
@@ -50,7 +50,7 @@ ph_eq "second repo gets the same manifest digest" "$PUSHED" \
   "$(grep -oE 'digest: sha256:[0-9a-f]{64}' "$WORK/last.log" | head -n1 | cut -d' ' -f2)"
 MOUNTED=$(grep -c 'Mounted from' "$WORK/last.log")
 ph_eq "second repo push cross-mounted all 3 layers" 3 "$MOUNTED"
-ph_check_manifest_bytes "cross-repo push" "$REPO_B" v1 "$PUSHED"
+iop_check_manifest_bytes "cross-repo push" "$REPO_B" v1 "$PUSHED"
 
 # drop every local reference, then pull back by tag
 ph_run "docker rmi local image" docker rmi "$LOCAL" "$REMOTE" "$REG/$REPO:v2" "$REG/$REPO_B:v1"
@@ -76,7 +76,7 @@ CID=$(docker create --name "packhelper-interop-$RAND" "$REG/$REPO@$PUSHED" 2>/de
 ph_true "docker create from pulled image" test -n "$CID"
 if [[ -n $CID ]]; then
   docker cp "$CID:/l1/hello.txt" "$WORK/hello.txt" 2>/dev/null
-  ph_true "file copied out of the pulled image's first layer" grep -q 'packhelper interop' "$WORK/hello.txt"
+  ph_true "file copied out of the pulled image's first layer" grep -q 'packhelper test' "$WORK/hello.txt"
 fi
 
 ph_finish

@@ -9,7 +9,7 @@
 set -uo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-ph_init oras "$@"
+iop_init oras "$@"
 
 # private, empty credential store (oras reads docker's config for auth)
 export DOCKER_CONFIG=$WORK/docker-config
@@ -48,7 +48,7 @@ ph_eq "empty config blob" "application/vnd.oci.empty.v1+json sha256:44136fa355b3
   "$(jq -r '.config.mediaType + " " + .config.digest' "$WORK/manifest.json" 2>/dev/null)"
 ph_eq "oras manifest fetch --descriptor digest" "$D" \
   "$(oras manifest fetch --plain-http --descriptor "$R:v1" 2>/dev/null | jq -r .digest)"
-[[ -n $D ]] && ph_check_manifest_bytes "oras push" "$REPO" v1 "$D"
+[[ -n $D ]] && iop_check_manifest_bytes "oras push" "$REPO" v1 "$D"
 
 # --- attach a referrer --------------------------------------------------------------
 ph_run "oras attach --artifact-type $SIG_TYPE to $R:v1" \
@@ -83,7 +83,7 @@ ph_eq "pulled readme.txt byte-exact" "$README_SHA" "$(ph_sha256 "$WORK/out/readm
 ph_run "oras pull the referrer $R@$SD" oras pull --plain-http -o "$WORK/out2" "$R@$SD"
 ph_eq "pulled signature.bin byte-exact" "$SIG_SHA" "$(ph_sha256 "$WORK/out2/signature.bin" 2>/dev/null)"
 ph_eq "oras blob fetch payload byte-exact" "$PAYLOAD_SHA" \
-  "$(oras blob fetch --plain-http --output - "$R@sha256:$PAYLOAD_SHA" 2>/dev/null | ph_sha256_stdin)"
+  "$(oras blob fetch --plain-http --output - "$R@sha256:$PAYLOAD_SHA" 2>/dev/null | ph_sha256)"
 
 # --- tags -----------------------------------------------------------------------------
 ph_run "oras tag $R:v1 v2" oras tag --plain-http "$R:v1" v2

@@ -8,7 +8,7 @@
 set -uo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-ph_init regctl "$@"
+iop_init regctl "$@"
 
 mkdir -p "$WORK/home"
 export REGCTL_CONFIG=$WORK/home/regctl-config.json
@@ -24,7 +24,7 @@ ph_run "regctl registry set --tls disabled $REG (private config)" regctl registr
 regctl config set --docker-cred=false --docker-cert=false >/dev/null 2>&1 || true
 ph_true "regctl config written to the private file only" test -s "$REGCTL_CONFIG"
 
-ph_build_image "$LOCAL" || { ph_not_ok "docker build FROM scratch 3-layer image"; ph_finish; exit; }
+ph_require "docker build FROM scratch 3-layer image" ph_build_image "$LOCAL" 4 256 2048z
 IMG_ID=$PH_IMAGE_ID
 ph_run "docker save $LOCAL" docker save -o "$WORK/image.tar" "$LOCAL"
 
@@ -35,24 +35,24 @@ ph_true "regctl image digest $A:src ($D)" test -n "$D"
 regctl manifest get --format raw-body "$A:src" >"$WORK/manifest.json" 2>/dev/null
 ph_eq "manifest get raw-body hashes to the digest" "$D" "sha256:$(ph_sha256 "$WORK/manifest.json")"
 ph_eq "config digest == docker image ID" "$IMG_ID" "$(jq -r .config.digest "$WORK/manifest.json" 2>/dev/null)"
-[[ -n $D ]] && ph_check_manifest_bytes "regctl import" "$REPO_A" src "$D"
+[[ -n $D ]] && iop_check_manifest_bytes "regctl import" "$REPO_A" src "$D"
 
 # --- copy -----------------------------------------------------------------------------
 ph_run "regctl image copy $A:src -> $B:v1" regctl image copy "$A:src" "$B:v1"
 ph_eq "regctl image digest $B:v1 == source" "$D" "$(regctl image digest "$B:v1" 2>/dev/null)"
 ph_eq "copied manifest bytes identical" "$D" \
-  "sha256:$(regctl manifest get --format raw-body "$B:v1" 2>/dev/null | ph_sha256_stdin)"
+  "sha256:$(regctl manifest get --format raw-body "$B:v1" 2>/dev/null | ph_sha256)"
 ph_run "regctl image copy $A:src -> $A:v1 (retag)" regctl image copy "$A:src" "$A:v1"
 
 # --- blobs ---------------------------------------------------------------------------
 bad=0 n=0
 for d in $(jq -r '.config.digest, .layers[].digest' "$WORK/manifest.json" 2>/dev/null); do
   n=$((n + 1))
-  [[ sha256:$(regctl blob get "$B" "$d" 2>/dev/null | ph_sha256_stdin) == "$d" ]] || bad=$((bad + 1))
+  [[ sha256:$(regctl blob get "$B" "$d" 2>/dev/null | ph_sha256) == "$d" ]] || bad=$((bad + 1))
 done
 ph_eq "regctl blob get: all config+layer blobs byte-exact" "4/0" "$n/$bad"
 ph_true "regctl image get-file reads /l1/hello.txt" \
-  bash -c "HOME='$WORK/home' regctl image get-file '$B:v1' /l1/hello.txt | grep -q 'packhelper interop'"
+  bash -c "HOME='$WORK/home' regctl image get-file '$B:v1' /l1/hello.txt | grep -q 'packhelper test'"
 
 # --- tags, repos ----------------------------------------------------------------------
 TAGS=$(regctl tag ls "$A" 2>/dev/null)
@@ -71,7 +71,7 @@ regctl manifest get --format raw-body "$A:oci" >"$WORK/oci.json" 2>/dev/null
 ph_eq "modified image is an OCI manifest" application/vnd.oci.image.manifest.v1+json "$(jq -r .mediaType "$WORK/oci.json" 2>/dev/null)"
 ph_eq "modified image keeps the layer digests" "$(jq -r '.layers[].digest' "$WORK/manifest.json")" \
   "$(jq -r '.layers[].digest' "$WORK/oci.json" 2>/dev/null)"
-[[ -n $D_OCI ]] && ph_check_manifest_bytes "regctl image mod" "$REPO_A" oci "$D_OCI"
+[[ -n $D_OCI ]] && iop_check_manifest_bytes "regctl image mod" "$REPO_A" oci "$D_OCI"
 
 # --- artifact with a subject (referrers API or tag-schema fallback) -------------------
 head -c 2048 /dev/urandom >"$WORK/sbom.bin"
@@ -85,7 +85,7 @@ if [[ -n $RD ]]; then
   ph_eq "referrer's subject is $A:oci" "$D_OCI" \
     "$(regctl manifest get --format raw-body "$A@$RD" 2>/dev/null | jq -r .subject.digest)"
   ph_eq "artifact get returns the file byte-exact" "$(ph_sha256 "$WORK/sbom.bin")" \
-    "$(regctl artifact get "$A@$RD" 2>/dev/null | ph_sha256_stdin)"
+    "$(regctl artifact get "$A@$RD" 2>/dev/null | ph_sha256)"
 fi
 
 # --- tag delete, manifest delete ------------------------------------------------------

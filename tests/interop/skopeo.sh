@@ -8,7 +8,7 @@
 set -uo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-ph_init skopeo "$@"
+iop_init skopeo "$@"
 
 # self-contained: our own signature policy and auth file, TLS off for $REG
 cat >"$WORK/policy.json" <<'EOF'
@@ -23,9 +23,9 @@ REPO=interop/skopeo$RAND
 R=docker://$REG/$REPO
 LOCAL=packhelper-interop-skopeo$RAND:v1
 
-ph_build_image "$LOCAL" || { ph_not_ok "docker build FROM scratch 3-layer image"; ph_finish; exit; }
+ph_require "docker build FROM scratch 3-layer image" ph_build_image "$LOCAL" 4 256 2048z
 IMG_ID=$PH_IMAGE_ID
-DIFFIDS=$(ph_image_diffids "$LOCAL")
+DIFFIDS=$PH_DIFFIDS
 ph_run "docker save $LOCAL" docker save -o "$WORK/image.tar" "$LOCAL"
 
 # --- docker-archive -> registry (docker schema2) --------------------------------
@@ -35,13 +35,13 @@ D1=$(cat "$WORK/d1" 2>/dev/null)
 skopeo inspect --tls-verify=false "$R:v1" >"$WORK/inspect.json" 2>/dev/null
 ph_eq "skopeo inspect .Digest == pushed digest" "$D1" "$(jq -r .Digest "$WORK/inspect.json" 2>/dev/null)"
 ph_eq "skopeo inspect --raw hashes to the pushed digest" "$D1" \
-  "sha256:$(skopeo inspect --tls-verify=false --raw "$R:v1" 2>/dev/null | ph_sha256_stdin)"
+  "sha256:$(skopeo inspect --tls-verify=false --raw "$R:v1" 2>/dev/null | ph_sha256)"
 ph_eq "config blob is byte-exact (digest == docker image ID)" "$IMG_ID" \
-  "sha256:$(skopeo inspect --tls-verify=false --config --raw "$R:v1" 2>/dev/null | ph_sha256_stdin)"
+  "sha256:$(skopeo inspect --tls-verify=false --config --raw "$R:v1" 2>/dev/null | ph_sha256)"
 ph_eq "3 layers" 3 "$(jq '.Layers | length' "$WORK/inspect.json" 2>/dev/null)"
 ph_get_manifest "$REPO" v1 "$WORK/m1.json" >/dev/null
 ph_eq "stored as docker schema2" application/vnd.docker.distribution.manifest.v2+json "$(jq -r .mediaType "$WORK/m1.json")"
-[[ -n $D1 ]] && ph_check_manifest_bytes "skopeo push" "$REPO" v1 "$D1"
+[[ -n $D1 ]] && iop_check_manifest_bytes "skopeo push" "$REPO" v1 "$D1"
 
 # --- registry -> oci: layout (converted manifest, same blobs) -------------------
 ph_run "skopeo copy $R:v1 -> oci:" skopeo copy "${NOTLS[@]}" "$R:v1" "oci:$WORK/oci:v1"
@@ -75,7 +75,7 @@ ph_run "skopeo copy --format oci docker-archive: -> $R:oci" \
 D2=$(cat "$WORK/d2" 2>/dev/null)
 ph_get_manifest "$REPO" oci "$WORK/m2.json" >/dev/null
 ph_eq "stored as OCI image manifest" application/vnd.oci.image.manifest.v1+json "$(jq -r .mediaType "$WORK/m2.json")"
-[[ -n $D2 ]] && ph_check_manifest_bytes "skopeo --format oci" "$REPO" oci "$D2"
+[[ -n $D2 ]] && iop_check_manifest_bytes "skopeo --format oci" "$REPO" oci "$D2"
 ph_run "skopeo copy --preserve-digests $R:oci -> oci:" \
   skopeo copy "${NOTLS[@]}" --preserve-digests "$R:oci" "oci:$WORK/oci2:oci"
 ph_eq "oci: layout keeps the registry digest" "$D2" "$(jq -r '.manifests[0].digest' "$WORK/oci2/index.json" 2>/dev/null)"
@@ -84,7 +84,7 @@ ph_eq "oci: layout keeps the registry digest" "$D2" "$(jq -r '.manifests[0].dige
 # a fresh image: skopeo 1.9 would otherwise reuse the gzip blobs it already
 # pushed (its blob-info cache ignores the requested compression)
 LOCAL2=packhelper-interop-skopeo$RAND:zstd
-ph_build_image "$LOCAL2" || ph_not_ok "docker build second image"
+ph_build_image "$LOCAL2" 4 256 2048z || ph_not_ok "docker build second image"
 DIFFIDS2=$(ph_image_diffids "$LOCAL2")
 docker save -o "$WORK/image2.tar" "$LOCAL2"
 ph_run "skopeo copy --format oci --dest-compress-format zstd -> $R:zstd" \
@@ -94,9 +94,9 @@ D3=$(cat "$WORK/d3" 2>/dev/null)
 ph_get_manifest "$REPO" zstd "$WORK/m3.json" >/dev/null
 ph_eq "zstd layer media types" "application/vnd.oci.image.layer.v1.tar+zstd" \
   "$(jq -r '[.layers[].mediaType] | unique | join(",")' "$WORK/m3.json" 2>/dev/null)"
-[[ -n $D3 ]] && ph_check_manifest_bytes "skopeo zstd" "$REPO" zstd "$D3"
+[[ -n $D3 ]] && iop_check_manifest_bytes "skopeo zstd" "$REPO" zstd "$D3"
 ZL=$(jq -r '.layers[0].digest' "$WORK/m3.json" 2>/dev/null)
-ph_get_blob "$REPO" "$ZL" "$WORK/zl" >/dev/null
+iop_get_blob "$REPO" "$ZL" "$WORK/zl" >/dev/null
 ph_eq "zstd layer blob starts with the zstd magic" 28b52ffd "$(od -An -N4 -tx1 "$WORK/zl" | tr -d ' \n')"
 # docker-archive cannot hold zstd layers; dir: with --dest-decompress can
 ph_run "skopeo copy $R:zstd -> dir: --dest-decompress" \

@@ -7,59 +7,57 @@ set -uo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 os_init compose
-
-SRC=oneshot-$RAND/img:v1
-FILE=$OS_ROOT/compose/compose.yaml
+FILE=$PH_ROOT/compose/compose.yaml
 export COMPOSE_PROJECT_NAME=oneshot$RAND
 export PACKHELPER_IMAGE=$IMG
 DC=(docker-compose -f "$FILE" --no-ansi)
-os_cleanup "${DC[*]} down -v --remove-orphans"
+ph_cleanup "${DC[*]} down -v --remove-orphans"
 
-os_build_image "$SRC" 512 768 1024 || { os_not_ok "docker build FROM scratch"; os_finish; exit; }
+ph_require "docker build FROM scratch" ph_build_image "$SRC" 512 768 1024
 os_save "$WORK/image.tar" "$SRC"
 export PACKHELPER_TARBALL=$WORK/image.tar
 
-os_true "docker-compose config validates (-q)" "${DC[@]}" config -q
+ph_run "docker-compose config validates (-q)" "${DC[@]}" config -q
 CFG=$("${DC[@]}" config 2>/dev/null)
-os_true "config: the tarball is mounted read-only at /images/image.tar" \
+ph_run "config: the tarball is mounted read-only at /images/image.tar" \
   grep -q "$WORK/image.tar:/images/image.tar:ro" <<<"$CFG"
 
-T0=$(os_now_ms)
+T0=$(ph_now_ms)
 "${DC[@]}" up -d >"$WORK/up.log" 2>&1
 RC=$?
-UP=$(($(os_now_ms) - T0))
-os_eq "docker-compose up -d exits 0 ($UP ms)" 0 "$RC" || sed 's/^/#   /' "$WORK/up.log" >&2
+UP=$(($(ph_now_ms) - T0))
+ph_eq "docker-compose up -d exits 0 ($UP ms)" 0 "$RC" || sed 's/^/#   /' "$WORK/up.log" >&2
 REGC=$("${DC[@]}" ps -q registry 2>/dev/null)
 CONS=$("${DC[@]}" ps -q consumer 2>/dev/null)
-os_eq "registry is healthy when up -d returns" healthy \
+ph_eq "registry is healthy when up -d returns" healthy \
   "$(docker inspect -f '{{.State.Health.Status}}' "$REGC" 2>/dev/null)"
-os_eq "consumer exits 0" 0 "$(timeout 60 docker wait "$CONS" 2>/dev/null)"
+ph_eq "consumer exits 0" 0 "$(timeout 60 docker wait "$CONS" 2>/dev/null)"
 READY_AT=$(docker logs -t "$REGC" 2>/dev/null | grep '"ready":true' | cut -d' ' -f1)
 CONS_AT=$(docker inspect -f '{{.State.StartedAt}}' "$CONS" 2>/dev/null)
 if [[ -n $READY_AT && -n $CONS_AT ]] && (($(date -d "$CONS_AT" +%s%N) > $(date -d "$READY_AT" +%s%N))); then
-  os_ok "consumer started after the registry's ready line ($READY_AT < $CONS_AT)"
+  ph_ok "consumer started after the registry's ready line ($READY_AT < $CONS_AT)"
 else
-  os_not_ok "consumer started after the registry's ready line ('$READY_AT' vs '$CONS_AT')"
+  ph_not_ok "consumer started after the registry's ready line ('$READY_AT' vs '$CONS_AT')"
 fi
-os_true "consumer printed 'ready: <manifest URL>'" \
+ph_run "consumer printed 'ready: <manifest URL>'" \
   grep -q "ready: http://registry:5000/v2/agent/manifests/latest" <<<"$(docker logs "$CONS" 2>&1)"
 PORT=$("${DC[@]}" port registry 5000 2>/dev/null)
-os_true "docker-compose port registry 5000 is on loopback ($PORT)" grep -Eqx '127\.0\.0\.1:[0-9]+' <<<"$PORT"
+ph_run "docker-compose port registry 5000 is on loopback ($PORT)" grep -Eqx '127\.0\.0\.1:[0-9]+' <<<"$PORT"
 READY=$(docker logs "$REGC" 2>/dev/null | grep -m1 '"ready":true')
 os_check_served compose "$PORT" agent latest "$(os_ready_digest "$READY" agent:latest)"
-os_check_pull compose "$PORT" agent:latest "$IMAGE_ID" "$DIFFIDS" "$SRC"
+os_check_pull compose "$PORT" agent:latest "$PH_IMAGE_ID" "$PH_DIFFIDS" "$SRC"
 
-T0=$(os_now_ms)
+T0=$(ph_now_ms)
 "${DC[@]}" stop >"$WORK/stop.log" 2>&1
 RC=$?
-os_eq "docker-compose stop exits 0 ($(($(os_now_ms) - T0)) ms)" 0 "$RC"
-os_eq "the registry stopped with status 0" 0 "$(docker inspect -f '{{.State.ExitCode}}' "$REGC")"
-T0=$(os_now_ms)
+ph_eq "docker-compose stop exits 0 ($(($(ph_now_ms) - T0)) ms)" 0 "$RC"
+ph_eq "the registry stopped with status 0" 0 "$(docker inspect -f '{{.State.ExitCode}}' "$REGC")"
+T0=$(ph_now_ms)
 "${DC[@]}" down -v >"$WORK/down.log" 2>&1
 RC=$?
-os_eq "docker-compose down -v exits 0 ($(($(os_now_ms) - T0)) ms)" 0 "$RC"
+ph_eq "docker-compose down -v exits 0 ($(($(ph_now_ms) - T0)) ms)" 0 "$RC"
 P="label=com.docker.compose.project=$COMPOSE_PROJECT_NAME"
-os_eq "nothing of the project is left (containers, networks, volumes)" "0 0 0" \
+ph_eq "nothing of the project is left (containers, networks, volumes)" "0 0 0" \
   "$(docker ps -aq --filter "$P" | wc -l) $(docker network ls -q --filter "$P" | wc -l) $(docker volume ls -q --filter "$P" | wc -l)"
 
-os_finish
+ph_finish

@@ -3,20 +3,17 @@
 # written against a FROM-scratch image; it must return a port that serves the
 # image and a digest that the registry agrees with.
 set -uo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-id=phreadme$$$RANDOM
-tmp=$(mktemp -d /tmp/$id.XXXXXX)
-passed=0 failed=0
-check() { local what=$1; shift; if "$@"; then echo "ok - $what"; passed=$((passed + 1)); else echo "not ok - $what"; failed=$((failed + 1)); fi; }
-cleanup() { docker rm -f "$id" >/dev/null 2>&1; docker rmi -f "$id/src:v1" >/dev/null 2>&1; rm -rf "$tmp"; }
-trap cleanup EXIT
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+os_init readme_example
+id=phreadme$RAND
+tmp=$WORK
+ph_cleanup "docker rm -f '$id'" # the README's helper names the container, unlabelled
 
-head -c 300000 /dev/urandom > "$tmp/l1"
-printf 'FROM scratch\nCOPY l1 /l1\n' > "$tmp/Dockerfile"
-docker build -q -t "$id/src:v1" "$tmp" >/dev/null 2>&1 || { echo "not ok - docker build"; echo "oneshot: 0 passed, 1 failed"; exit 1; }
+ph_require "docker build" ph_build_image "$id/src:v1" 292
 
 # the README's code block, and a call of it in place of its example call
-python3 - "$ROOT/README.md" > "$tmp/example.py" <<'PY'
+python3 - "$PH_ROOT/README.md" > "$tmp/example.py" <<'PY'
 import re, sys
 src = open(sys.argv[1]).read()
 code = re.search(r"```python\n(.*?)```", src, re.S).group(1)
@@ -36,8 +33,7 @@ sys.exit(0 if served == digest else 1)
 PY
 out=$(timeout 120 python3 "$tmp/example.py" 2>"$tmp/err")
 rc=$?
-check "the README's Python helper runs (exit $rc)" test $rc -eq 0
-check "its ready digest is what the registry serves" grep -q '^served sha256:' <<<"$out"
-check "stop() removed the container" test -z "$(docker ps -aq -f name="^$id\$")"
-echo "oneshot: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+ph_true "the README's Python helper runs (exit $rc)" test $rc -eq 0
+ph_true "its ready digest is what the registry serves" grep -q '^served sha256:' <<<"$out"
+ph_true "stop() removed the container" test -z "$(docker ps -aq -f name="^$id\$")"
+ph_finish

@@ -5,27 +5,23 @@ set -uo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 os_init stop
-
-SRC=oneshot-$RAND/img:v1
-C=oneshot-$RAND-stop
-
-os_build_image "$SRC" 512 768 16384 || { os_not_ok "docker build FROM scratch"; os_finish; exit; }
+ph_require "docker build FROM scratch" ph_build_image "$SRC" 512 768 16384
 os_save "$WORK/image.tar" "$SRC"
-BIGLAYER=$(tail -n1 <<<"$DIFFIDS")
+BIGLAYER=$(tail -n1 <<<"$PH_DIFFIDS")
 
 start() {
   os_run "$1" -p 127.0.0.1::5000 -v "$WORK/image.tar:/in/image.tar:ro" -- \
     serve --import /in/image.tar=agent:latest >/dev/null
-  os_wait_ready "$1" 30 >/dev/null || { os_not_ok "$1: ready"; return 1; }
+  os_wait_ready "$1" 30 >/dev/null || { ph_not_ok "$1: ready"; return 1; }
   REG=$(os_port "$1")
 }
 
 # 1. idle
 if start "$C-idle"; then
   MS=$(os_stop_timed "$C-idle")
-  os_lt "idle: docker stop takes $MS ms (< 1500)" "$MS" 1500
-  os_eq "idle: exit status 0" 0 "$(docker inspect -f '{{.State.ExitCode}}' "$C-idle")"
-  os_true "idle: the log says it stopped on SIGTERM" \
+  ph_lt "idle: docker stop takes $MS ms (< 1500)" "$MS" 1500
+  ph_eq "idle: exit status 0" 0 "$(docker inspect -f '{{.State.ExitCode}}' "$C-idle")"
+  ph_run "idle: the log says it stopped on SIGTERM" \
     grep -q 'signal 15: shutting down' <<<"$(docker logs "$C-idle" 2>&1)"
 fi
 
@@ -36,10 +32,10 @@ if start "$C-busy"; then
   curl -s --limit-rate 20k -o /dev/null "http://$REG/v2/agent/blobs/$BIGLAYER" &
   CURL=$!
   sleep 0.5
-  os_true "busy: the slow download (16 MiB at 20 KiB/s) is still running" kill -0 "$CURL"
+  ph_run "busy: the slow download (16 MiB at 20 KiB/s) is still running" kill -0 "$CURL"
   MS=$(os_stop_timed "$C-busy")
-  os_lt "busy: docker stop takes $MS ms (< 1500)" "$MS" 1500
-  os_eq "busy: exit status 0" 0 "$(docker inspect -f '{{.State.ExitCode}}' "$C-busy")"
+  ph_lt "busy: docker stop takes $MS ms (< 1500)" "$MS" 1500
+  ph_eq "busy: exit status 0" 0 "$(docker inspect -f '{{.State.ExitCode}}' "$C-busy")"
   # (curl may still be draining what docker-proxy buffered: not a server matter)
   kill "$CURL" 2>/dev/null
   wait "$CURL" 2>/dev/null
@@ -49,7 +45,7 @@ fi
 # 3. SIGINT (docker kill -s INT, or Ctrl-C on docker run -it)
 if start "$C-int"; then
   docker kill -s INT "$C-int" >/dev/null
-  os_eq "SIGINT: exits 0" 0 "$(timeout 10 docker wait "$C-int")"
+  ph_eq "SIGINT: exits 0" 0 "$(timeout 10 docker wait "$C-int")"
 fi
 
 # 4. mid-import: the stream is held at 50%
@@ -58,15 +54,15 @@ fi
     >"$WORK/mid.out" 2>"$WORK/mid.err"
   echo "${PIPESTATUS[1]}" >"$WORK/mid.rc") &
 RUNPID=$!
-os_cleanup "touch $WORK/gate; kill $RUNPID"
-os_wait_file_line "$WORK/gate.held" held 30 >/dev/null
+ph_cleanup "touch $WORK/gate; kill $RUNPID"
+ph_wait_file "$WORK/gate.held" held 30 >/dev/null
 sleep 0.3
 MS=$(os_stop_timed "$C-mid")
 touch "$WORK/gate"
 wait "$RUNPID"
-os_lt "mid-import: docker stop takes $MS ms (< 1500)" "$MS" 1500
-os_eq "mid-import: docker run exits 0 (stopped, not failed)" 0 "$(cat "$WORK/mid.rc")"
-os_true "mid-import: the log says it stopped on SIGTERM" grep -q 'signal 15: shutting down' "$WORK/mid.err"
-os_eq "mid-import: no ready line" 0 "$(wc -c <"$WORK/mid.out")"
+ph_lt "mid-import: docker stop takes $MS ms (< 1500)" "$MS" 1500
+ph_eq "mid-import: docker run exits 0 (stopped, not failed)" 0 "$(cat "$WORK/mid.rc")"
+ph_run "mid-import: the log says it stopped on SIGTERM" grep -q 'signal 15: shutting down' "$WORK/mid.err"
+ph_eq "mid-import: no ready line" 0 "$(wc -c <"$WORK/mid.out")"
 
-os_finish
+ph_finish

@@ -12,11 +12,10 @@
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 pt_init auth
-pt_image || { pt_finish; exit 1; }
-pt_pki || { pt_not_ok "make the test CA and certificate"; pt_finish; exit 1; }
-CA=$WORK/pki/ca.pem
+pt_image
+pt_pki
 USER_=ph-user-$RAND
-PASS_=pw-$(pt_rand)-secret
+PASS_=pw-$(ph_rand)-secret
 B64=$(printf '%s:%s' "$USER_" "$PASS_" | base64 -w0)
 printf '%s\n' "$PASS_" >"$WORK/pass"
 printf 'wrong-%s\n' "$PASS_" >"$WORK/badpass"
@@ -26,16 +25,16 @@ repo=push-$RAND/auth
 # digest_of REG REPO:TAG -> Docker-Content-Digest, fetched with curl and the
 # credentials (independent of the pusher)
 digest_of() {
-  curl -s --cacert "$CA" -u "$USER_:$PASS_" -o /dev/null -D - -H "Accept: $PT_ACCEPT" \
+  curl -s --cacert "$CA" -u "$USER_:$PASS_" -o /dev/null -D - -H "Accept: $PH_ACCEPT" \
     "https://$1/v2/${2%%:*}/manifests/${2#*:}" | tr -d '\r' |
     awk 'tolower($1) == "docker-content-digest:" { print $2 }'
 }
 
 # no_secrets DESC FILE [TOKEN]
 no_secrets() {
-  pt_nofixed "$1: -v output does not contain the password" "$PASS_" "$2"
-  pt_nofixed "$1: -v output does not contain base64(user:password)" "$B64" "$2"
-  [[ -z ${3:-} ]] || pt_nofixed "$1: -v output does not contain the token" "$3" "$2"
+  ph_nofixed "$1: -v output does not contain the password" "$PASS_" "$2"
+  ph_nofixed "$1: -v output does not contain base64(user:password)" "$B64" "$2"
+  [[ -z ${3:-} ]] || ph_nofixed "$1: -v output does not contain the token" "$3" "$2"
 }
 
 # ---- Basic over TLS
@@ -44,25 +43,25 @@ if pt_start_dist dist tls "$WORK/htpasswd"; then
   PT_STDIN_FILE=$WORK/pass pt_push_ok "basic: --username + --password-stdin" \
     --ca-file "$CA" -u "$USER_" --password-stdin "$IMG_TAR" "$reg/$repo:stdin"
   d=$DIGEST
-  pt_eq "basic: the registry has the pushed digest" "$d" "$(digest_of "$reg" "$repo:stdin")"
+  ph_eq "basic: the registry has the pushed digest" "$d" "$(digest_of "$reg" "$repo:stdin")"
 
   PT_STDIN_FILE=$WORK/pass pt_push_ok "basic: -v push with --password-stdin" \
     -v --ca-file "$CA" --username "$USER_" --password-stdin "$IMG_TAR" "$reg/$repo:verbose"
   cp "$WORK/push.err" "$WORK/basic-v.err"
-  pt_match "basic: -v shows the Authorization header masked" '^> Authorization: Basic \*\*\*$' "$ERR"
+  ph_match "basic: -v shows the Authorization header masked" '^> Authorization: Basic \*\*\*$' "$ERR"
   no_secrets "basic" "$WORK/basic-v.err"
 
   PT_STDIN_FILE=$WORK/badpass pt_push_fails "basic: a wrong password fails with one line" 1 \
     "^packhelper: push: " --ca-file "$CA" -u "$USER_" --password-stdin "$IMG_TAR" "$reg/$repo:bad"
-  pt_match "basic: the wrong-password line says the credentials were rejected" \
+  ph_match "basic: the wrong-password line says the credentials were rejected" \
     '(credential|password|login)[^|]*(reject|wrong|invalid|denied|fail)|(reject|denied)[^|]*(credential|password)' "$LINE"
-  pt_nofixed "basic: the wrong-password line does not echo the password" "wrong-$PASS_" "$WORK/push.err"
+  ph_nofixed "basic: the wrong-password line does not echo the password" "wrong-$PASS_" "$WORK/push.err"
   x=$(digest_of "$reg" "$repo:bad")
-  pt_eq "basic: nothing was tagged by the failed push" "(none)" "${x:-(none)}"
+  ph_eq "basic: nothing was tagged by the failed push" "(none)" "${x:-(none)}"
 
   PACKHELPER_USERNAME=$USER_ PACKHELPER_PASSWORD=$PASS_ pt_push_ok \
     "basic: PACKHELPER_USERNAME/PACKHELPER_PASSWORD" --ca-file "$CA" "$IMG_TAR" "$reg/$repo:env"
-  pt_eq "basic: env push gives the same digest" "$d" "$(digest_of "$reg" "$repo:env")"
+  ph_eq "basic: env push gives the same digest" "$d" "$(digest_of "$reg" "$repo:env")"
 
   PACKHELPER_USERNAME=$USER_ PACKHELPER_PASSWORD=wrong PT_STDIN_FILE=$WORK/pass pt_push_ok \
     "basic: --password-stdin wins over PACKHELPER_PASSWORD" --ca-file "$CA" -u "$USER_" --password-stdin \
@@ -72,7 +71,7 @@ if pt_start_dist dist tls "$WORK/htpasswd"; then
   printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$reg" "$B64" >"$WORK/dc1/config.json"
   DOCKER_CONFIG=$WORK/dc1 pt_push_ok "basic: DOCKER_CONFIG config.json auths[host:port].auth" \
     --ca-file "$CA" -v "$IMG_TAR" "$reg/$repo:dockerconfig"
-  pt_eq "basic: docker-config push gives the same digest" "$d" "$(digest_of "$reg" "$repo:dockerconfig")"
+  ph_eq "basic: docker-config push gives the same digest" "$d" "$(digest_of "$reg" "$repo:dockerconfig")"
   no_secrets "basic docker config" "$WORK/push.err"
 
   printf '{"auths":{"https://%s":{"auth":"%s"}}}\n' "$reg" "$B64" >"$WORK/dc2/config.json"
@@ -97,38 +96,38 @@ if pt_start_ph up && up=$PORT && pt_start_proxy bearer "$up" --bearer "$USER_:$P
     -v -u "$USER_" --password-stdin "$IMG_TAR" "$reg/$repo:bearer"
   d=$DIGEST
   cp "$WORK/push.err" "$WORK/bearer-v.err"
-  pt_eq "bearer: the upstream registry has the pushed digest" "$d" \
+  ph_eq "bearer: the upstream registry has the pushed digest" "$d" \
     "$(crane digest --insecure "localhost:$up/$repo:bearer" 2>&1)"
-  pt_eq "bearer: the config is the image ID" "$IMG_ID" \
-    "sha256:$(crane config --insecure "localhost:$up/$repo:bearer" 2>/dev/null | pt_sha256)"
+  ph_eq "bearer: the config is the image ID" "$IMG_ID" \
+    "sha256:$(crane config --insecure "localhost:$up/$repo:bearer" 2>/dev/null | ph_sha256)"
   scopes=$(jq -r 'select(.token and .status == 200) | .scope | join(" ")' "$log" | sort -u)
-  pt_eq "bearer: the token endpoint was asked for repository:$repo:pull,push" "repository:$repo:pull,push" "$scopes"
-  pt_eq "bearer: ... with service=test" "test" "$(jq -r 'select(.token) | .service' "$log" | sort -u)"
+  ph_eq "bearer: the token endpoint was asked for repository:$repo:pull,push" "repository:$repo:pull,push" "$scopes"
+  ph_eq "bearer: ... with service=test" "test" "$(jq -r 'select(.token) | .service' "$log" | sort -u)"
   ntok=$(jq -r 'select(.token) | .status' "$log" | grep -c .)
-  pt_le "bearer: at most one token request per worker ($ntok)" "$ntok" 4
+  ph_le "bearer: at most one token request per worker ($ntok)" "$ntok" 4
   x=$(jq -r 'select((.method == "PUT" or .method == "PATCH" or .method == "POST") and .status >= 200 and .status < 300 and .auth != "Bearer") | .path' "$log")
-  pt_eq "bearer: every successful write carried the Bearer token" "(none)" "${x:-(none)}"
-  pt_ge "bearer: the proxy forwarded the manifest PUT with a token" \
+  ph_eq "bearer: every successful write carried the Bearer token" "(none)" "${x:-(none)}"
+  ph_ge "bearer: the proxy forwarded the manifest PUT with a token" \
     "$(jq -r "select(.method == \"PUT\" and .path == \"/v2/$repo/manifests/bearer\" and .status == 201 and .auth == \"Bearer\") | .path" "$log" | grep -c .)" 1
-  pt_match "bearer: -v shows the Bearer header masked" '^> Authorization: Bearer \*\*\*$' "$ERR"
-  pt_match "bearer: -v shows the token request's Basic header masked" '^> Authorization: Basic \*\*\*$' "$ERR"
+  ph_match "bearer: -v shows the Bearer header masked" '^> Authorization: Bearer \*\*\*$' "$ERR"
+  ph_match "bearer: -v shows the token request's Basic header masked" '^> Authorization: Basic \*\*\*$' "$ERR"
   no_secrets "bearer" "$WORK/bearer-v.err" "$token"
 
   # --mount-from asks for pull on the source repository too
-  n0=$(pt_log_mark "$log")
+  n0=$(ph_mark "$log")
   PT_STDIN_FILE=$WORK/pass pt_push_ok "bearer: push with --mount-from" \
     --mount-from "$repo" -u "$USER_" --password-stdin "$IMG_TAR" "$reg/$repo-mounted:1"
-  sc=$(pt_log_since "$log" "$n0" | jq -r 'select(.token) | .scope | join(" ")' | sort -u | tr '\n' ' ')
-  pt_match "bearer: the mount's token scope has pull on the source repo" "repository:$repo:pull([^,]|$)" "$sc"
-  pt_match "bearer: ... and pull,push on the target" "repository:$repo-mounted:pull,push" "$sc"
-  pt_eq "bearer: every blob was mounted (201)" "$(grep -c . <<<"$BLOBS")" \
-    "$(pt_log_since "$log" "$n0" | jq -r 'select(.method == "POST" and (.path | test("mount=")) and .status == 201) | .path' | grep -c .)"
+  sc=$(ph_since "$log" "$n0" | jq -r 'select(.token) | .scope | join(" ")' | sort -u | tr '\n' ' ')
+  ph_match "bearer: the mount's token scope has pull on the source repo" "repository:$repo:pull([^,]|$)" "$sc"
+  ph_match "bearer: ... and pull,push on the target" "repository:$repo-mounted:pull,push" "$sc"
+  ph_eq "bearer: every blob was mounted (201)" "$(grep -c . <<<"$BLOBS")" \
+    "$(ph_since "$log" "$n0" | jq -r 'select(.method == "POST" and (.path | test("mount=")) and .status == 201) | .path' | grep -c .)"
 
   PT_STDIN_FILE=$WORK/badpass pt_push_fails "bearer: a wrong password fails with one line naming the token endpoint and 401" 1 \
     "^packhelper: push: token endpoint http://127\.0\.0\.1:$PORT/token: HTTP 401" \
     -u "$USER_" --password-stdin "$IMG_TAR" "$reg/$repo:bad"
-  pt_nofixed "bearer: the wrong-password line does not echo the password" "wrong-$PASS_" "$WORK/push.err"
+  ph_nofixed "bearer: the wrong-password line does not echo the password" "wrong-$PASS_" "$WORK/push.err"
   pt_push_fails "bearer: anonymous push (no credentials) fails with one line" 1 \
     "^packhelper: push: .*(401|credentials)" "$IMG_TAR" "$reg/$repo:anon"
 fi
-pt_finish
+ph_finish

@@ -14,7 +14,7 @@
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 pt_init faults
-pt_image || { pt_finish; exit 1; }
+pt_image
 repo=push-$RAND/faults
 
 # fresh NAME : a new upstream packhelper serve (so no blob is already there);
@@ -24,7 +24,7 @@ fresh() { pt_start_ph "$1" && UP=$PORT; }
 # verify DESC TAG : the upstream registry has DIGEST under TAG, config == image
 # ID, and docker pull gives the original image
 verify() {
-  pt_eq "$1: the upstream registry has the pushed digest" "$DIGEST" \
+  ph_eq "$1: the upstream registry has the pushed digest" "$DIGEST" \
     "$(crane digest --insecure "localhost:$UP/$repo:$2" 2>&1)"
   pt_check_pull "$1" "localhost:$UP" "$repo:$2"
 }
@@ -35,8 +35,8 @@ jl() { jq -r "$2" "$WORK/$1.jsonl" 2>/dev/null; }
 # ---- (a) 503 once
 if fresh up-p503 && pt_start_proxy p503 "$UP" --fault 503-once; then
   pt_push_ok "503 once: push completes" -v "$IMG_TAR" "localhost:$PORT/$repo:a503"
-  pt_eq "503 once: the proxy answered one blob upload with 503" 1 "$(jl p503 'select(.fault == "503") | .path' | grep -c .)"
-  pt_ge "503 once: the failed blob was uploaded again and accepted" \
+  ph_eq "503 once: the proxy answered one blob upload with 503" 1 "$(jl p503 'select(.fault == "503") | .path' | grep -c .)"
+  ph_ge "503 once: the failed blob was uploaded again and accepted" \
     "$(jl p503 'select((.method == "PUT" or .method == "PATCH") and (.path | test("/blobs/uploads/")) and .status >= 201 and .status <= 202) | .path' | grep -c .)" 4
   verify "503 once" a503
 fi
@@ -49,8 +49,8 @@ if fresh up-pdrop && pt_start_proxy pdrop "$UP" --close --fault drop-once --drop
   pt_push_ok "drop mid-PUT: push completes" -v "$IMG_TAR" "localhost:$PORT/$repo:bdrop"
   cp "$WORK/push.err" "$WORK/bdrop.err"
   drop=$(jl pdrop 'select(.fault == "drop") | "\(.method) \(.read)/\(.length)"')
-  pt_match "drop mid-PUT: the proxy dropped a blob PUT after half its body" '^PUT [0-9]+/[0-9]+$' "$drop"
-  pt_eq "drop mid-PUT: one more upload session than blobs (a new one for the dropped PUT)" \
+  ph_match "drop mid-PUT: the proxy dropped a blob PUT after half its body" '^PUT [0-9]+/[0-9]+$' "$drop"
+  ph_eq "drop mid-PUT: one more upload session than blobs (a new one for the dropped PUT)" \
     $(($(grep -c . <<<"$BLOBS") + 1)) "$(jl pdrop 'select(.method == "POST") | .path' | grep -c .)"
   verify "drop mid-PUT" bdrop
 fi
@@ -60,13 +60,13 @@ if fresh up-ppatch && pt_start_proxy ppatch "$UP" --close --fault drop-once --dr
     "$IMG_TAR" "localhost:$PORT/$repo:bpatch"
   cp "$WORK/push.err" "$WORK/bpatch.err"
   drop=$(jl ppatch 'select(.fault == "drop") | "\(.method) \(.content_range)"')
-  pt_match "drop mid-PATCH: the proxy dropped the PATCH for bytes 2097152-" '^PATCH 2097152-3145727$' "$drop"
-  pt_match "drop mid-PATCH: the pusher resumed at byte 2097152" 'resuming at byte 2097152$' "$ERR"
-  pt_ge "drop mid-PATCH: it asked the server where the upload stood (GET ... 204)" \
+  ph_match "drop mid-PATCH: the proxy dropped the PATCH for bytes 2097152-" '^PATCH 2097152-3145727$' "$drop"
+  ph_match "drop mid-PATCH: the pusher resumed at byte 2097152" 'resuming at byte 2097152$' "$ERR"
+  ph_ge "drop mid-PATCH: it asked the server where the upload stood (GET ... 204)" \
     "$(jl ppatch 'select(.method == "GET" and (.path | test("/blobs/uploads/")) and .status == 204) | .path' | grep -c .)" 1
-  pt_eq "drop mid-PATCH: the PATCH for 2097152- was sent again and accepted" 202 \
+  ph_eq "drop mid-PATCH: the PATCH for 2097152- was sent again and accepted" 202 \
     "$(jl ppatch 'select(.method == "PATCH" and (.content_range // "" | startswith("2097152-")) and .fault == null) | .status' | head -n1)"
-  pt_eq "drop mid-PATCH: no new upload session (blobs == POSTs)" "$(grep -c . <<<"$BLOBS")" \
+  ph_eq "drop mid-PATCH: no new upload session (blobs == POSTs)" "$(grep -c . <<<"$BLOBS")" \
     "$(jl ppatch 'select(.method == "POST") | .path' | grep -c .)"
   verify "drop mid-PATCH" bpatch
 fi
@@ -74,7 +74,7 @@ fi
 if fresh up-pkeep && pt_start_proxy pkeep "$UP" --fault drop-once --drop-min $((1 << 20)) --match-range 2097152-; then
   pt_push_ok "drop mid-PATCH on a keep-alive connection: push completes" -v --chunk-size 1M \
     "$IMG_TAR" "localhost:$PORT/$repo:bkeep"
-  pt_eq "drop mid-PATCH on a keep-alive connection: the proxy dropped one PATCH" 1 \
+  ph_eq "drop mid-PATCH on a keep-alive connection: the proxy dropped one PATCH" 1 \
     "$(jl pkeep 'select(.fault == "drop") | .path' | grep -c .)"
   verify "drop mid-PATCH on a keep-alive connection" bkeep
 fi
@@ -83,27 +83,27 @@ fi
 if fresh up-p500 && pt_start_proxy p500 "$UP" --fault manifest-500; then
   # the manifest's digest, from a push that does not go through the proxy
   top=$("$PH" push -q "$IMG_TAR" "localhost:$UP/$repo:probe" 2>"$WORK/probe.err")
-  [[ -n $top ]] || pt_log "probe push failed: $(cat "$WORK/probe.err")"
+  [[ -n $top ]] || ph_log "probe push failed: $(cat "$WORK/probe.err")"
   pt_push_fails "manifest 500: exit 1 with one line" 1 "^packhelper: push: manifest " \
     "$IMG_TAR" "localhost:$PORT/$repo:c500"
-  pt_match "manifest 500: the line names the manifest digest and the tag" \
+  ph_match "manifest 500: the line names the manifest digest and the tag" \
     "manifest $top to localhost:$PORT/$repo:c500" "$LINE"
-  pt_match "manifest 500: the line has the status and the error code" 'HTTP 500 UNKNOWN: injected manifest failure$' "$LINE"
+  ph_match "manifest 500: the line has the status and the error code" 'HTTP 500 UNKNOWN: injected manifest failure$' "$LINE"
   n=$(jl p500 'select(.fault == "500") | .path' | grep -c .)
-  pt_ge "manifest 500: the manifest PUT was retried ($n attempts)" "$n" 2
-  pt_le "manifest 500: ... and given up within 15 s (${MS} ms)" "$MS" 15000
+  ph_ge "manifest 500: the manifest PUT was retried ($n attempts)" "$n" 2
+  ph_le "manifest 500: ... and given up within 15 s (${MS} ms)" "$MS" 15000
   x=$(crane digest --insecure "localhost:$UP/$repo:c500" 2>/dev/null)
-  pt_eq "manifest 500: no tag was created" "(none)" "${x:-(none)}"
+  ph_eq "manifest 500: no tag was created" "(none)" "${x:-(none)}"
 fi
 # ---- (d) blob uploads always 503 (Retry-After: 1)
 if fresh up-p503all && pt_start_proxy p503all "$UP" --fault blob-503; then
   pt_push_fails "blob 503 always: exit 1 with one line" 1 '^packhelper: push: blob sha256:[0-9a-f]{64} ' \
     -j 1 "$IMG_TAR" "localhost:$PORT/$repo:d503"
-  pt_match "blob 503 always: the line has the last status and the registry's code" \
+  ph_match "blob 503 always: the line has the last status and the registry's code" \
     'HTTP 503 UNAVAILABLE: injected: come back later' "$LINE"
   n=$(jl p503all 'select(.fault == "503") | .path' | grep -c .)
   span=$(jl p503all 'select(.fault == "503") | .t' | sed -n '1p;$p' | tr '\n' ' ' | awk '{ printf "%d", ($2 - $1) * 1000 }')
-  pt_ge "blob 503 always: the upload was retried ($n attempts)" "$n" 2
-  pt_ge "blob 503 always: the retries waited for Retry-After: 1 ($n attempts in $span ms)" "$span" $(((n - 1) * 900))
+  ph_ge "blob 503 always: the upload was retried ($n attempts)" "$n" 2
+  ph_ge "blob 503 always: the retries waited for Retry-After: 1 ($n attempts in $span ms)" "$span" $(((n - 1) * 900))
 fi
-pt_finish
+ph_finish

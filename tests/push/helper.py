@@ -1,11 +1,7 @@
 #!/usr/bin/env python3
-"""tests/push/helper.py - small servers and utilities for the pusher tests.
+"""tests/push/helper.py - registry stand-ins for the pusher tests (not packhelper
+servers: those are tests/lib.sh's ph_serve_start; free ports and waiting are there too).
 
-  helper.py port
-      print a free loopback TCP port, chosen outside the kernel's ephemeral
-      range (a busy machine has thousands of TIME-WAIT sockets in it)
-  helper.py wait PORT [SECONDS]
-      wait until 127.0.0.1:PORT accepts a connection (exit 1 on timeout)
   helper.py proxy --port P --upstream HOST:PORT --log FILE [options]
       an HTTP/1.1 reverse proxy in front of a registry that logs every
       request as a JSON line and injects one kind of fault:
@@ -57,7 +53,6 @@ import base64
 import http.client
 import json
 import os
-import random
 import re
 import socket
 import sys
@@ -68,40 +63,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
        "upgrade", "content-length"}
-
-
-def cmd_port(_args):
-    lo, hi = 20000, 32000
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            elo = int(f.read().split()[0])
-            hi = min(hi, elo - 1)
-    except OSError:
-        pass
-    for _ in range(200):
-        p = random.randint(lo, hi)
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", p))  # no SO_REUSEADDR: TIME-WAIT counts as busy
-        except OSError:
-            continue
-        finally:
-            s.close()
-        print(p)
-        return 0
-    print("no free port", file=sys.stderr)
-    return 1
-
-
-def cmd_wait(args):
-    deadline = time.time() + args.seconds
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", args.port), timeout=1).close()
-            return 0
-        except OSError:
-            time.sleep(0.05)
-    return 1
 
 
 class State:
@@ -398,10 +359,6 @@ def cmd_fake(args):
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("port")
-    w = sub.add_parser("wait")
-    w.add_argument("port", type=int)
-    w.add_argument("seconds", type=float, nargs="?", default=10)
     p = sub.add_parser("proxy")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--upstream", required=True)
@@ -424,7 +381,7 @@ def main():
     f.add_argument("--mode", required=True, choices=["garbage", "junk", "endless", "trickle", "stall"])
     f.add_argument("--log", required=True)
     args = ap.parse_args()
-    return {"port": cmd_port, "wait": cmd_wait, "proxy": cmd_proxy, "fake": cmd_fake}[args.cmd](args)
+    return {"proxy": cmd_proxy, "fake": cmd_fake}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -21,12 +21,11 @@
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 pt_init origins
-pt_image || { pt_finish; exit 1; }
-pt_pki || { pt_not_ok "make the test CA and certificate"; pt_finish; exit 1; }
-CA=$WORK/pki/ca.pem
+pt_image
+pt_pki
 TLS=$WORK/pki/server.pem,$WORK/pki/server.key
 USER_=ph-user-$RAND
-PASS_=pw-$(pt_rand)-secret
+PASS_=pw-$(ph_rand)-secret
 B64=$(printf '%s:%s' "$USER_" "$PASS_" | base64 -w0)
 printf '%s\n' "$PASS_" >"$WORK/pass"
 PT_STDIN_FILE=$WORK/pass
@@ -39,12 +38,12 @@ jl() { jq -r "$2" "$WORK/$1.jsonl" 2>/dev/null; }
 no_creds() {
   local n
   n=$(jl "$2" 'select(.authz != null and .authz != "") | .authz' | grep -c .)
-  pt_eq "$1: no Authorization header reached $2" 0 "$n"
-  pt_nofixed "$1: base64(user:password) never reached $2" "$B64" "$WORK/$2.jsonl"
-  pt_nofixed "$1: the password never reached $2" "$PASS_" "$WORK/$2.jsonl"
+  ph_eq "$1: no Authorization header reached $2" 0 "$n"
+  ph_nofixed "$1: base64(user:password) never reached $2" "$B64" "$WORK/$2.jsonl"
+  ph_nofixed "$1: the password never reached $2" "$PASS_" "$WORK/$2.jsonl"
 }
 
-pt_start_ph up || { pt_finish; exit 1; }
+pt_start_ph up || { ph_finish; exit 1; }
 UP=$PORT
 
 # ---- (a) Basic, Location on another host and port
@@ -52,12 +51,12 @@ if pt_start_proxy rec-a "$UP" && P2=$PORT &&
   pt_start_proxy reg-a "$UP" --basic "$USER_:$PASS_" --location-origin "http://127.0.0.1:$P2"; then
   pt_push_ok "(a) Basic registry, uploads on another origin: the push completes" \
     -u "$USER_" --password-stdin "$IMG_TAR" "localhost:$PORT/$repo-a:a"
-  pt_ge "(a) the uploads went to the other origin" \
+  ph_ge "(a) the uploads went to the other origin" \
     "$(jl rec-a 'select(.method == "PUT" or .method == "PATCH") | .path' | grep -c .)" 1
   no_creds "(a)" rec-a
-  pt_ge "(a) the registry itself got the credentials" \
+  ph_ge "(a) the registry itself got the credentials" \
     "$(jl reg-a "select(.authz == \"Basic $B64\" and .status == 202) | .path" | grep -c .)" 1
-  pt_eq "(a) the upstream has the pushed digest" "$DIGEST" "$(crane digest --insecure "localhost:$UP/$repo-a:a" 2>&1)"
+  ph_eq "(a) the upstream has the pushed digest" "$DIGEST" "$(crane digest --insecure "localhost:$UP/$repo-a:a" 2>&1)"
 fi
 
 # ---- (b) Basic, same host, another port
@@ -69,15 +68,14 @@ if pt_start_proxy rec-b "$UP" && P2=$PORT &&
 fi
 
 # ---- (c) Basic, the same server under another host name
-P1=$(pt_port)
-if pt_spawn reg-c "$P1" python3 "$HELPER" proxy --port "$P1" --upstream "127.0.0.1:$UP" \
-  --log "$WORK/reg-c.jsonl" --basic "$USER_:$PASS_" --location-origin "http://127.0.0.1:$P1"; then
+if ph_spawn reg-c python3 "$HELPER" proxy --port {PORT} --upstream "127.0.0.1:$UP" \
+  --log "$WORK/reg-c.jsonl" --basic "$USER_:$PASS_" --location-origin "http://127.0.0.1:{PORT}" && P1=$PORT; then
   pt_push_fails "(c) Location on the same server under another name: one line" 1 \
     "^packhelper: push: .*credentials.*only to the registry" \
     -u "$USER_" --password-stdin "$IMG_TAR" "localhost:$P1/$repo-c:c"
   n=$(jl reg-c "select((.host | startswith(\"127.0.0.1\")) and .authz != \"\") | .path" | grep -c .)
-  pt_eq "(c) no request to 127.0.0.1:$P1 carried credentials" 0 "$n"
-  pt_ge "(c) ... while localhost:$P1 got them" \
+  ph_eq "(c) no request to 127.0.0.1:$P1 carried credentials" 0 "$n"
+  ph_ge "(c) ... while localhost:$P1 got them" \
     "$(jl reg-c "select((.host | startswith(\"localhost\")) and .authz == \"Basic $B64\") | .path" | grep -c .)" 1
 fi
 
@@ -87,7 +85,7 @@ if pt_start_proxy rec-d "$UP" && P2=$PORT &&
   pt_push_fails "(d) HTTPS registry, Location on plain HTTP: refused with one line" 1 \
     "^packhelper: push: .*HTTPS.*plain HTTP.*downgrade" \
     --ca-file "$CA" -u "$USER_" --password-stdin "$IMG_TAR" "localhost:$PORT/$repo-d:d"
-  pt_eq "(d) nothing at all reached the plain-HTTP origin" 0 "$(jl rec-d 'select(.method) | .path' | grep -c .)"
+  ph_eq "(d) nothing at all reached the plain-HTTP origin" 0 "$(jl rec-d 'select(.method) | .path' | grep -c .)"
   no_creds "(d)" rec-d
 fi
 
@@ -111,17 +109,17 @@ if pt_start_proxy rec-f "$UP" --bearer "$USER_:$PASS_" && P2=$PORT &&
 fi
 
 # ---- (g) HTTPS Bearer registry, HTTPS realm on another origin: allowed
-tok=tok-$(pt_rand)$(pt_rand)
+tok=tok-$(ph_rand)$(ph_rand)
 if pt_start_proxy realm-g "$UP" --tls "$TLS" --bearer "$USER_:$PASS_" --token "$tok" && P2=$PORT &&
   pt_start_proxy reg-g "$UP" --tls "$TLS" --bearer "$USER_:$PASS_" --token "$tok" \
     --realm "https://localhost:$P2/token"; then
   pt_push_ok "(g) HTTPS realm on another origin: the push completes" \
     --ca-file "$CA" -u "$USER_" --password-stdin "$IMG_TAR" "localhost:$PORT/$repo-g:g"
-  pt_ge "(g) the realm got the credentials over HTTPS" \
+  ph_ge "(g) the realm got the credentials over HTTPS" \
     "$(jl realm-g "select(.token and .authz == \"Basic $B64\" and .status == 200) | .path" | grep -c .)" 1
-  pt_eq "(g) the token went to the registry only, never to the realm" 0 \
+  ph_eq "(g) the token went to the registry only, never to the realm" 0 \
     "$(jl realm-g 'select(.authz | startswith("Bearer")) | .path' | grep -c .)"
-  pt_eq "(g) the upstream has the pushed digest" "$DIGEST" "$(crane digest --insecure "localhost:$UP/$repo-g:g" 2>&1)"
+  ph_eq "(g) the upstream has the pushed digest" "$DIGEST" "$(crane digest --insecure "localhost:$UP/$repo-g:g" 2>&1)"
 fi
 
 # ---- (h) a Location with user info
@@ -130,4 +128,4 @@ if pt_start_proxy reg-h "$UP" --basic "$USER_:$PASS_" --location-origin "http://
     "^packhelper: push: localhost:$PORT gave a URL packhelper does not follow" \
     -u "$USER_" --password-stdin "$IMG_TAR" "localhost:$PORT/$repo-h:h"
 fi
-pt_finish
+ph_finish

@@ -9,7 +9,7 @@
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 pt_init registries
-pt_image || { pt_finish; exit 1; }
+pt_image
 
 declare -A REGS
 pt_start_ph ph && REGS[packhelper]=localhost:$PORT
@@ -35,21 +35,21 @@ for r in packhelper distribution olareg; do
     [[ $chunk == - ]] || args+=(--chunk-size "$chunk")
     pt_push_ok "$r $name: push exits 0 and prints a digest" "${args[@]}" "$IMG_TAR" "$reg/$ref" || continue
     d=$DIGEST
-    pt_match "$r $name: 'pushed' summary line names the reference" "^pushed $reg/$ref $d in [0-9.]+ s$" "$ERR"
+    ph_match "$r $name: 'pushed' summary line names the reference" "^pushed $reg/$ref $d in [0-9.]+ s$" "$ERR"
     npatch=$(grep -c '^> PATCH ' "$WORK/push.err")
     if [[ $chunk == - ]]; then
-      pt_eq "$r $name: one PATCH (the 18 MiB layer), the rest monolithic PUTs" 1 "$npatch"
+      ph_eq "$r $name: one PATCH (the 18 MiB layer), the rest monolithic PUTs" 1 "$npatch"
     else
-      pt_ge "$r $name: chunked upload with 1 MiB PATCHes" "$npatch" 20
+      ph_ge "$r $name: chunked upload with 1 MiB PATCHes" "$npatch" 20
     fi
-    pt_nomatch "$r $name: no request was retried" 'retrying|resuming' "$ERR"
+    ph_nomatch "$r $name: no request was retried" 'retrying|resuming' "$ERR"
     pt_check_registry "$r $name" "$reg" "$ref" "$d" "$fmt" "$comp"
     pt_check_pull "$r $name" "$reg" "$ref"
     if [[ -z ${SEEN[$name]:-} ]]; then
       SEEN[$name]=$d
     else
-      pt_eq "$r $name: same digest as on the first registry" "${SEEN[$name]}" "$d"
+      ph_eq "$r $name: same digest as on the first registry" "${SEEN[$name]}" "$d"
     fi
   done
 done
-pt_finish
+ph_finish

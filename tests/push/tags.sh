@@ -7,7 +7,7 @@
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 pt_init tags
-pt_image || { pt_finish; exit 1; }
+pt_image
 
 NBLOBS=$(grep -c . <<<"$BLOBS")
 
@@ -47,12 +47,12 @@ for server in distribution packhelper; do
 
   # ---- --mount-from a repository without the blobs (first push to this
   # server, so no repository has them): falls back to uploading
-  mark=$(pt_log_mark "$LOG")
+  mark=$(ph_mark "$LOG")
   pt_push_ok "$server: --mount-from an empty repo falls back to an upload" --mount-from "$base/nothing-here" \
     "$IMG_TAR" "$reg/$base/fallback:1"
-  pt_wait_log "$LOG" "fallback/manifests/1" 5
-  read -r h200 h404 post patch put mnt <<<"$(blob_requests "$(pt_log_since "$LOG" "$mark")" "$base/fallback")"
-  pt_eq "$server: fallback: no mount succeeded, every blob was PUT" "0 $NBLOBS" "$mnt $put"
+  ph_wait_file "$LOG" "fallback/manifests/1" 5 >/dev/null
+  read -r h200 h404 post patch put mnt <<<"$(blob_requests "$(ph_since "$LOG" "$mark")" "$base/fallback")"
+  ph_eq "$server: fallback: no mount succeeded, every blob was PUT" "0 $NBLOBS" "$mnt $put"
   pt_check_pull "$server fallback:1" "$reg" "$base/fallback:1"
 
   # ---- several REFs and --tag
@@ -60,48 +60,48 @@ for server in distribution packhelper; do
     "$IMG_TAR" "$reg/$base/multi-a:one" "$reg/$base/multi-b:two" --tag x1 -t x2 || continue
   d=$DIGEST
   for rt in multi-a:one multi-a:x1 multi-a:x2 multi-b:two multi-b:x1 multi-b:x2; do
-    pt_eq "$server: $rt points at the pushed digest" "$d" "$(crane digest --insecure "$reg/$base/$rt" 2>&1)"
+    ph_eq "$server: $rt points at the pushed digest" "$d" "$(crane digest --insecure "$reg/$base/$rt" 2>&1)"
   done
-  pt_eq "$server: multi-a has exactly the tags one, x1, x2" "one x1 x2" \
+  ph_eq "$server: multi-a has exactly the tags one, x1, x2" "one x1 x2" \
     "$(crane ls --insecure "$reg/$base/multi-a" 2>&1 | sort | tr '\n' ' ' | sed 's/ $//')"
-  pt_eq "$server: two 'pushed' lines, one per REF" 2 "$(grep -c "^pushed $reg/$base/multi-[ab]:\(one\|two\) $d " "$WORK/push.err")"
+  ph_eq "$server: two 'pushed' lines, one per REF" 2 "$(grep -c "^pushed $reg/$base/multi-[ab]:\(one\|two\) $d " "$WORK/push.err")"
   pt_check_pull "$server multi-b:x2" "$reg" "$base/multi-b:x2"
 
   # ---- by digest
   pt_push_ok "$server: push to REPO@DIGEST" "$IMG_TAR" "$reg/$base/bydigest@$d"
-  pt_eq "$server: REPO@DIGEST is served" "$d" "$(crane digest --insecure "$reg/$base/bydigest@$d" 2>&1)"
+  ph_eq "$server: REPO@DIGEST is served" "$d" "$(crane digest --insecure "$reg/$base/bydigest@$d" 2>&1)"
   tags=$(crane ls --insecure "$reg/$base/bydigest" 2>/dev/null)
-  pt_eq "$server: a push by digest makes no tag" "(none)" "${tags:-(none)}"
-  bad=sha256:$(printf x | pt_sha256)
+  ph_eq "$server: a push by digest makes no tag" "(none)" "${tags:-(none)}"
+  bad=sha256:$(printf x | ph_sha256)
   pt_push_fails "$server: push to REPO@ANOTHER-DIGEST fails" 1 "the image's manifest is $d" \
     "$IMG_TAR" "$reg/$base/bydigest2@$bad"
 
   # ---- the second push uploads nothing
-  mark=$(pt_log_mark "$LOG")
+  mark=$(ph_mark "$LOG")
   pt_push_ok "$server: second push of the same image (-v)" -v "$IMG_TAR" "$reg/$base/multi-a:again"
-  pt_wait_log "$LOG" "manifests/again" 5
-  read -r h200 h404 post patch put mnt <<<"$(blob_requests "$(pt_log_since "$LOG" "$mark")" "$base/multi-a")"
-  pt_eq "$server: second push: server log has HEAD 200 for all $NBLOBS blobs, no 404" "$NBLOBS 0" "$h200 $h404"
-  pt_eq "$server: second push: server log has no POST/PATCH/PUT on blobs" "0 0 0" "$post $patch $put"
-  pt_eq "$server: second push: -v shows no upload request" 0 \
+  ph_wait_file "$LOG" "manifests/again" 5 >/dev/null
+  read -r h200 h404 post patch put mnt <<<"$(blob_requests "$(ph_since "$LOG" "$mark")" "$base/multi-a")"
+  ph_eq "$server: second push: server log has HEAD 200 for all $NBLOBS blobs, no 404" "$NBLOBS 0" "$h200 $h404"
+  ph_eq "$server: second push: server log has no POST/PATCH/PUT on blobs" "0 0 0" "$post $patch $put"
+  ph_eq "$server: second push: -v shows no upload request" 0 \
     "$(grep -cE '^> (POST|PATCH|PUT) /v2/[^ ]+/blobs/' "$WORK/push.err")"
-  pt_eq "$server: second push: -v shows $NBLOBS HEADs" "$NBLOBS" "$(grep -cE '^> HEAD /v2/[^ ]+/blobs/sha256:' "$WORK/push.err")"
-  pt_eq "$server: multi-a:again is the same digest" "$d" "$(crane digest --insecure "$reg/$base/multi-a:again" 2>&1)"
+  ph_eq "$server: second push: -v shows $NBLOBS HEADs" "$NBLOBS" "$(grep -cE '^> HEAD /v2/[^ ]+/blobs/sha256:' "$WORK/push.err")"
+  ph_eq "$server: multi-a:again is the same digest" "$d" "$(crane digest --insecure "$reg/$base/multi-a:again" 2>&1)"
 
   # ---- cross-repository mount
-  mark=$(pt_log_mark "$LOG")
+  mark=$(ph_mark "$LOG")
   pt_push_ok "$server: push to another repo with --mount-from" --mount-from "$base/multi-a" \
     "$IMG_TAR" "$reg/$base/mounted:1"
-  pt_wait_log "$LOG" "mounted/manifests/1" 5
-  since=$(pt_log_since "$LOG" "$mark")
+  ph_wait_file "$LOG" "mounted/manifests/1" 5 >/dev/null
+  since=$(ph_since "$LOG" "$mark")
   read -r h200 h404 post patch put mnt <<<"$(blob_requests "$since" "$base/mounted")"
-  pt_eq "$server: mount: $NBLOBS POST ?mount=..&from=$base/multi-a answered 201" "$NBLOBS" "$mnt"
-  pt_eq "$server: mount: every mount names the source repo" "$NBLOBS" \
+  ph_eq "$server: mount: $NBLOBS POST ?mount=..&from=$base/multi-a answered 201" "$NBLOBS" "$mnt"
+  ph_eq "$server: mount: every mount names the source repo" "$NBLOBS" \
     "$(grep -cE "\"POST /v2/$base/mounted/blobs/uploads/\?mount=sha256:[0-9a-f]{64}&from=$base/multi-a[ \"].* 201 " <<<"$since")"
-  pt_eq "$server: mount: no upload session, PATCH or PUT" "0 0 0" "$post $patch $put"
-  pt_eq "$server: mounted:1 is the same digest" "$d" "$(crane digest --insecure "$reg/$base/mounted:1" 2>&1)"
-  pt_eq "$server: mounted:1 config is the image ID" "$IMG_ID" \
-    "sha256:$(crane config --insecure "$reg/$base/mounted:1" 2>/dev/null | pt_sha256)"
+  ph_eq "$server: mount: no upload session, PATCH or PUT" "0 0 0" "$post $patch $put"
+  ph_eq "$server: mounted:1 is the same digest" "$d" "$(crane digest --insecure "$reg/$base/mounted:1" 2>&1)"
+  ph_eq "$server: mounted:1 config is the image ID" "$IMG_ID" \
+    "sha256:$(crane config --insecure "$reg/$base/mounted:1" 2>/dev/null | ph_sha256)"
 
 done
-pt_finish
+ph_finish

@@ -11,9 +11,8 @@
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 pt_init tls
-pt_image || { pt_finish; exit 1; }
-pt_pki || { pt_not_ok "make the test CA and certificate"; pt_finish; exit 1; }
-CA=$WORK/pki/ca.pem
+pt_image
+pt_pki
 repo=push-$RAND/tls
 
 # ---- docker-registry over TLS
@@ -21,12 +20,12 @@ if pt_start_dist dist tls; then
   reg=localhost:$PORT
   pt_push_ok "TLS: push with --ca-file" --ca-file "$CA" "$IMG_TAR" "$reg/$repo:ca"
   d=$DIGEST
-  pt_eq "TLS: the registry serves the pushed digest" "$d" "$(crane digest --insecure "$reg/$repo:ca" 2>&1)"
-  pt_eq "TLS: the config is the image ID" "$IMG_ID" "sha256:$(crane config --insecure "$reg/$repo:ca" 2>/dev/null | pt_sha256)"
+  ph_eq "TLS: the registry serves the pushed digest" "$d" "$(crane digest --insecure "$reg/$repo:ca" 2>&1)"
+  ph_eq "TLS: the config is the image ID" "$IMG_ID" "sha256:$(crane config --insecure "$reg/$repo:ca" 2>/dev/null | ph_sha256)"
   pt_push_fails "TLS: without --ca-file the push fails with one certificate line" 1 \
     "^packhelper: push: $reg: certificate not trusted .*--ca-file" "$IMG_TAR" "$reg/$repo:noca"
   pt_push_ok "TLS: --insecure accepts the certificate" --insecure "$IMG_TAR" "$reg/$repo:insecure"
-  pt_eq "TLS: --insecure push gives the same digest" "$d" "$DIGEST"
+  ph_eq "TLS: --insecure push gives the same digest" "$d" "$DIGEST"
   SSL_CERT_FILE=$CA pt_push_ok "TLS: SSL_CERT_FILE is honoured like --ca-file" "$IMG_TAR" "$reg/$repo:envca"
   # a name the certificate does not carry (mapped to 127.0.0.1, not loopback by name)
   other=ph-push-tls-$RAND.example
@@ -37,8 +36,8 @@ if pt_start_dist dist tls; then
   # BearSSL cannot check a certificate against an IP address
   pt_push_fails "TLS: an IP address with --ca-file fails with one line naming the IP limitation" 1 \
     "IP address" --ca-file "$CA" "$IMG_TAR" "127.0.0.1:$PORT/$repo:ip"
-  pt_nomatch "TLS: ... and does not tell the user to pass the --ca-file they passed" 'pass --ca-file' "$LINE"
-  pt_eq "TLS: every tag pushed over TLS is there" "ca envca insecure" \
+  ph_nomatch "TLS: ... and does not tell the user to pass the --ca-file they passed" 'pass --ca-file' "$LINE"
+  ph_eq "TLS: every tag pushed over TLS is there" "ca envca insecure" \
     "$(crane ls --insecure "$reg/$repo" 2>&1 | sort | tr '\n' ' ' | sed 's/ $//')"
 fi
 
@@ -47,32 +46,31 @@ if pt_start_ph plain; then
   name=ph-test-registry-$RAND.example
   if pt_hosts_add "$name"; then
     reg=$name:$PORT
-    mark=$(pt_log_mark "$WORK/plain.log")
+    mark=$(ph_mark "$WORK/plain.log")
     pt_push_fails "non-loopback name, plain-HTTP server, no --insecure: fails (TLS)" 1 \
       "^packhelper: push: $reg: .*(TLS|SSL|HTTPS|https)" "$IMG_TAR" "$reg/$repo:plain"
     sleep 0.2
-    pt_nomatch "non-loopback name: no HTTP request reached the server (no fallback to HTTP)" \
-      '"(GET|HEAD|POST|PUT|PATCH) /v2' "$(pt_log_since "$WORK/plain.log" "$mark")"
-    pt_match "non-loopback name: the line says the server may speak plain HTTP (--insecure)" \
+    ph_nomatch "non-loopback name: no HTTP request reached the server (no fallback to HTTP)" \
+      '"(GET|HEAD|POST|PUT|PATCH) /v2' "$(ph_since "$WORK/plain.log" "$mark")"
+    ph_match "non-loopback name: the line says the server may speak plain HTTP (--insecure)" \
       'insecure|plain HTTP|not TLS|not speak TLS' "$LINE"
     pt_push_ok "non-loopback name with --insecure: plain HTTP works" --insecure "$IMG_TAR" "$reg/$repo:plain"
-    pt_wait_log "$WORK/plain.log" "manifests/plain" 5
-    pt_match "non-loopback name with --insecure: the server saw the push over HTTP" \
+    ph_wait_file "$WORK/plain.log" "manifests/plain" 5 >/dev/null
+    ph_match "non-loopback name with --insecure: the server saw the push over HTTP" \
       "\"PUT /v2/$repo/manifests/plain\" 201" "$(cat "$WORK/plain.log")"
-    pt_eq "non-loopback name with --insecure: the digest is the registry's" "$DIGEST" \
+    ph_eq "non-loopback name with --insecure: the digest is the registry's" "$DIGEST" \
       "$(crane digest --insecure "localhost:$PORT/$repo:plain" 2>&1)"
   fi
 fi
 
 # ---- TLS 1.3 only
-port=$(pt_port)
-if pt_spawn s_server "$port" openssl s_server -tls1_3 -accept "$port" -cert "$WORK/pki/server.pem" \
+if ph_spawn s_server openssl s_server -tls1_3 -accept {PORT} -cert "$WORK/pki/server.pem" \
   -key "$WORK/pki/server.key" -www </dev/null; then
-  pt_push_fails "TLS 1.3-only server: fails with one line" 1 "^packhelper: push: localhost:$port: " \
-    --ca-file "$CA" "$IMG_TAR" "localhost:$port/$repo:tls13"
-  pt_match "TLS 1.3-only server: the line says TLS 1.3 / BearSSL" 'TLS 1\.3.*BearSSL|BearSSL.*TLS 1\.3' "$LINE"
-  pt_log "TLS 1.3-only server: the pusher said: $LINE"
+  pt_push_fails "TLS 1.3-only server: fails with one line" 1 "^packhelper: push: localhost:$PORT: " \
+    --ca-file "$CA" "$IMG_TAR" "localhost:$PORT/$repo:tls13"
+  ph_match "TLS 1.3-only server: the line says TLS 1.3 / BearSSL" 'TLS 1\.3.*BearSSL|BearSSL.*TLS 1\.3' "$LINE"
+  ph_log "TLS 1.3-only server: the pusher said: $LINE"
 else
-  pt_not_ok "start openssl s_server -tls1_3"
+  ph_not_ok "start openssl s_server -tls1_3"
 fi
-pt_finish
+ph_finish

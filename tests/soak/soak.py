@@ -17,8 +17,10 @@ operation to its events file:  "T_START T_END CLIENT OP RESULT DETAIL"):
   verify REG STORE WORK                    the final checks (prints ok / not ok lines)
   report WORK                              per-client figures from the events files
 
-Only the standard library.  Every socket has a timeout; nothing connects
-anywhere but REG, which must be a loopback address.
+Only the standard library and tests/e2e/phtest.py (hashes, media types, raw
+response heads).  Every socket has a timeout; nothing connects anywhere but REG,
+which must be a loopback address.  The server itself is started by run.sh
+(tests/lib.sh's ph_serve_start).
 """
 import hashlib
 import http.client
@@ -29,20 +31,16 @@ import socket
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from phtest import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, read_head, sha256  # noqa: E402
+
 ACCEPT = ",".join([
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
 ])
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 TIMEOUT = float(os.environ.get("SOAK_IO_TIMEOUT", "60"))
-
-
-def sha256(b):
-    return "sha256:" + hashlib.sha256(b).hexdigest()
 
 
 def split_reg(reg):
@@ -151,26 +149,6 @@ def raw_connect(reg, rcvbuf=None, timeout=TIMEOUT):
     s.settimeout(timeout)
     s.connect((host, port))
     return s
-
-
-def read_head(s):
-    """Read a response head from a raw socket: (status, headers, leftover bytes)."""
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = s.recv(4096)
-        if not chunk:
-            raise ConnectionError("EOF in response head")
-        buf += chunk
-        if len(buf) > 65536:
-            raise ConnectionError("response head too long")
-    head, _, rest = buf.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    hdrs = {}
-    for ln in lines[1:]:
-        k, _, v = ln.partition(":")
-        hdrs[k.strip().lower()] = v.strip()
-    return status, hdrs, rest
 
 
 def deadline_sleep(deadline, secs):

@@ -8,7 +8,7 @@ import tempfile
 import unittest
 
 import test_import as ti
-from phtest import BIN, Server, free_port
+from phtest import BIN, OCI_MANIFEST, Server, free_port
 
 
 class TestPushTmpdir(unittest.TestCase):
@@ -39,7 +39,7 @@ class TestPushTmpdir(unittest.TestCase):
         p = self.push(self.srv.port, "--compression", "gzip", "-", stdin_path=self.tar)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(self.srv.req("GET", "/v2/push/app/manifests/v1",
-                                      headers={"Accept": ti.MT_MANIFEST}).status, 200)
+                                      headers={"Accept": OCI_MANIFEST}).status, 200)
         self.assertTmpdirEmpty("after a push from stdin")
 
     def test_push_of_a_file_leaves_nothing(self):

@@ -7,19 +7,19 @@
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 pt_init errors
-pt_image || { pt_finish; exit 1; }
-pt_start_ph reg || { pt_finish; exit 1; }
+pt_image || { ph_finish; exit 1; }
+pt_start_ph reg || { ph_finish; exit 1; }
 REG=localhost:$PORT
 repo=push-$RAND/errors
 
 # ---- broken sources: exit 1, one line
 size=$(stat -c %s "$IMG_TAR")
 head -c $((size / 2)) "$IMG_TAR" >"$WORK/truncated.tar"
-mark=$(pt_log_mark "$WORK/reg.log")
+mark=$(ph_mark "$WORK/reg.log")
 pt_push_fails "truncated tarball: exit 1, one line" 1 '^packhelper: push: .*[Tt]runcated' \
   "$WORK/truncated.tar" "$REG/$repo:trunc"
 sleep 0.1
-pt_nomatch "truncated tarball: nothing was sent to the registry" '"(POST|PUT|PATCH) ' "$(pt_log_since "$WORK/reg.log" "$mark")"
+ph_nomatch "truncated tarball: nothing was sent to the registry" '"(POST|PUT|PATCH) ' "$(ph_since "$WORK/reg.log" "$mark")"
 head -c 300 /dev/urandom >"$WORK/garbage.tar"
 pt_push_fails "random bytes as SRC: exit 1, one line naming the file" 1 "^packhelper: push: .*garbage\.tar" \
   "$WORK/garbage.tar" "$REG/$repo:garbage"
@@ -42,29 +42,29 @@ for opt in "--jobs 0" "--jobs 65" "--jobs 4x" "--jobs 0x4" "--jobs +4" "--compre
   pt_push_fails "bad option '$opt': exit 2, one line" 2 '^packhelper: push: ' $opt "$IMG_TAR" "$REG/$repo:opt"
 done
 pt_push "$IMG_TAR"
-pt_eq "no REF: exit 2" 2 "$RC"
-pt_match "no REF: says what is missing" '^packhelper: push: need SRC and at least one REF' "$ERR"
+ph_eq "no REF: exit 2" 2 "$RC"
+ph_match "no REF: says what is missing" '^packhelper: push: need SRC and at least one REF' "$ERR"
 pt_push --no-such-option "$IMG_TAR" "$REG/$repo:x"
-pt_eq "unknown option: exit 2" 2 "$RC"
+ph_eq "unknown option: exit 2" 2 "$RC"
 pt_push_fails "--password-stdin without --username: exit 2" 2 'needs --username' --password-stdin "$IMG_TAR" "$REG/$repo:x"
 pt_push_fails "--password-stdin with SRC '-': exit 2" 2 'stdin' -u someone --password-stdin - "$REG/$repo:x"
 pt_push_fails "--ca-file that does not exist: exit 2" 2 "no-ca-$RAND\.pem" --ca-file "$WORK/no-ca-$RAND.pem" "$IMG_TAR" "$REG/$repo:x"
 
 # ---- unreachable registries: exit 1, one clear line, no long hang
-port=$(pt_port)
+port=$(ph_free_port)
 pt_push_fails "nothing listening on localhost:$port: exit 1, one line" 1 \
   "^packhelper: push: .*localhost.*$port.*([Cc]onnect|refused)" "$IMG_TAR" "localhost:$port/$repo:x"
-pt_le "nothing listening: gives up within 10 s (${MS} ms)" "$MS" 10000
+ph_le "nothing listening: gives up within 10 s (${MS} ms)" "$MS" 10000
 pt_push_fails "unresolvable host: exit 1, one line" 1 "^packhelper: push: .*ph-nonexistent-$RAND\.invalid.*[Rr]esolve" \
   "$IMG_TAR" "ph-nonexistent-$RAND.invalid:5000/$repo:x"
-pt_le "unresolvable host: fails fast (${MS} ms)" "$MS" 5000
+ph_le "unresolvable host: fails fast (${MS} ms)" "$MS" 5000
 # a loopback HTTP server that is not a registry (the proxy with its upstream
 # down answers every request 502): not taken as a registry, and the line says
 # what GET /v2/ answered rather than blaming TLS
-if pt_start_proxy notreg "$(pt_port)"; then
+if pt_start_proxy notreg "$(ph_free_port)"; then
   pt_push_fails "a loopback HTTP server that is not a registry: exit 1, one line" 1 \
     "^packhelper: push: localhost:$PORT" "$IMG_TAR" "localhost:$PORT/$repo:x"
-  pt_match "not a registry: the line says GET /v2/ was not a registry's answer" \
+  ph_match "not a registry: the line says GET /v2/ was not a registry's answer" \
     'registry|/v2/.*(502|HTTP)' "$LINE"
 fi
 
@@ -73,11 +73,11 @@ if pt_start_proxy p400 "${REG#*:}" --fault blob-400; then
   pt_push_fails "blob rejected (400 DIGEST_INVALID): exit 1, one line" 1 '^packhelper: push: blob ' \
     "$IMG_TAR" "localhost:$PORT/$repo:rejected"
   d=$(grep -Eo 'blob sha256:[0-9a-f]{64}' <<<"$LINE" | cut -d' ' -f2)
-  pt_match "blob rejected: the line names one of the image's blobs" "^${d:-none}$" "$BLOBS"
-  pt_match "blob rejected: the line has the HTTP status and the registry's code and message" \
+  ph_match "blob rejected: the line names one of the image's blobs" "^${d:-none}$" "$BLOBS"
+  ph_match "blob rejected: the line has the HTTP status and the registry's code and message" \
     'HTTP 400 DIGEST_INVALID: provided digest did not match uploaded content$' "$LINE"
-  pt_match "blob rejected: the line names the registry and repository" "to localhost:$PORT/$repo" "$LINE"
+  ph_match "blob rejected: the line names the registry and repository" "to localhost:$PORT/$repo" "$LINE"
   x=$(crane digest --insecure "$REG/$repo:rejected" 2>/dev/null)
-  pt_eq "blob rejected: no manifest was pushed" "(none)" "${x:-(none)}"
+  ph_eq "blob rejected: no manifest was pushed" "(none)" "${x:-(none)}"
 fi
-pt_finish
+ph_finish

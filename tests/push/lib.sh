@@ -49,18 +49,6 @@ pt__rmi_pulled() {
   [[ -z $ids ]] || docker rmi $ids
 }
 
-# The generic names tests/push/errors.sh still uses (it is being edited on
-# another branch): the same functions as tests/lib.sh's. Drop once it uses
-# the ph_ names.
-pt_finish() { ph_finish; }
-pt_eq() { ph_eq "$@"; }
-pt_match() { ph_match "$@"; }
-pt_nomatch() { ph_nomatch "$@"; }
-pt_le() { ph_le "$@"; }
-pt_port() { ph_free_port; }
-pt_log_mark() { ph_mark "$@"; }
-pt_log_since() { ph_since "$@"; }
-
 # pt_start_ph NAME : packhelper serve (tests/lib.sh's ph_serve_start: store
 # $WORK/NAME.store, log $WORK/NAME.log); a failure to start is a failed check
 pt_start_ph() { ph_serve_start "$@" || { ph_not_ok "start packhelper serve ($1)"; return 1; }; }

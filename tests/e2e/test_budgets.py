@@ -55,6 +55,29 @@ def connect_from(srv, source, timeout=5.0):
     return s
 
 
+def hold_served(test, n):
+    """n connections that each got 200 for GET /v2/ and stay open."""
+    held = []
+    for _ in range(n):
+        c = RawConn(test.srv)
+        c.send(GET_BASE)
+        test.assertEqual(c.read_response().status, 200)
+        held.append(c)
+    return held
+
+
+def answers(srv, timeout=5.0):
+    """Does a new connection get 200 for GET /v2/?"""
+    c = RawConn(srv, timeout=timeout)
+    try:
+        c.send(GET_BASE)
+        return c.read_response().status == 200
+    except (OSError, EOFError):
+        return False
+    finally:
+        c.close()
+
+
 def read_response(s):
     status, headers, rest = read_head(s)
     n = int(headers.get("content-length", "0"))
@@ -191,13 +214,8 @@ class TestPerPeerConnections(ServerTest):
     server_args = ("--max-conns-per-peer", "5")
 
     def test_sixth_connection_from_one_peer_gets_429_others_still_served(self):
-        mine = []
+        mine = hold_served(self, 5)
         try:
-            for _ in range(5):
-                c = RawConn(self.srv)
-                c.send(GET_BASE)
-                self.assertEqual(c.read_response().status, 200)
-                mine.append(c)
             extra = RawConn(self.srv)
             r = extra.read_response()
             self.assertEqual(r.status, 429)
@@ -216,16 +234,7 @@ class TestPerPeerConnections(ServerTest):
             # one of mine goes: a new one from the same peer is let in
             mine.pop().close()
 
-            def admitted():
-                c = RawConn(self.srv)
-                try:
-                    c.send(GET_BASE)
-                    return c.read_response().status == 200
-                except (OSError, EOFError):
-                    return False
-                finally:
-                    c.close()
-            self.assertTrue(wait_for(admitted, timeout=3))
+            self.assertTrue(wait_for(lambda: answers(self.srv), timeout=3))
         finally:
             for c in mine:
                 c.close()
@@ -236,13 +245,8 @@ class TestConnectionLimit(ServerTest):
     server_args = ("--max-conns", "8")
 
     def test_ninth_connection_is_refused_with_503_and_the_server_keeps_serving(self):
-        held = []
+        held = hold_served(self, 8)
         try:
-            for _ in range(8):
-                c = RawConn(self.srv)
-                c.send(GET_BASE)
-                self.assertEqual(c.read_response().status, 200)
-                held.append(c)
             t0 = cpu_seconds(self.srv)
             for _ in range(200):
                 c = RawConn(self.srv)
@@ -320,16 +324,7 @@ class TestOutOfDescriptors(ServerTest):
                 c.close()
             del held[:10]
 
-            def served():
-                c = RawConn(self.srv, timeout=2)
-                try:
-                    c.send(GET_BASE)
-                    return c.read_response().status == 200
-                except (OSError, EOFError):
-                    return False
-                finally:
-                    c.close()
-            self.assertTrue(wait_for(served, timeout=5))
+            self.assertTrue(wait_for(lambda: answers(self.srv, timeout=2), timeout=5))
         finally:
             for c in held:
                 c.close()

@@ -61,6 +61,7 @@ ph_cleanup() { PH_CLEANUP+=("$*"); }
 
 ph__exit() {
   local rc=$? i
+  rm -f "$PH_MISSING"
   for ((i = ${#PH_CLEANUP[@]} - 1; i >= 0; i--)); do
     eval "${PH_CLEANUP[i]}" >/dev/null 2>&1 || true
   done
@@ -78,7 +79,21 @@ trap 'exit 130' INT TERM HUP
 ph_ok() { PH_PASS=$((PH_PASS + 1)); printf 'ok - %s\n' "$*"; }
 ph_not_ok() { PH_FAIL=$((PH_FAIL + 1)); printf 'not ok - %s\n' "$*"; }
 
+# A call to a helper that does not exist (a renamed check, a typo) must fail
+# the suite, not drop its check without a word.  Bash runs this handler in a
+# subshell, so it leaves its mark in a file that ph_finish counts.
+PH_MISSING=$(mktemp "${TMPDIR:-/tmp}/ph-missing.XXXXXX")
+command_not_found_handle() {
+  printf 'not ok - command not found: %s\n' "$1" >&2
+  printf '%s\n' "$1" >>"$PH_MISSING"
+  return 127
+}
+
 ph_finish() {
+  local missing
+  missing=$(wc -l <"$PH_MISSING" 2>/dev/null || echo 0)
+  rm -f "$PH_MISSING"
+  PH_FAIL=$((PH_FAIL + missing))
   printf '%s: %d passed, %d failed\n' "$PH_NAME" "$PH_PASS" "$PH_FAIL"
   [[ $PH_FAIL -eq 0 ]]
 }

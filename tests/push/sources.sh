@@ -21,11 +21,11 @@ ph_eq "-q: nothing on stderr" "(empty)" "${ERR:-(empty)}"
 # redrawn in place, every blob "pushed" in the last drawing
 script -qec "$PH push $IMG_TAR $REG/$repo-tty:tty" /dev/null </dev/null >"$WORK/tty.out" 2>&1
 rc=$?
-pt_eq "TTY: exit 0" 0 "$rc"
-pt_match "TTY: the table is drawn in place (clear-line escapes)" $'\e\\[2K' "$(cat "$WORK/tty.out")"
+ph_eq "TTY: exit 0" 0 "$rc"
+ph_match "TTY: the table is drawn in place (clear-line escapes)" $'\e\\[2K' "$(cat "$WORK/tty.out")"
 last=$(tr -d '\r' <"$WORK/tty.out" | sed 's/\x1b\[[0-9]*[AK]/\n/g' | grep -E '^sha256:[0-9a-f]{12} ' | tail -n "$(wc -l <<<"$BLOBS")")
 for b in $BLOBS; do
-  pt_match "TTY: the last drawing shows ${b:0:19} pushed, all its MiB" "^${b:0:19} pushed +([0-9.]+) / \\1 MiB" "$last"
+  ph_match "TTY: the last drawing shows ${b:0:19} pushed, all its MiB" "^${b:0:19} pushed +([0-9.]+) / \\1 MiB" "$last"
 done
 
 # ---- stdin

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -627,22 +628,73 @@ int source_fetch(struct source *src, char *err, size_t cap)
 
 /* ---- directories ---- */
 
-/* Open name below dirfd without following any symlink on the way (Linux
- * openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), so a layout directory
- * cannot point the reader elsewhere; kernels before 5.6 get O_NOFOLLOW on
- * the last component, names being already free of "..".  O_NONBLOCK: a
- * FIFO put where a file should be must not block the open. */
+/* Open name below dirfd without following any symlink on the way, so a
+ * layout directory cannot point the reader elsewhere: openat2 with
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS where the kernel has it (5.6+), else
+ * a walk one component at a time with O_NOFOLLOW (kernels without openat2,
+ * seccomp profiles that refuse it, qemu user mode).  Names are already free
+ * of ".." and not absolute.  PACKHELPER_NO_OPENAT2=1 forces the walk (tests).
+ * O_NONBLOCK: a FIFO put where a file should be must not block the open. */
+static int open_walk(int dirfd, const char *name)
+{
+	char comp[NAME_MAX + 1];
+	int cur = dirfd;
+	const char *p = name;
+
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		int next;
+		if (n == 0 || n > NAME_MAX) {
+			if (cur != dirfd)
+				close(cur);
+			errno = n ? ENAMETOOLONG : ENOENT;
+			return -1;
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		/* O_NOFOLLOW makes a symlink ELOOP, on a directory as on a file */
+		next = openat(cur, comp, slash ? O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
+					      : O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		if (next < 0 && errno == ENOTDIR && slash) {
+			/* with O_DIRECTORY a symlink is ENOTDIR: say ELOOP, as openat2 does */
+			struct stat sb;
+			if (fstatat(cur, comp, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(sb.st_mode))
+				errno = ELOOP;
+			else
+				errno = ENOTDIR;
+		}
+		if (cur != dirfd) {
+			int e = errno;
+			close(cur);
+			errno = e;
+		}
+		if (next < 0 || !slash)
+			return next;
+		cur = next;
+		p = slash + 1;
+	}
+}
+
 static int open_beneath(int dirfd, const char *name)
 {
-#if defined(__x86_64__)
-	struct {
-		uint64_t flags, mode, resolve;
-	} how = { O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0, 0x08 /* BENEATH */ | 0x04 /* NO_SYMLINKS */ };
-	long fd = syscall(437 /* openat2 */, dirfd, name, &how, sizeof how);
-	if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
-		return (int)fd;
+#ifdef SYS_openat2
+	static int no_openat2 = -1;
+	if (no_openat2 < 0) {
+		const char *v = getenv("PACKHELPER_NO_OPENAT2");
+		no_openat2 = v && v[0] == '1';
+	}
+	if (!no_openat2) {
+		struct {
+			uint64_t flags, mode, resolve;
+		} how = { O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0,
+			  0x08 /* RESOLVE_BENEATH */ | 0x04 /* RESOLVE_NO_SYMLINKS */ };
+		long fd = syscall(SYS_openat2, dirfd, name, &how, sizeof how);
+		if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
+			return (int)fd;
+	}
 #endif
-	return openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	return open_walk(dirfd, name);
 }
 
 /* Copy name from the directory into the table (names are clean: no "..",

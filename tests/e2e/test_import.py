@@ -50,9 +50,9 @@ def make_layout(root, tag="v1"):
     return mb
 
 
-def run_import(src, ref, store, timeout=None, stdin=None):
+def run_import(src, ref, store, timeout=None, stdin=None, env=None):
     return subprocess.run([BIN, "import", src, ref, "--root", store], capture_output=True, text=True,
-                          timeout=timeout, stdin=stdin)
+                          timeout=timeout, stdin=stdin, env=dict(os.environ, **(env or {})))
 
 
 def make_nested(root, levels, fanout, tag="v1"):
@@ -217,6 +217,21 @@ class TestImport(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
         self.assertIn("symlink", r.stderr)
+
+    def test_symlinked_blobs_directory_is_refused_without_openat2(self):
+        # where openat2 is missing (kernels before 5.6, seccomp, qemu user
+        # mode) the component walk must hold the same line
+        real = os.path.join(self.tmp, "elsewhere")
+        shutil.move(os.path.join(self.layout, "blobs"), real)
+        os.symlink(real, os.path.join(self.layout, "blobs"))
+        r = run_import(self.layout, "lay/evil:v1", self.store, env={"PACKHELPER_NO_OPENAT2": "1"})
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertIn("symlink", r.stderr)
+
+    def test_layout_directory_imports_without_openat2(self):
+        r = run_import(self.layout, "lay/walk:v1", self.store, env={"PACKHELPER_NO_OPENAT2": "1"})
+        self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_blob_that_lies_about_its_digest_is_refused_and_nothing_is_served(self):
         blobs = os.path.join(self.layout, "blobs", "sha256")

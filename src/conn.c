@@ -245,14 +245,23 @@ void conn_begin(struct conn *c, int status)
 
 static void respond_plain(struct conn *c, int status, const char *code, const char *msg);
 
+#define REQUEST_BUFFERS_FULL "server busy: request buffers are full, retry"
+#define RESPONSE_BUFFERS_FULL "server busy: response buffers are full, retry"
+
+/* A server-wide budget is spent: 503 UNAVAILABLE with Retry-After, then close. */
+static void respond_unavailable(struct conn *c, const char *why)
+{
+	conn_stage(c, "Retry-After: 1");
+	respond_plain(c, 503, "UNAVAILABLE", why);
+}
+
 /* The head is queued but its body cannot follow: take the head back and
  * answer 503 instead, so no head ever promises bytes that do not come. */
 static void end_unavailable(struct conn *c, const char *why)
 {
 	c->out.len = c->head_start;
 	c->staged.len = 0;
-	conn_stage(c, "Retry-After: 1");
-	respond_plain(c, 503, "UNAVAILABLE", why);
+	respond_unavailable(c, why);
 }
 
 /* Content-Type and Content-Length; 0, or -1 when out has no room. */
@@ -303,7 +312,7 @@ void conn_end(struct conn *c, const char *content_type, const char *body, size_t
 		return;
 	}
 	if (over_budget(c, len) || !(b = bytes_new(body, len))) {
-		end_unavailable(c, "server busy: response buffers are full, retry");
+		end_unavailable(c, RESPONSE_BUFFERS_FULL);
 		return;
 	}
 	end_with(c, content_type, b, 1);
@@ -329,7 +338,7 @@ void conn_end_buf(struct conn *c, const char *content_type, struct buf *body)
 	}
 	if (over_budget(c, len)) {
 		free(p);
-		end_unavailable(c, "server busy: response buffers are full, retry");
+		end_unavailable(c, RESPONSE_BUFFERS_FULL);
 		return;
 	}
 	if (!(b = bytes_adopt(p, len))) {
@@ -525,8 +534,7 @@ static void body_finish(struct conn *c, int status)
 	if (status != CONN_BODY_OK)
 		c->close_after = 1;
 	if (status == CONN_BODY_BUSY) {
-		conn_stage(c, "Retry-After: 1");
-		respond_plain(c, 503, "UNAVAILABLE", "server busy: request buffers are full, retry");
+		respond_unavailable(c, REQUEST_BUFFERS_FULL);
 		done = NULL;
 	}
 	if (done && mode != BODY_DISCARD)
@@ -541,9 +549,7 @@ void conn_read_body_mem(struct conn *c, size_t max, conn_body_fn *done)
 	    over_budget(c, c->chunked ? OUT_INLINE : (size_t)c->content_length)) {
 		/* refuse before any 100 Continue invites the body */
 		c->body_taken = 1;
-		c->close_after = 1;
-		conn_stage(c, "Retry-After: 1");
-		respond_plain(c, 503, "UNAVAILABLE", "server busy: request buffers are full, retry");
+		respond_unavailable(c, REQUEST_BUFFERS_FULL);
 		return;
 	}
 	if (!c->chunked && c->content_length > 0 && (uint64_t)c->content_length > max) {

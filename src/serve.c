@@ -174,9 +174,9 @@ static void refuse(int fd, int status, const char *code, const char *msg)
 	 * throws away this answer before the client reads it */
 	for (int i = 0; i < 4 && recv(fd, junk, sizeof junk, MSG_DONTWAIT) > 0; i++)
 		;
-	if (n > 0 && (size_t)n < sizeof resp && send(fd, resp, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-		/* nothing more to do for a client that is gone */
-	}
+	/* a client that is already gone needs nothing more */
+	if (n > 0 && (size_t)n < sizeof resp)
+		(void)send(fd, resp, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	shutdown(fd, SHUT_WR);
 	close(fd);
 }

@@ -31,6 +31,9 @@ PH_KEEP_FAILED=${PH_KEEP_FAILED:-}
 PH=${PACKHELPER:-$PH_ROOT/build/packhelper}
 PH_ACCEPT='application/vnd.oci.image.manifest.v1+json,application/vnd.oci.image.index.v1+json,application/vnd.docker.distribution.manifest.v2+json,application/vnd.docker.distribution.manifest.list.v2+json'
 
+# linux/arm64 under qemu: ph_binfmt_up (tests/binfmt.sh)
+source "$PH_LIB/binfmt.sh"
+
 ph_log() { printf '# %s\n' "$*" >&2; }
 # random lowercase hex (valid in repository names, tags and host names)
 ph_rand() { od -An -N5 -tx1 /dev/urandom | tr -d ' \n'; }

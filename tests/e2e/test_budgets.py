@@ -256,9 +256,10 @@ class TestConnectionLimit(ServerTest):
                 self.assertEqual(r.header("retry-after"), "1")
                 c.close()
             self.assertLess(cpu_seconds(self.srv) - t0, 1.0)
+            # a slot is free once the server has read the close, which may
+            # come after it accepts the next client (the same epoll batch)
             held.pop().close()
-            st, h, b = self.srv.request("GET", "/v2/")
-            self.assertEqual(st, 200)
+            self.assertTrue(wait_for(lambda: answers(self.srv), timeout=3))
         finally:
             for c in held:
                 c.close()

@@ -23,6 +23,19 @@ import unittest
 
 BIN = os.environ.get("PACKHELPER", os.path.join(os.path.dirname(__file__), "../../build/packhelper"))
 
+# PH_TIME_SCALE (default 1): how many times slower than natively the binary
+# under test runs; `make test-arm64` sets it for qemu user emulation.  What is
+# multiplied (scaled) is a budget for the binary's own work (start-up, an
+# import, a PUT), which slows down by that factor, so a bound scaled with it
+# still tells fast code from slow code.  Delays the server keeps by the clock
+# (its timeouts, its one-second tick) are not scaled.
+TIME_SCALE = float(os.environ.get("PH_TIME_SCALE") or 1)
+
+
+def scaled(seconds):
+    """seconds of the binary's own work, times PH_TIME_SCALE."""
+    return seconds * TIME_SCALE
+
 
 def free_port():
     """A free loopback TCP port, chosen below the kernel's ephemeral range: a busy
@@ -66,6 +79,7 @@ class Server:
         self.log = None
 
     def start(self, timeout=5.0):
+        timeout = scaled(timeout)
         self.port = free_port()
         self.log = tempfile.TemporaryFile()
         env = dict(os.environ)

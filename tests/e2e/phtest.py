@@ -79,8 +79,21 @@ class Server:
         self.log = None
 
     def start(self, timeout=5.0):
-        timeout = scaled(timeout)
-        self.port = free_port()
+        """Start on a free port; ready once this process has announced it on
+        stdout ({"ready":true,"listen":"127.0.0.1:PORT",...}) and GET /readyz
+        answers 200.  The answer alone is not enough: a server of another test
+        that bound the same port first would give it while ours is still on
+        its way to "Address in use" (under emulation, a while).  A port lost
+        that way is given up for another (3 tries).  timeout: seconds natively
+        (scaled)."""
+        for attempt in range(3):
+            if self._start_on(free_port(), scaled(timeout), last=attempt == 2):
+                return self
+        raise AssertionError("not reached")
+
+    def _start_on(self, port, timeout, last):
+        """True once ready; False if the port was taken (and not last); raises otherwise."""
+        self.port = port
         self.log = tempfile.TemporaryFile()
         env = dict(os.environ)
         if self.env:
@@ -88,16 +101,21 @@ class Server:
         self.proc = subprocess.Popen(
             [BIN, "serve", "--listen", "127.0.0.1:%d" % self.port, "--root", self.root] + self.args,
             stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        announced = '{"ready":true,"listen":"127.0.0.1:%d"' % self.port
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                if not last and "listen on 127.0.0.1:%d: Address in use" % port in self.output():
+                    self.log.close()
+                    return False
                 raise RuntimeError("packhelper exited early:\n" + self.output())
             # the socket listens before the store is loaded: wait for an answer
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
-                    s.sendall(b"GET /readyz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-                    if s.recv(64).startswith(b"HTTP/1.1 200 "):
-                        return self
+                if announced in self.output():
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                        s.sendall(b"GET /readyz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                        if s.recv(64).startswith(b"HTTP/1.1 200 "):
+                            return True
             except OSError:
                 pass
             time.sleep(0.01)

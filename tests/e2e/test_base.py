@@ -1,7 +1,9 @@
 """The API base, and the server's life: start, answer, stop on SIGTERM quickly."""
+import json
 import signal
 import time
 
+import phtest
 from phtest import ServerTest, Server, error_code
 
 
@@ -45,3 +47,21 @@ class TestStart(ServerTest):
             self.assertEqual(h["docker-content-digest"], digest)
         finally:
             srv2.stop()
+
+    def test_a_taken_port_is_not_mistaken_for_ours(self):
+        # the harness itself: a second server handed the first one's port fails
+        # to bind, and start() must not take the first server's /readyz for its
+        # own (it used to: tests then talked to another test's server)
+        taken = [self.srv.port]
+        orig = phtest.free_port
+        phtest.free_port = lambda: taken.pop() if taken else orig()
+        other = Server()
+        try:
+            other.start()
+            self.assertNotEqual(other.port, self.srv.port)
+            self.assertIsNone(other.proc.poll())
+            other.push_blob("mine/only", b"other's")
+            self.assertEqual(json.loads(self.srv.request("GET", "/v2/_catalog")[2]), {"repositories": []})
+        finally:
+            phtest.free_port = orig
+            other.cleanup()

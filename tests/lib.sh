@@ -272,7 +272,9 @@ ph_spawn() {
 # ---- the server: the one way to run `packhelper serve` from shell ---------------
 # ph_serve_start NAME [SERVE-OPTIONS...]: $PH serve on 127.0.0.1 with the
 # store $WORK/NAME.store (PH_SERVE_ROOT overrides it), log appended to
-# $WORK/NAME.log; waits up to PH_SERVE_WAIT (15) seconds for GET /readyz 200.
+# $WORK/NAME.log; waits up to PH_SERVE_WAIT (15) seconds for this process's
+# ready line ({"ready":true,"listen":"127.0.0.1:PORT"...}) and GET /readyz 200
+# (an answer alone could come from another server that took the port first).
 # Sets PORT and PID (also SERVE_PORT_<NAME>, SERVE_PID_<NAME>). Starting NAME
 # again (after ph_serve_stop, or a kill) reuses its port and store; a
 # SERVE_PORT_<NAME> set beforehand chooses the port.
@@ -281,13 +283,15 @@ ph_serve_start() {
   shift
   root=${PH_SERVE_ROOT:-$WORK/$name.store}
   local pv=SERVE_PORT_$v
+  local mark
   for try in 1 2 3; do
     PORT=${!pv:-$(ph_free_port)}
+    mark=$(ph_mark "$WORK/$name.log")
     "$PH" serve --listen "127.0.0.1:$PORT" --root "$root" "$@" </dev/null >>"$WORK/$name.log" 2>&1 &
     PID=$!
     ph_cleanup "kill -KILL $PID; wait $PID"
     printf -v "SERVE_PID_$v" '%s' "$PID"
-    if ph_wait_for "${PH_SERVE_WAIT:-15}" ph__up "$PID" ph_answers "http://127.0.0.1:$PORT/readyz" 200; then
+    if ph_wait_for "${PH_SERVE_WAIT:-15}" ph__up "$PID" ph__ready "$WORK/$name.log" "$mark" "$PORT"; then
       printf -v "$pv" '%s' "$PORT"
       return 0
     fi
@@ -298,6 +302,11 @@ ph_serve_start() {
   ph_log "packhelper serve ($name) did not answer on 127.0.0.1:$PORT; last log lines:"
   tail -n 5 "$WORK/$name.log" | sed 's/^/#   /' >&2
   return 1
+}
+# ph__ready LOG MARK PORT: the server started at MARK of LOG announced PORT, and it answers
+ph__ready() {
+  grep -qF "{\"ready\":true,\"listen\":\"127.0.0.1:$3\"" < <(ph_since "$1" "$2") &&
+    ph_answers "http://127.0.0.1:$3/readyz" 200
 }
 # ph__up PID CMD...: CMD, while PID lives (255 once it is gone, for ph_wait_for)
 ph__up() { kill -0 "$1" 2>/dev/null || return 255; "${@:2}"; }

@@ -15,7 +15,9 @@
 #           environment" only runs when push is off); those are listed.
 # Prints one summary line per suite, e.g.
 #   conformance main: 841 passed, 0 failed, 0 skipped
-# and exits non-zero on any failure or unexpected skip.
+# then the total "conformance: N passed, N failed, N skipped" (the line .ci/run
+# sums; "arm64-conformance" with PH_SUITE_PREFIX=arm64-, tests/arm64.sh), and
+# exits non-zero on any failure or unexpected skip.
 #
 # Any OCI_* variable set by the caller overrides the defaults below (e.g.
 # OCI_DATA_SPARSE=false, OCI_AUTOMATIC_CROSSMOUNT=1 for a registry that
@@ -33,7 +35,8 @@ usage() { echo "usage: $0 REGISTRY   (host:port of a plain-HTTP registry)" >&2; 
 REGISTRY=${1#http://}
 REGISTRY=${REGISTRY%/}
 
-PH_NAME=conformance
+# the summary lines' name; PH_SUITE_PREFIX before it ("arm64-conformance", tests/arm64.sh)
+PH_NAME=${PH_SUITE_PREFIX:-}conformance
 ph_tools
 PY=python3
 [[ -x /usr/bin/python3 ]] && PY=/usr/bin/python3
@@ -45,7 +48,8 @@ TIMEOUT=${CONFORMANCE_TIMEOUT:-900}
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://$REGISTRY/v2/" || true)
 if [[ $code != 200 && $code != 401 ]]; then
   ph_log "conformance: registry http://$REGISTRY/v2/ not reachable (HTTP ${code:-none})"
-  echo "conformance main: 0 passed, 1 failed, 0 skipped"
+  echo "$PH_NAME main: 0 passed, 1 failed, 0 skipped"
+  echo "$PH_NAME: 0 passed, 1 failed, 0 skipped"
   exit 1
 fi
 
@@ -207,7 +211,7 @@ run_suite() {
   if [[ ! -s $junit ]]; then
     ph_log "conformance $suite: no junit.xml written; last output:"
     tail -n 30 "$dir/output.log" >&2 || true
-    echo "conformance $suite: 0 passed, 1 failed, 0 skipped (no junit.xml, exit $rc)"
+    echo "$PH_NAME $suite: 0 passed, 1 failed, 0 skipped (no junit.xml, exit $rc)"
     overall_rc=1; tot_fail=$((tot_fail + 1))
     return 0
   fi
@@ -249,7 +253,7 @@ run_suite() {
     dirs_to_clean+=("$dir")
   fi
   tot_pass=$((tot_pass + p)) tot_fail=$((tot_fail + f)) tot_skip=$((tot_skip + s))
-  echo "conformance $suite: $p passed, $f failed, $s skipped$note"
+  echo "$PH_NAME $suite: $p passed, $f failed, $s skipped$note"
 }
 
 for s in $SUITES; do run_suite "$s"; done
@@ -258,5 +262,5 @@ if [[ $overall_rc -eq 0 ]]; then
 else
   ph_log "conformance: FAIL"
 fi
-echo "conformance: $tot_pass passed, $tot_fail failed, $tot_skip skipped"
+echo "$PH_NAME: $tot_pass passed, $tot_fail failed, $tot_skip skipped"
 exit "$overall_rc"

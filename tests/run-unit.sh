@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# tests/run-unit.sh BIN... : run each unit test binary, sum their "N passed, N failed" lines.
+# tests/run-unit.sh BIN... : run each unit test binary, sum their "N passed, N failed" lines
+# into "unit: N passed, N failed" (PH_SUITE_PREFIX before the name: "arm64-unit", tests/arm64.sh).
 set -uo pipefail
 passed=0 failed=0 rc=0
 for b in "$@"; do
@@ -10,5 +11,5 @@ for b in "$@"; do
   p=$(sed -E 's/.* ([0-9]+) passed.*/\1/' <<<"$line"); f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
   passed=$((passed + p)); failed=$((failed + f))
 done
-echo "unit: $passed passed, $failed failed"
+echo "${PH_SUITE_PREFIX:-}unit: $passed passed, $failed failed"
 [[ $# -gt 0 && $failed -eq 0 && $rc -eq 0 ]]

@@ -5,7 +5,8 @@
 
 With -j N the test modules run in N processes at once (each module's tests in
 order, in one process), which is how `make check` stays under a minute; every
-server a test starts has its own port and store, so modules do not meet."""
+server a test starts has its own port and store, so modules do not meet.
+PH_SUITE_PREFIX goes before the summary's name ("arm64-e2e", tests/arm64.sh)."""
 import concurrent.futures
 import os
 import re
@@ -16,7 +17,8 @@ import unittest
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
 
-SUMMARY = re.compile(r"^e2e: (\d+) passed, (\d+) failed(?:, (\d+) skipped)?$", re.M)
+NAME = os.environ.get("PH_SUITE_PREFIX", "") + "e2e"
+SUMMARY = re.compile(r"^%s: (\d+) passed, (\d+) failed(?:, (\d+) skipped)?$" % re.escape(NAME), re.M)
 
 
 def run_here(pattern):
@@ -60,7 +62,7 @@ def main():
                 passed, failed, skipped = passed + p, failed + f, skipped + s
     else:
         passed, failed, skipped = run_here(pattern)
-    line = "e2e: %d passed, %d failed" % (passed, failed)
+    line = "%s: %d passed, %d failed" % (NAME, passed, failed)
     if skipped:
         line += ", %d skipped" % skipped
     print(line)

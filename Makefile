@@ -4,7 +4,9 @@
 #   make ARCH=arm64 build/arm64/packhelper, cross-built for linux/arm64
 #   make run        the registry on localhost:5000, store in build/store
 #   make check      unit and end-to-end tests: no Docker, no Go, under a minute
-#   make test       everything: unit, end-to-end, conformance, client interop, ASan/UBSan
+#   make test       everything: unit, end-to-end, conformance, the linux/arm64 build
+#                   under qemu, client interop, ASan/UBSan
+#   make test-arm64 unit, end-to-end and conformance tests of build/arm64 under qemu
 #   make bench      benchmarks against nginx and registry 2.8 (not part of the tests)
 #   make fuzz       run the parser fuzzers for FUZZ_SECONDS each
 
@@ -55,7 +57,7 @@ ASAN_LIBS   := -I/usr/include/bearssl -larchive -lcurl -lbearssl -lz
 
 IMAGE     ?= bot-bottle/packhelper:latest
 
-.PHONY: all run test check image test-unit test-e2e compile_commands.json test-conformance test-interop test-oneshot test-push \
+.PHONY: all run test check image test-unit test-e2e compile_commands.json test-conformance test-arm64 test-interop test-oneshot test-push \
         test-asan asan \
         test-fuzz tools bench fuzz clean
 .PHONY: soak
@@ -135,6 +137,18 @@ test-conformance: $(BUILD)/packhelper tools
 	@PACKHELPER_SERVE_ARGS=--allow-sparse tests/with-server.sh $(BUILD)/packhelper tests/conformance.sh
 	@OCI_DATA_SPARSE=false tests/with-server.sh $(BUILD)/packhelper tests/conformance.sh
 
+# linux/arm64 under qemu user emulation (tests/arm64.sh: by binfmt_misc, else
+# qemu-aarch64-static by hand): build/arm64's unit tests, the end-to-end suite
+# and both conformance configurations against build/arm64/packhelper, summed
+# as arm64-unit, arm64-e2e and arm64-conformance
+ifeq ($(ARCH),arm64)
+test-arm64: $(BUILD)/packhelper $(UNIT_BINS) tools
+	@tests/arm64.sh $(BUILD)/packhelper $(UNIT_BINS)
+else
+test-arm64:
+	@$(MAKE) --no-print-directory ARCH=arm64 test-arm64
+endif
+
 test-interop: $(BUILD)/packhelper tools
 	@tests/with-server.sh $(BUILD)/packhelper tests/interop/all.sh
 
@@ -164,7 +178,9 @@ test-asan: $(BUILD)/asan/packhelper
 test-fuzz:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
-test: all test-unit test-e2e test-conformance test-interop test-oneshot test-push test-asan test-fuzz
+# the arm64 run only where it is emulated (on an arm64 machine test-unit and test-e2e are it)
+test: all test-unit test-e2e test-conformance $(if $(filter amd64,$(HOST_ARCH)),test-arm64) \
+      test-interop test-oneshot test-push test-asan test-fuzz
 
 # ---- fuzzing (clang libFuzzer, glibc; Debian: clang libclang-rt-14-dev libbearssl-dev)
 # Only the parsers are linked (libc and BearSSL, whose Debian headers live in

@@ -13,7 +13,7 @@
 # removes a registration it did not make.  Needs root and a kernel that lets
 # binfmt_misc be mounted; otherwise `up` fails with one line saying why, and
 # callers that only run binaries (not containers) can fall back to
-# `qemu-aarch64-static BINARY` (tests/arm64-run.sh does).
+# `qemu-aarch64-static BINARY` (tests/arm64.sh does).
 # shellcheck shell=bash
 
 PH_BINFMT_DIR=/proc/sys/fs/binfmt_misc

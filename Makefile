@@ -1,6 +1,7 @@
 # packhelper - one static binary: OCI registry, pusher, readiness probe.
 #
 #   make            build/packhelper (static, musl; deps built once and cached)
+#   make ARCH=arm64 build/arm64/packhelper, cross-built for linux/arm64
 #   make run        the registry on localhost:5000, store in build/store
 #   make check      unit and end-to-end tests: no Docker, no Go, under a minute
 #   make test       everything: unit, end-to-end, conformance, client interop, ASan/UBSan
@@ -8,7 +9,23 @@
 #   make fuzz       run the parser fuzzers for FUZZ_SECONDS each
 
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+# ARCH: a Debian architecture name, amd64 or arm64; this machine's by default.
+# Another ARCH is a cross build into build/ARCH/ (arm64 on amd64 only).
+HOST_ARCH := $(shell dpkg --print-architecture 2>/dev/null || uname -m)
+ARCH      ?= $(HOST_ARCH)
+ifeq ($(ARCH),$(HOST_ARCH))
 BUILD     := build
+CC        := musl-gcc
+STRIP     := strip
+else ifeq ($(HOST_ARCH):$(ARCH),amd64:arm64)
+BUILD     := build/arm64
+CC        := aarch64-linux-musl-gcc
+STRIP     := aarch64-linux-gnu-strip
+else
+$(error ARCH=$(ARCH): this machine ($(HOST_ARCH)) builds for itself, or for arm64 from amd64)
+endif
+FILE_ARCH_amd64 := x86-64
+FILE_ARCH_arm64 := ARM aarch64
 # The static dependencies: mk/deps.sh builds them once into a cache and the
 # stamp records where; PACKHELPER_DEPS=PREFIX uses a prefix built elsewhere.
 ifdef PACKHELPER_DEPS
@@ -18,7 +35,6 @@ else
 DEPS_STAMP := $(BUILD)/deps.prefix
 DEPS        = $(shell cat $(DEPS_STAMP))
 endif
-CC        := musl-gcc
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wpointer-arith -Wcast-qual -Wformat=2 -Wvla -Werror
 CFLAGS    ?= -O2 -g
@@ -49,7 +65,7 @@ all: $(BUILD)/packhelper
 # the stamp is remade when mk/deps.sh changes or its prefix is gone
 $(BUILD)/deps.prefix: mk/deps.sh $(if $(wildcard $(shell cat $(BUILD)/deps.prefix 2>/dev/null)/.complete),,FORCE)
 	@mkdir -p $(BUILD)
-	@mk/deps.sh >$@.tmp && mv $@.tmp $@
+	@mk/deps.sh $(ARCH) >$@.tmp && mv $@.tmp $@
 
 .PHONY: FORCE deps
 FORCE:
@@ -64,6 +80,7 @@ $(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj $(DEPS_STAMP)
 $(BUILD)/packhelper: $(OBJS) $(DEPS_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) -L$(DEPS)/lib $(LIBS)
 	@file $@ | grep -q 'statically linked' || { echo "$@ is not static" >&2; exit 1; }
+	@file $@ | grep -q '$(FILE_ARCH_$(ARCH))' || { echo "$@ is not $(ARCH)" >&2; exit 1; }
 
 $(BUILD)/obj:
 	mkdir -p $@
@@ -72,7 +89,7 @@ $(BUILD)/obj:
 image: $(BUILD)/packhelper
 	rm -rf $(BUILD)/image
 	mkdir -p $(BUILD)/image/etc/ssl/certs $(BUILD)/image/var/lib/packhelper $(BUILD)/image/tmp
-	strip -o $(BUILD)/image/packhelper $(BUILD)/packhelper
+	$(STRIP) -o $(BUILD)/image/packhelper $(BUILD)/packhelper
 	cp static/passwd static/group $(BUILD)/image/etc/
 	cp /etc/ssl/certs/ca-certificates.crt $(BUILD)/image/etc/ssl/certs/
 	chmod 1777 $(BUILD)/image/var/lib/packhelper $(BUILD)/image/tmp

@@ -3,7 +3,11 @@
 # libcurl, libarchive) from pinned Debian source packages with musl-gcc, into a
 # cached prefix outside the repository, and print that prefix on stdout.
 #
-# Usage: mk/deps.sh            (builds if needed; stdout = the prefix, one line)
+# Usage: mk/deps.sh [ARCH]     (builds if needed; stdout = the prefix, one line)
+#        ARCH: amd64 or arm64 (Debian names; default: this machine's).  arm64
+#        on an amd64 machine is a cross build: Debian's gcc-aarch64-linux-gnu
+#        and musl-dev:arm64 (its aarch64-linux-musl-gcc), checked under
+#        qemu-aarch64-static.  One cached prefix per version set and ARCH.
 # Env:   PACKHELPER_CACHE      cache root (default: $HOME/.cache/packhelper)
 #        PACKHELPER_VERBOSE=1  stream configure/make output to stderr
 # Notes: see mk/deps.md. Runs as root on Debian (installs build tools with apt).
@@ -21,11 +25,20 @@ DEP_CFLAGS='-O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2 -ffunction-sections
 # All chatter goes to stderr; fd 3 is the real stdout, used once for the prefix.
 exec 3>&1 1>&2
 
+host_arch=$(dpkg --print-architecture 2>/dev/null || uname -m)
+arch=${1:-$host_arch}
+case $host_arch:$arch in
+  amd64:amd64 | arm64:arm64) cross=0 ;;
+  amd64:arm64) cross=1 ;;
+  *) printf '[deps] ERROR: cannot build for %s on %s (amd64, arm64, or arm64 on amd64)\n' \
+       "$arch" "$host_arch" >&2; exit 1 ;;
+esac
+
 cache=${PACKHELPER_CACHE:-${HOME:-/root}/.cache/packhelper}
 self=$(readlink -f "${BASH_SOURCE[0]}")
-key=$( { printf '%s\n' "$BEARSSL_VER" "$ZLIB_VER" "$CURL_VER" "$LIBARCHIVE_VER" "$(uname -m)"
+key=$( { printf '%s\n' "$BEARSSL_VER" "$ZLIB_VER" "$CURL_VER" "$LIBARCHIVE_VER" "$arch"
          sha256sum <"$self"; } | sha256sum | cut -c1-16)
-prefix=$cache/deps-$key
+prefix=$cache/deps-$arch-$key
 
 # ---- fast path: a finished prefix exists (it only appears via an atomic rename) ----
 if [[ -f $prefix/.complete ]]; then
@@ -116,8 +129,19 @@ if [[ ! -f $srcfile ]] || [[ $(<"$srcfile") != "$want_src" ]]; then
 fi
 compgen -G '/var/lib/apt/lists/*trixie*_source_Sources*' >/dev/null || need_update=1
 
+want_pkgs=(musl-tools musl-dev gcc make dpkg-dev file binutils xz-utils)
+if (( cross )); then
+  # musl-dev:arm64 ships aarch64-linux-musl-gcc; musl-tools:arm64 would
+  # remove the amd64 musl-gcc, so it is never asked for.
+  want_pkgs+=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu musl-dev:arm64 qemu-user-static)
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    log "dpkg --add-architecture arm64"
+    dpkg --add-architecture arm64
+    need_update=1
+  fi
+fi
 missing=()
-for p in musl-tools musl-dev gcc make dpkg-dev file binutils xz-utils; do
+for p in "${want_pkgs[@]}"; do
   [[ $(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null) == ii* ]] || missing+=("$p")
 done
 if (( ${#missing[@]} )); then need_update=1; fi
@@ -128,6 +152,18 @@ if (( ${#missing[@]} )); then
     || die "apt-get install failed"
 fi
 command -v musl-gcc >/dev/null || die "musl-gcc not found after installing musl-tools"
+if (( cross )); then
+  command -v aarch64-linux-musl-gcc >/dev/null ||
+    die "aarch64-linux-musl-gcc not found after installing musl-dev:arm64"
+  TCC=aarch64-linux-musl-gcc TAR=aarch64-linux-gnu-ar TRANLIB=aarch64-linux-gnu-ranlib
+  TSTRIP=aarch64-linux-gnu-strip
+  # --build keeps autoconf in cross mode even when binfmt_misc could run
+  # aarch64 test programs: faster, and the same result on every machine
+  hostflags=(--host=aarch64-linux-musl --build=x86_64-pc-linux-gnu)
+  trun=(qemu-aarch64-static)
+else
+  TCC=musl-gcc TAR=ar TRANLIB=ranlib TSTRIP=strip hostflags=() trun=()
+fi
 
 # ---- fetch + unpack sources (downloads are kept in $cache/src) ----
 srcdir=$cache/src
@@ -171,7 +207,7 @@ unpack() {  # unpack NAME VERSION -> $build/NAME (Debian patches applied)
 }
 
 jobs=$(nproc 2>/dev/null || echo 2)
-export CC=musl-gcc
+export CC=$TCC AR=$TAR RANLIB=$TRANLIB
 export CFLAGS="$DEP_CFLAGS"
 export CPPFLAGS="-I$stage/include"
 export LDFLAGS="-L$stage/lib"
@@ -179,15 +215,16 @@ export PKG_CONFIG_LIBDIR="$stage/lib/pkgconfig" PKG_CONFIG_PATH=
 declare -A took
 
 # ---- BearSSL ----
-t=$(date +%s.%N); log "building BearSSL $BEARSSL_VER"
+t=$(date +%s.%N); log "building BearSSL $BEARSSL_VER for $arch"
 unpack bearssl "$BEARSSL_VER"
 cd "$build/bearssl"
 cat >conf/musl.mk <<EOF
 # written by packhelper mk/deps.sh
 include conf/Unix.mk
-CC = musl-gcc
-LD = musl-gcc
-LDDLL = musl-gcc
+CC = $TCC
+LD = $TCC
+LDDLL = $TCC
+AR = $TAR
 CFLAGS = -W -Wall $DEP_CFLAGS -fPIC
 DLL = no
 TOOLS = no
@@ -199,7 +236,7 @@ install -m 644 inc/*.h "$stage/include/"
 took[bearssl]=$(elapsed "$t")
 
 # ---- zlib ----
-t=$(date +%s.%N); log "building zlib $ZLIB_VER"
+t=$(date +%s.%N); log "building zlib $ZLIB_VER for $arch"
 unpack zlib "$ZLIB_VER"
 cd "$build/zlib"
 run zlib ./configure --static --prefix="$stage"
@@ -209,10 +246,10 @@ rm -rf "$stage/share"             # man page
 took[zlib]=$(elapsed "$t")
 
 # ---- libcurl (lib/ only) ----
-t=$(date +%s.%N); log "building curl $CURL_VER"
+t=$(date +%s.%N); log "building curl $CURL_VER for $arch"
 unpack curl "$CURL_VER"
 cd "$build/curl"
-run curl ./configure --prefix="$stage" \
+run curl ./configure --prefix="$stage" "${hostflags[@]}" \
   --disable-shared --enable-static --disable-dependency-tracking \
   --with-bearssl="$stage" --with-zlib="$stage" \
   --without-openssl --without-gnutls --without-mbedtls --without-wolfssl --without-rustls \
@@ -237,10 +274,10 @@ run curl make install-pkgconfigDATA
 took[curl]=$(elapsed "$t")
 
 # ---- libarchive (library only) ----
-t=$(date +%s.%N); log "building libarchive $LIBARCHIVE_VER"
+t=$(date +%s.%N); log "building libarchive $LIBARCHIVE_VER for $arch"
 unpack libarchive "$LIBARCHIVE_VER"
 cd "$build/libarchive"
-run libarchive ./configure --prefix="$stage" \
+run libarchive ./configure --prefix="$stage" "${hostflags[@]}" \
   --disable-shared --enable-static --disable-dependency-tracking --disable-maintainer-mode \
   --disable-bsdtar --disable-bsdcat --disable-bsdcpio --disable-bsdunzip \
   --disable-xattr --disable-acl \
@@ -327,13 +364,13 @@ int main(void) {
   return 0;
 }
 EOF
-link=(musl-gcc -static -O2 -I"$stage/include" deps-check.c -o deps-check
+link=("$TCC" -static -O2 -I"$stage/include" deps-check.c -o deps-check
       -L"$stage/lib" -Wl,--gc-sections -larchive -lcurl -lbearssl -lz)
 run verify "${link[@]}"
 desc=$(file -b deps-check)
 [[ $desc == *"statically linked"* ]] || die "deps-check is not statically linked: $desc"
-./deps-check >&2 || die "deps-check failed"
-cp deps-check deps-check.stripped && strip deps-check.stripped
+"${trun[@]}" ./deps-check >&2 || die "deps-check failed"
+cp deps-check deps-check.stripped && "$TSTRIP" deps-check.stripped
 size=$(stat -c %s deps-check) size_stripped=$(stat -c %s deps-check.stripped)
 log "deps-check: $desc"
 log "deps-check size: $size bytes ($size_stripped stripped)"
@@ -343,8 +380,8 @@ took[verify]=$(elapsed "$t")
 {
   echo "packhelper deps, built $(date -u +%Y-%m-%dT%H:%M:%SZ) by mk/deps.sh (key $key)"
   echo "bearssl $BEARSSL_VER, zlib $ZLIB_VER, curl $CURL_VER, libarchive $LIBARCHIVE_VER"
-  echo "musl $(dpkg-query -W -f='${Version}' musl-dev), CC=musl-gcc CFLAGS=$DEP_CFLAGS"
-  echo "link: musl-gcc -static -I$prefix/include ... -L$prefix/lib -larchive -lcurl -lbearssl -lz"
+  echo "arch $arch (built on $host_arch), musl $(dpkg-query -W -f='${Version}' "musl-dev:$arch"), CC=$TCC CFLAGS=$DEP_CFLAGS"
+  echo "link: $TCC -static -I$prefix/include ... -L$prefix/lib -larchive -lcurl -lbearssl -lz"
   echo "seconds: fetch $t_fetch, bearssl ${took[bearssl]}, zlib ${took[zlib]}," \
        "curl ${took[curl]}, libarchive ${took[libarchive]}, verify ${took[verify]}," \
        "total $(elapsed "$t_start")"

@@ -6,6 +6,7 @@
 #   make check      unit and end-to-end tests: no Docker, no Go, under a minute
 #   make test       everything: unit, end-to-end, conformance, client interop, ASan/UBSan
 #   make bench      benchmarks against nginx and registry 2.8 (not part of the tests)
+#   make bench-sha  SHA-256 throughput, hardware and BearSSL, amd64 and arm64, against openssl
 #   make fuzz       run the parser fuzzers for FUZZ_SECONDS each
 
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
@@ -57,7 +58,7 @@ IMAGE     ?= bot-bottle/packhelper:latest
 
 .PHONY: all run test check image test-unit test-e2e compile_commands.json test-conformance test-interop test-oneshot test-push \
         test-asan asan \
-        test-fuzz tools bench fuzz clean
+        test-fuzz tools bench bench-sha fuzz clean
 .PHONY: soak
 
 all: $(BUILD)/packhelper
@@ -206,6 +207,19 @@ bench: $(BUILD)/packhelper tools
 	@tests/bench/run.sh $(BUILD)/packhelper
 	@tests/bench/push.sh $(BUILD)/packhelper
 	@BENCH_TARGET=packhelper BENCH_SKOPEO=0 tests/bench/push.sh $(BUILD)/packhelper
+
+# SHA-256 throughput of digest.c's paths against openssl (tests/bench/README.md):
+# shabench is digest.o and BearSSL, for this machine and, from amd64, linux/arm64
+$(BUILD)/bench/shabench: tests/bench/shabench.c $(BUILD)/obj/digest.o $(DEPS_STAMP)
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(CFLAGS) -Isrc -I$(DEPS)/include $(LDFLAGS) -o $@ $< $(BUILD)/obj/digest.o \
+		-L$(DEPS)/lib -lbearssl
+
+SHABENCHES := build/bench/shabench $(if $(filter amd64,$(HOST_ARCH)),build/arm64/bench/shabench)
+bench-sha:
+	@$(MAKE) --no-print-directory ARCH=$(HOST_ARCH) build/bench/shabench
+	@$(if $(filter amd64,$(HOST_ARCH)),$(MAKE) --no-print-directory ARCH=arm64 build/arm64/bench/shabench)
+	@tests/bench/sha.sh $(SHABENCHES)
 
 clean:
 	rm -rf $(BUILD)

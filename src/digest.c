@@ -209,10 +209,12 @@ __attribute__((target("+crypto"))) static void sha256_hw_blocks(uint32_t h[8],
 			m[g] = vreinterpretq_u32_u8(vrev32q_u8(vld1q_u8(p + 16 * g)));
 #pragma GCC unroll 16
 		for (int g = 0; g < 16; g++) {
-			uint32x4_t wk = vaddq_u32(m[g & 3], vld1q_u32(&sha256_k[4 * g])), abcd = s0;
-			if (g < 12)
-				m[g & 3] = vsha256su1q_u32(vsha256su0q_u32(m[g & 3], m[(g + 1) & 3]),
-							   m[(g + 2) & 3], m[(g + 3) & 3]);
+			uint32x4_t wk = vaddq_u32(m[g & 3], vld1q_u32(&sha256_k[4 * g]));
+			uint32x4_t abcd = s0;
+			if (g < 12) {
+				uint32x4_t t = vsha256su0q_u32(m[g & 3], m[(g + 1) & 3]);
+				m[g & 3] = vsha256su1q_u32(t, m[(g + 2) & 3], m[(g + 3) & 3]);
+			}
 			s0 = vsha256hq_u32(s0, s1, wk);
 			s1 = vsha256h2q_u32(s1, abcd, wk);
 		}

@@ -85,12 +85,13 @@ class TestSha256Paths(unittest.TestCase):
                                        headers={"Content-Range": "%d-%d" % (off, len(part) - 1)})
                 self.assertEqual(st, 202)
                 loc = h["location"]
-                st, h, _ = srv.request("PUT", loc + ("&" if "?" in loc else "?") + "digest=" + sha256(part))
+                sep = "&" if "?" in loc else "?"
+                st, h, _ = srv.request("PUT", loc + sep + "digest=" + sha256(part))
                 self.assertEqual(st, 201)
                 self.assertEqual(h["docker-content-digest"], sha256(part))
                 # a wrong digest is still refused
-                st, _, _ = srv.request("POST", "/v2/%s/blobs/uploads/?digest=%s" % (repo, sha256(b"other")),
-                                       body=data)
+                wrong = "/v2/%s/blobs/uploads/?digest=%s" % (repo, sha256(b"other"))
+                st, _, _ = srv.request("POST", wrong, body=data)
                 self.assertEqual(st, 400)
                 for dg, body in ((d, data), (sha256(part), part)):
                     st, h, got = srv.request("GET", "/v2/%s/blobs/%s" % (repo, dg))

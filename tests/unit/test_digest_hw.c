@@ -18,6 +18,12 @@
 #include "digest.h"
 #include "unit.h"
 
+/* FIPS 180-2 appendix B */
+#define ABC "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+#define EMPTY "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define MSG2 "sha256:248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+#define MILLION_A "sha256:cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
+
 static const char *expected;  /* the name digest_sha256_hw() must give, or NULL */
 
 #if defined(__x86_64__)
@@ -98,7 +104,7 @@ static int child_takes_hw(const char *env)
 		hasher_init(&h, DIGEST_SHA256);
 		hasher_update(&h, "abc", 3);
 		hasher_final(&h, out);
-		if (strcmp(out, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"))
+		if (strcmp(out, ABC) != 0)
 			_exit(3);
 		/* the switch outlives digest_allow_sha256_hw(1) */
 		digest_allow_sha256_hw(1);
@@ -161,7 +167,7 @@ TEST(hw_matches_bearssl)
 			digest_in(0, data + align, len, NULL, 0, b);
 			digest_in(1, data + align, len, NULL, 0, a);
 			CHECK_EQ_STR(a, b);
-			digest_in(1, data + align, len, uneven, sizeof uneven / sizeof uneven[0], a);
+			digest_in(1, data + align, len, uneven, sizeof uneven / sizeof *uneven, a);
 			CHECK_EQ_STR(a, b);
 			digest_in(1, data + align, len, rnd, 16, a);
 			CHECK_EQ_STR(a, b);
@@ -186,10 +192,10 @@ TEST(hw_copy_and_final)
 	hasher_final(&c, a);
 	hasher_final(&h, b);
 	CHECK_EQ_STR(a, b);
-	CHECK_EQ_STR(a, "sha256:248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+	CHECK_EQ_STR(a, MSG2);
 }
 
-/* FIPS 180-2 appendix B: "abc", the 448-bit two-block message, a million 'a' */
+/* "abc", the empty message, the 448-bit two-block one, a million 'a' */
 TEST(known_answers)
 {
 	static const char *msg2 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
@@ -199,17 +205,17 @@ TEST(known_answers)
 	memset(million, 'a', sizeof million);
 	for (int hw = 1; hw >= 0; hw--) {
 		digest_in(hw, (const unsigned char *)"abc", 3, NULL, 0, out);
-		CHECK_EQ_STR(out, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+		CHECK_EQ_STR(out, ABC);
 		digest_in(hw, NULL, 0, NULL, 0, out);
-		CHECK_EQ_STR(out, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+		CHECK_EQ_STR(out, EMPTY);
 		digest_in(hw, (const unsigned char *)msg2, strlen(msg2), NULL, 0, out);
-		CHECK_EQ_STR(out, "sha256:248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+		CHECK_EQ_STR(out, MSG2);
 		digest_in(hw, million, sizeof million, NULL, 0, out);
-		CHECK_EQ_STR(out, "sha256:cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+		CHECK_EQ_STR(out, MILLION_A);
 		digest_in(hw, million, sizeof million, thousand, 1, out);
-		CHECK_EQ_STR(out, "sha256:cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+		CHECK_EQ_STR(out, MILLION_A);
 		digest_in(hw, million, sizeof million, odd, 4, out);
-		CHECK_EQ_STR(out, "sha256:cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+		CHECK_EQ_STR(out, MILLION_A);
 	}
 }
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # tests/interop/podman.sh REGISTRY - podman (containers/image, containers/storage)
 # round trips, rootful. podman resolves an index to the platform asked for
-# (--platform), records both the index and the instance digest in RepoDigests,
-# compresses uncompressed layers with gzip when it pushes (new layer digests,
-# the same config and diff_ids), and pushes a manifest list with `manifest push
+# (--platform) and records both the index and the instance digest in
+# RepoDigests; it pushes a pulled image with its config byte-exact (each blob
+# HEADed first; one it knows in another repository of the registry is
+# cross-mounted, POST ?mount=&from=), and a manifest list with `manifest push
 # --all` (each instance copied across repositories by digest, then the list).
 #
 # Nothing here touches the system's podman: the store is private (--root,

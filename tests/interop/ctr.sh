@@ -3,7 +3,9 @@
 # ctr resolves a tag with HEAD, then GETs the manifests by digest; `images pull
 # --platform` fetches the index, that platform's manifest, config and layers
 # only, and unpacks them into a snapshot; `images push` sends what the content
-# store holds, blob HEAD first, then POST + PUT, manifest last.
+# store holds: it HEADs each blob and cross-mounts it from the repository it
+# was pulled from (POST ?mount=&from=, from the content's distribution.source
+# label), then HEADs and PUTs the manifest.
 #
 # Everything lives in a namespace of its own, ph-test-<RAND>, removed at the end
 # with its containers, images, content, snapshots and leases. The daemon is the

@@ -21,7 +21,8 @@ trap 'for c in "${!pid[@]}"; do [[ -n ${shown[$c]:-} ]] || kill -TERM "${pid[$c]
   exit 130' INT TERM HUP
 trap 'rm -rf "$IOP_SHARED"' EXIT
 
-"$here/fixture.sh" "$reg" 2>&1 | sed 's/^/# /' >&2 || echo "# interop: the shared two-platform index was not made" >&2
+"$here/fixture.sh" "$reg" 2>&1 | sed 's/^/# /' >&2 ||
+  echo "# interop: the shared two-platform index was not made" >&2
 
 running() {
   local c n=0

@@ -93,7 +93,8 @@ ph_eq "$REPO_A:v1 unaffected by delete in $REPO_B" "$PUSHED" "$(crane digest "$A
 
 # --- the two-platform index: --platform picks the child ------------------------------
 if iop_mp; then
-  ph_eq "crane digest $MP_REPO:multi (no platform) is the index" "$MP_INDEX" "$(crane digest "$MP_REF" 2>/dev/null)"
+  ph_eq "crane digest $MP_REPO:multi (no platform) is the index" "$MP_INDEX" \
+    "$(crane digest "$MP_REF" 2>/dev/null)"
   for a in "${MP_ARCHS[@]}"; do
     ph_eq "crane digest --platform linux/$a is that platform's manifest" "${MP_MAN[$a]}" \
       "$(crane digest --platform "linux/$a" "$MP_REF" 2>/dev/null)"

@@ -225,7 +225,8 @@ iop_imported() {
   out=$("$PH" import "$MP_LAYOUT" "$IMP_REPO:multi" --root "$WORK/imported.store" 2>"$WORK/import.err")
   ph_eq "packhelper import of the index's OCI layout keeps its digest" "$IMP_REPO:multi $MP_INDEX" "$out" ||
     return 1
-  if ! PH_SERVE_ROOT=$WORK/imported.store ph_serve_start imported --import "${MP_TAR[amd64]}=$IMP_REPO:amd64"; then
+  if ! PH_SERVE_ROOT=$WORK/imported.store \
+    ph_serve_start imported --import "${MP_TAR[amd64]}=$IMP_REPO:amd64"; then
     ph_not_ok "packhelper serve --import of the amd64 docker-save tarball (on the imported store)"
     return 1
   fi

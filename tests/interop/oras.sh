@@ -115,10 +115,12 @@ if iop_mp; then
   cd "$WORK" || exit 1
   for a in "${MP_ARCHS[@]}"; do
     ph_eq "oras manifest fetch --platform linux/$a --descriptor is that platform's manifest" "${MP_MAN[$a]}" \
-      "$(oras manifest fetch --plain-http --platform "linux/$a" --descriptor "$MP_REF" 2>/dev/null | jq -r .digest)"
+      "$(oras manifest fetch --plain-http --platform "linux/$a" --descriptor "$MP_REF" 2>/dev/null |
+        jq -r .digest)"
     ph_run "oras cp --platform linux/$a $MP_REF -> OCI layout" \
       oras cp --from-plain-http --platform "linux/$a" "$MP_REF" --to-oci-layout "$WORK/mp-$a:$a"
-    ph_eq "oras copied linux/$a's manifest" "${MP_MAN[$a]}" "$(iop_mp_layout_hello "$WORK/mp-$a" "$WORK/hello-$a")"
+    ph_eq "oras copied linux/$a's manifest" "${MP_MAN[$a]}" \
+      "$(iop_mp_layout_hello "$WORK/mp-$a" "$WORK/hello-$a")"
     iop_mp_check_bin "oras cp --platform linux/$a" "$a" "$WORK/hello-$a"
   done
 fi

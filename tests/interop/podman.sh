@@ -50,10 +50,12 @@ ph_binfmt_up || ph_not_ok "qemu-aarch64 registered with binfmt_misc (the arm64 r
 podman_platform() {
   local desc=$1 ref=$2 a=$3 what=${4-run cp} name=ph-$RAND-$3 id digests out
   ph_run "$desc: podman pull --platform linux/$a" podman pull -q --platform "linux/$a" "$ref" || return 1
-  read -r id digests <<<"$(podman image inspect -f '{{.Id}}{{range .RepoDigests}} {{.}}{{end}}' "$ref" 2>/dev/null)"
+  read -r id digests <<<"$(podman image inspect -f '{{.Id}}{{range .RepoDigests}} {{.}}{{end}}' "$ref" \
+    2>/dev/null)"
   ph_eq "$desc: linux/$a image ID is that platform's config" "${MP_CFG[$a]}" "sha256:$id"
   if [[ $ref == "$MP_REF" ]]; then
-    ph_contains "$desc: RepoDigests name linux/$a's manifest" "$REG/$MP_REPO@${MP_MAN[$a]}" "${digests// /$'\n'}"
+    ph_contains "$desc: RepoDigests name linux/$a's manifest" "$REG/$MP_REPO@${MP_MAN[$a]}" \
+      "${digests// /$'\n'}"
   fi
   [[ $what == *run* ]] || return 0
   out=$(podman run --name "$name" "${LIMITS[@]}" --platform "linux/$a" "$id" 2>&1)

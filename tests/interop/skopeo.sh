@@ -118,7 +118,8 @@ if iop_mp; then
     ph_run "skopeo --override-os linux --override-arch $a copy $MP_REF -> oci:" \
       skopeo --override-os linux --override-arch "$a" copy --src-tls-verify=false --preserve-digests \
       "docker://$MP_REF" "oci:$WORK/mp-$a:$a"
-    ph_eq "skopeo copied linux/$a's manifest" "${MP_MAN[$a]}" "$(iop_mp_layout_hello "$WORK/mp-$a" "$WORK/hello-$a")"
+    ph_eq "skopeo copied linux/$a's manifest" "${MP_MAN[$a]}" \
+      "$(iop_mp_layout_hello "$WORK/mp-$a" "$WORK/hello-$a")"
     iop_mp_check_bin "skopeo copy --override-arch $a" "$a" "$WORK/hello-$a"
   done
 fi

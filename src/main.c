@@ -9,6 +9,7 @@
 
 #include <signal.h>
 
+#include "digest.h"
 #include "import.h"
 #include "log.h"
 #include "probe.h"
@@ -27,13 +28,14 @@ static const char usage[] =
 	"  import    load images into a store without a server\n"
 	"  push      push an image from a file, stdin or the docker daemon to a registry\n"
 	"  probe     exit 0 when a registry is ready (the image's HEALTHCHECK)\n"
-	"  version   print the version and the libraries built in\n"
+	"  version   print the version, the libraries built in and the SHA-256 in use\n"
 	"  help      this text\n";
 
 static int version_main(void)
 {
-	printf("packhelper %s\n%s\n%s\n", PACKHELPER_VERSION, curl_version(),
-	       archive_version_details());
+	const char *sha = digest_sha256_hw();
+	printf("packhelper %s\n%s\n%s\nsha256: %s\n", PACKHELPER_VERSION, curl_version(),
+	       archive_version_details(), sha ? sha : "bearssl");
 	return 0;
 }
 

@@ -124,10 +124,17 @@ class Server:
         raise RuntimeError("packhelper did not listen in time:\n" + self.output())
 
     def output(self):
+        """The server's stdout and stderr so far.  Read with pread, never seek
+        and read: the server writes through the same open file, so moving its
+        offset would make the server's next lines overwrite earlier ones."""
         if not self.log:
             return ""
-        self.log.seek(0)
-        return self.log.read().decode("utf-8", "replace")
+        out = b""
+        while True:
+            chunk = os.pread(self.log.fileno(), 1 << 20, len(out))
+            if not chunk:
+                return out.decode("utf-8", "replace")
+            out += chunk
 
     def stop(self, sig=signal.SIGTERM, timeout=5.0):
         """Signal the server, wait, and return (exit code, seconds it took)."""

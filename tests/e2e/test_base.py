@@ -1,6 +1,8 @@
 """The API base, and the server's life: start, answer, stop on SIGTERM quickly."""
 import json
+import re
 import signal
+import threading
 import time
 
 import phtest
@@ -65,3 +67,24 @@ class TestStart(ServerTest):
         finally:
             phtest.free_port = orig
             other.cleanup()
+
+    def test_reading_the_log_while_the_server_writes_it_loses_nothing(self):
+        # the harness itself: output() shares the server's open log file; a
+        # seek to read it moved the offset the server writes at, and lines
+        # were overwritten (about half of them here)
+        done = threading.Event()
+
+        def reader():
+            while not done.is_set():
+                self.srv.output()
+        t = threading.Thread(target=reader)
+        t.start()
+        try:
+            for i in range(300):
+                self.srv.request("GET", "/v2/log%d/tags/list" % i)
+        finally:
+            done.set()
+            t.join()
+        self.srv.stop()
+        got = re.findall(r'"GET /v2/log(\d+)/tags/list" 404 ', self.srv.output())
+        self.assertEqual([int(i) for i in got], list(range(300)))

@@ -75,7 +75,7 @@ class TestStart(ServerTest):
         done = threading.Event()
 
         def reader():
-            while not done.is_set():
+            while not done.wait(0.001):
                 self.srv.output()
         t = threading.Thread(target=reader)
         t.start()

@@ -442,9 +442,13 @@ class TestImportHostileSources(unittest.TestCase):
         ld = blob(lay, layer)
         m["layers"][0].update(digest=ld, size=len(layer))
         if lie:
+            # one byte changed, whatever it was (writing a fixed "X" over a
+            # random "X" was no lie, one run in 256)
             with open(os.path.join(lay, "blobs", "sha256", ld[7:]), "r+b") as f:
                 f.seek(2 << 20)
-                f.write(b"X")
+                was = f.read(1)[0]
+                f.seek(2 << 20)
+                f.write(bytes([was ^ 0xff]))
         mb = json.dumps(m).encode()
         index = {"schemaVersion": 2, "manifests": [desc(OCI_MANIFEST, mb)]}
         blob(lay, mb)

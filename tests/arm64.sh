@@ -57,7 +57,8 @@ else
   how="qemu-aarch64-static (binfmt_misc unavailable)"
 fi
 if [[ $how == qemu-aarch64-static* ]]; then
-  QEMU=$(command -v qemu-aarch64-static) || fail_all "qemu-aarch64-static not found (apt-get install qemu-user-static)"
+  QEMU=$(command -v qemu-aarch64-static) ||
+    fail_all "qemu-aarch64-static not found (apt-get install qemu-user-static)"
   # one wrapper per binary: exec keeps the pid, "$@" the arguments
   mkdir -p "$WORK/qemu/unit"
   wrap() { printf '#!/bin/sh\nexec %s %s "$@"\n' "$QEMU" "$1" >"$2" && chmod 755 "$2"; }
@@ -81,7 +82,8 @@ for part in $PARTS; do
     conformance)
       # as test-conformance: every switch on against --allow-sparse, then the
       # default (manifests naming missing blobs refused) without the sparse data
-      PACKHELPER_SERVE_ARGS=--allow-sparse "$PH_LIB/with-server.sh" "$BIN" "$PH_LIB/conformance.sh" || rc=1
+      PACKHELPER_SERVE_ARGS=--allow-sparse \
+        "$PH_LIB/with-server.sh" "$BIN" "$PH_LIB/conformance.sh" || rc=1
       OCI_DATA_SPARSE=false "$PH_LIB/with-server.sh" "$BIN" "$PH_LIB/conformance.sh" || rc=1 ;;
     *)
       echo "arm64: unknown part $part" >&2; rc=1; continue ;;

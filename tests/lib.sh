@@ -283,15 +283,15 @@ ph_serve_start() {
   shift
   root=${PH_SERVE_ROOT:-$WORK/$name.store}
   local pv=SERVE_PORT_$v
-  local mark
+  local mark log=$WORK/$name.log
   for try in 1 2 3; do
     PORT=${!pv:-$(ph_free_port)}
-    mark=$(ph_mark "$WORK/$name.log")
-    "$PH" serve --listen "127.0.0.1:$PORT" --root "$root" "$@" </dev/null >>"$WORK/$name.log" 2>&1 &
+    mark=$(ph_mark "$log")
+    "$PH" serve --listen "127.0.0.1:$PORT" --root "$root" "$@" </dev/null >>"$log" 2>&1 &
     PID=$!
     ph_cleanup "kill -KILL $PID; wait $PID"
     printf -v "SERVE_PID_$v" '%s' "$PID"
-    if ph_wait_for "${PH_SERVE_WAIT:-15}" ph__up "$PID" ph__ready "$WORK/$name.log" "$mark" "$PORT"; then
+    if ph_wait_for "${PH_SERVE_WAIT:-15}" ph__up "$PID" ph__ready "$log" "$mark" "$PORT"; then
       printf -v "$pv" '%s' "$PORT"
       return 0
     fi
@@ -300,7 +300,7 @@ ph_serve_start() {
     [[ -z ${!pv:-} ]] || break # a restart keeps its port: no second try elsewhere
   done
   ph_log "packhelper serve ($name) did not answer on 127.0.0.1:$PORT; last log lines:"
-  tail -n 5 "$WORK/$name.log" | sed 's/^/#   /' >&2
+  tail -n 5 "$log" | sed 's/^/#   /' >&2
   return 1
 }
 # ph__ready LOG MARK PORT: the server started at MARK of LOG announced PORT, and it answers

@@ -18,7 +18,8 @@ here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
 
 NAME = os.environ.get("PH_SUITE_PREFIX", "") + "e2e"
-SUMMARY = re.compile(r"^%s: (\d+) passed, (\d+) failed(?:, (\d+) skipped)?$" % re.escape(NAME), re.M)
+SUMMARY = re.compile(r"^%s: (\d+) passed, (\d+) failed(?:, (\d+) skipped)?$" % re.escape(NAME),
+                     re.M)
 
 
 def run_here(pattern):

@@ -63,7 +63,8 @@ class TestStart(ServerTest):
             self.assertNotEqual(other.port, self.srv.port)
             self.assertIsNone(other.proc.poll())
             other.push_blob("mine/only", b"other's")
-            self.assertEqual(json.loads(self.srv.request("GET", "/v2/_catalog")[2]), {"repositories": []})
+            st, _, body = self.srv.request("GET", "/v2/_catalog")
+            self.assertEqual(json.loads(body), {"repositories": []})
         finally:
             phtest.free_port = orig
             other.cleanup()

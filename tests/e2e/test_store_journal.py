@@ -70,8 +70,8 @@ class TestJournal(JournalTest):
         # past 1 MiB the journal moved to a new generation and index.json caught up, without a
         # pause of the loop; the sync thread publishes it with fsyncs, which a busy disk can
         # make finish after the last tag: a few seconds for that, not a restart
-        self.assertTrue(wait_for(lambda: len(self.index_tags()) > 1000, timeout=scaled(5.0), step=0.1),
-                        len(self.index_tags()))
+        caught_up = wait_for(lambda: len(self.index_tags()) > 1000, timeout=scaled(5.0), step=0.1)
+        self.assertTrue(caught_up, len(self.index_tags()))
         jdir = os.path.join(self.srv.root, "journal")
         self.assertLess(sum(os.path.getsize(os.path.join(jdir, f)) for f in self.journal_files()), 3 << 20)
         self.restart(sig=signal.SIGKILL)

@@ -1,0 +1,125 @@
+"""Online garbage collection at scale: how long a collection of a big store stalls
+the loop.  A store with NBLOBS blobs in one repository - a fifth referenced by
+NBLOBS/25 manifests (a config and 4 layers each), the rest unreferenced - is
+written straight to disk, then served with --gc-interval 8s --gc-grace 0; a
+client sends GET /v2/ on one keep-alive connection the whole time and the
+latencies during the collection are compared with those before it.
+
+  PACKHELPER=build/packhelper python3 tests/bench/gc.py [NBLOBS]
+
+Prints the collection's own line (steps, the longest step) and the GET
+latency: median, p99 and max, idle and during the collection."""
+import hashlib
+import json
+import os
+import re
+import statistics
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../e2e"))
+from phtest import Server, OCI_MANIFEST, OCI_CONFIG, OCI_LAYER  # noqa: E402
+
+NBLOBS = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
+REPO = "bench/gc"
+
+
+def seed(root, nblobs):
+    """The store on disk, as packhelper lays it out: every blob in ROOT/blobs and
+    hard-linked into the repository's layout; manifests tagged in index.json."""
+    lay = os.path.join(root, "repos", REPO, "_layout")
+    for d in ("blobs/sha256", "uploads", "repos"):
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+    os.makedirs(os.path.join(lay, "blobs/sha256"), exist_ok=True)
+    with open(os.path.join(lay, "oci-layout"), "w") as f:
+        f.write('{"imageLayoutVersion":"1.0.0"}')
+
+    def put(data):
+        h = hashlib.sha256(data).hexdigest()
+        p = os.path.join(root, "blobs/sha256", h)
+        with open(p, "wb") as f:
+            f.write(data)
+        os.link(p, os.path.join(lay, "blobs/sha256", h))
+        return "sha256:" + h, len(data)
+
+    entries = []
+    nman = nblobs // 25
+    for i in range(nman):
+        cd, cs = put(b'{"architecture":"amd64","os":"linux","i":%d}' % i)
+        layers = []
+        for j in range(4):
+            ld, ls = put(b"layer %d/%d " % (i, j) + os.urandom(64))
+            layers.append({"mediaType": OCI_LAYER, "digest": ld, "size": ls})
+        m = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                        "config": {"mediaType": OCI_CONFIG, "digest": cd, "size": cs},
+                        "layers": layers}).encode()
+        md, ms = put(m)
+        entries.append({"mediaType": OCI_MANIFEST, "digest": md, "size": ms,
+                        "annotations": {"org.opencontainers.image.ref.name": "t%d" % i}})
+    for i in range(nblobs - nman * 5):
+        put(b"garbage %d " % i + os.urandom(64))
+    with open(os.path.join(lay, "index.json"), "w") as f:
+        json.dump({"schemaVersion": 2, "manifests": entries}, f)
+    return nblobs - nman * 5
+
+
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(len(v) * p))]
+
+
+def main():
+    srv = Server()
+    t0 = time.monotonic()
+    garbage = seed(srv.root, NBLOBS)
+    os.sync()  # a store at rest, not one ext4 is still writing back
+    print("seeded %d blobs (%d unreferenced) in %.1f s" % (NBLOBS, garbage, time.monotonic() - t0))
+    srv.args = ["--gc-interval", "8s", "--gc-grace", "0"]
+    t0 = time.monotonic()
+    srv.start(timeout=60)
+    print("started (the store loaded) in %.2f s; the collection starts 8 s after the start" %
+          (time.monotonic() - t0))
+    try:
+        lat = []          # (monotonic time, seconds)
+        stop = threading.Event()
+
+        def getter():
+            c = srv.conn()
+            while not stop.is_set():
+                t = time.monotonic()
+                c.request("GET", "/v2/")
+                c.getresponse().read()
+                lat.append((t, time.monotonic() - t))
+        th = threading.Thread(target=getter)
+        th.start()
+        deadline = time.monotonic() + 120
+        line = None
+        while time.monotonic() < deadline and not line:
+            m = re.search(r"gc: removed [1-9].*", srv.output())
+            line = m and m.group(0)
+            seen = time.monotonic()
+            time.sleep(0.02)
+        stop.set()
+        th.join()
+        assert line, srv.output()[-2000:]
+        print(line)
+        # the collection ended at most a poll (20 ms) before it was seen, and
+        # took as long as its line says
+        took = float(re.search(r" in ([0-9.]+) ms", line).group(1)) / 1000
+        start = seen - took - 0.03
+        during = [d for t, d in lat if start <= t <= seen]
+        before = [d for t, d in lat if t < start - 0.05]
+        for name, v in (("idle", before), ("during gc", during)):
+            if v:
+                print("GET /v2/ %-9s: %6d requests, median %.3f ms, p99 %.3f ms, max %.3f ms" %
+                      (name, len(v), 1000 * statistics.median(v), 1000 * pct(v, 0.99), 1000 * max(v)))
+        with os.scandir(os.path.join(srv.root, "blobs/sha256")) as it:
+            left = sum(1 for _ in it)
+        print("blob files left: %d (expected %d)" % (left, NBLOBS // 25 * 6))
+    finally:
+        srv.cleanup()
+
+
+if __name__ == "__main__":
+    main()

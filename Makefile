@@ -129,11 +129,14 @@ compile_commands.json: $(DEPS_STAMP)
 	done; echo ']'; } >$@
 	@echo "wrote $@"
 
-# twice: every switch on against --allow-sparse, and the default (which
-# refuses manifests naming blobs it lacks) with the sparse data set off
+# three times: every switch on against --allow-sparse, the default (which
+# refuses manifests naming blobs it lacks) with the sparse data set off, and
+# every switch on against a store `packhelper gc` collected, with online
+# collection running meanwhile (tests/conformance-gc.sh)
 test-conformance: $(BUILD)/packhelper tools
 	@PACKHELPER_SERVE_ARGS=--allow-sparse tests/with-server.sh $(BUILD)/packhelper tests/conformance.sh
 	@OCI_DATA_SPARSE=false tests/with-server.sh $(BUILD)/packhelper tests/conformance.sh
+	@tests/conformance-gc.sh $(BUILD)/packhelper
 
 test-interop: $(BUILD)/packhelper tools
 	@tests/with-server.sh $(BUILD)/packhelper tests/interop/all.sh
@@ -158,6 +161,7 @@ test-asan: $(BUILD)/asan/packhelper
 	@PACKHELPER=$(BUILD)/asan/packhelper python3 tests/e2e/run.py -j 3
 	@PACKHELPER_SERVE_ARGS=--allow-sparse tests/with-server.sh $(BUILD)/asan/packhelper tests/conformance.sh
 	@OCI_DATA_SPARSE=false tests/with-server.sh $(BUILD)/asan/packhelper tests/conformance.sh
+	@tests/conformance-gc.sh $(BUILD)/asan/packhelper
 	@PACKHELPER=$(CURDIR)/$(BUILD)/asan/packhelper tests/push/all.sh registries tags faults errors sources auth origins deadline
 
 # the fuzzers are built and run briefly on every test run, so they cannot rot

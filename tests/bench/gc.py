@@ -9,8 +9,6 @@ latencies during the collection are compared with those before it.
 
 Prints the collection's own line (steps, the longest step) and the GET
 latency: median, p99 and max, idle and during the collection."""
-import hashlib
-import json
 import os
 import re
 import statistics
@@ -19,49 +17,17 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../e2e"))
-from phtest import Server, OCI_MANIFEST, OCI_CONFIG, OCI_LAYER  # noqa: E402
+from phtest import Server, seed_store  # noqa: E402
 
 NBLOBS = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
 REPO = "bench/gc"
 
 
 def seed(root, nblobs):
-    """The store on disk, as packhelper lays it out: every blob in ROOT/blobs and
-    hard-linked into the repository's layout; manifests tagged in index.json."""
-    lay = os.path.join(root, "repos", REPO, "_layout")
-    for d in ("blobs/sha256", "uploads", "repos"):
-        os.makedirs(os.path.join(root, d), exist_ok=True)
-    os.makedirs(os.path.join(lay, "blobs/sha256"), exist_ok=True)
-    with open(os.path.join(lay, "oci-layout"), "w") as f:
-        f.write('{"imageLayoutVersion":"1.0.0"}')
-
-    def put(data):
-        h = hashlib.sha256(data).hexdigest()
-        p = os.path.join(root, "blobs/sha256", h)
-        with open(p, "wb") as f:
-            f.write(data)
-        os.link(p, os.path.join(lay, "blobs/sha256", h))
-        return "sha256:" + h, len(data)
-
-    entries = []
-    nman = nblobs // 25
-    for i in range(nman):
-        cd, cs = put(b'{"architecture":"amd64","os":"linux","i":%d}' % i)
-        layers = []
-        for j in range(4):
-            ld, ls = put(b"layer %d/%d " % (i, j) + os.urandom(64))
-            layers.append({"mediaType": OCI_LAYER, "digest": ld, "size": ls})
-        m = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                        "config": {"mediaType": OCI_CONFIG, "digest": cd, "size": cs},
-                        "layers": layers}).encode()
-        md, ms = put(m)
-        entries.append({"mediaType": OCI_MANIFEST, "digest": md, "size": ms,
-                        "annotations": {"org.opencontainers.image.ref.name": "t%d" % i}})
-    for i in range(nblobs - nman * 5):
-        put(b"garbage %d " % i + os.urandom(64))
-    with open(os.path.join(lay, "index.json"), "w") as f:
-        json.dump({"schemaVersion": 2, "manifests": entries}, f)
-    return nblobs - nman * 5
+    """A fifth of nblobs in images (a config and 4 layers each), the rest garbage."""
+    nimages = nblobs // 25
+    seed_store(root, REPO, nimages, nblobs - nimages * 5)
+    return nblobs - nimages * 5
 
 
 def pct(v, p):

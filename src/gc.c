@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
@@ -47,10 +48,12 @@ static void print_removal(void *arg, const char *what, const char *repo, const c
 
 int gc_main(int argc, char **argv)
 {
-	const char *root = getenv("PACKHELPER_ROOT") ? getenv("PACKHELPER_ROOT") : "/var/lib/packhelper";
+	const char *root = getenv("PACKHELPER_ROOT") ? getenv("PACKHELPER_ROOT")
+						     : "/var/lib/packhelper";
 	struct store_gc_options o = { .grace_ms = GC_GRACE_DEFAULT_MS };
 	struct gc_out out = { 0 };
 	struct timespec wall;
+	struct stat sb;
 	struct store *st;
 	char line[512];
 
@@ -62,7 +65,8 @@ int gc_main(int argc, char **argv)
 			const char *v = cli_arg(argc, argv, &i, gc_usage);
 			o.grace_ms = cli_duration_ms(v);
 			if (o.grace_ms < 0)
-				fatal(2, "gc: --grace: expected a duration up to a day (30m, 1h, 0), got %s", v);
+				fatal(2, "gc: --grace: expected a duration up to a day (30m, 1h, 0), "
+					 "got %s", v);
 		} else if (strcmp(a, "--dry-run") == 0 || strcmp(a, "-n") == 0) {
 			out.dry_run = 1;
 		} else if (strcmp(a, "--delete-untagged") == 0) {
@@ -77,6 +81,8 @@ int gc_main(int argc, char **argv)
 		}
 	}
 	log_level = log_level < LOG_WARN ? log_level : LOG_WARN;
+	if (stat(root, &sb) < 0 || !S_ISDIR(sb.st_mode))
+		fatal(1, "gc: no store at %s", root); /* and not a new empty one */
 	if (store_open(&st, root, STORE_FOR_GC | (out.dry_run ? STORE_READ_ONLY : 0)) < 0)
 		fatal(1, "gc: cannot open the store at %s", root);
 	clock_gettime(CLOCK_REALTIME, &wall);

@@ -623,8 +623,8 @@ int serve_main(int argc, char **argv)
 			const char *v = need_arg(argc, argv, &i);
 			int64_t ms = cli_duration_ms(v);
 			if (ms < 0)
-				fatal(2, "%s: expected a duration up to a day (250ms, 30s, 10m, 1h, 0), got %s",
-				      a, v);
+				fatal(2, "%s: expected a duration up to a day (250ms, 30s, 10m, "
+					 "1h, 0), got %s", a, v);
 			if (strcmp(a, "--gc-interval") == 0) {
 				opt.gc_interval_ms = ms;
 			} else {

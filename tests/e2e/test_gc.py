@@ -314,6 +314,14 @@ class TestOnline(GcTest):
         self.assertEqual(s.request("GET", "/v2/gc/tags/manifests/" + sha256(old))[0], 404)
         self.assertEqual(s.request("GET", "/v2/gc/tags/manifests/latest")[2], new)
 
+    def test_gc_of_no_store_creates_none(self):
+        missing = os.path.join(self.srv.root, "no-such-store")
+        p = gc(missing)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("no store at", p.stderr)
+        self.assertFalse(os.path.exists(missing))
+        self.assertEqual(subprocess.run([BIN, "gc", "--grace", "forever"], capture_output=True).returncode, 2)
+
     def test_options_are_checked(self):
         for args, msg in ((["--read-only", "--gc-interval", "1s"], "never collected"),
                           (["--gc-grace", "1m"], "need --gc-interval"),

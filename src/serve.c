@@ -689,6 +689,8 @@ int serve_main(int argc, char **argv)
 	srv.listen_fd = listen_on(&srv, opt.listen);
 	if (store_open(&srv.store, opt.root, opt.read_only ? STORE_READ_ONLY : 0) < 0)
 		fatal(1, "cannot open the store at %s", opt.root);
+	/* the links found on disk count from now, after the loading, for gc */
+	store_clock(srv.store, clock_ms());
 	store_set_limits(srv.store, &(struct store_limits){ opt.max_uploads, opt.max_uploads_per_peer });
 	srv.reg = (struct reg){ .store = srv.store, .read_only = opt.read_only,
 				.allow_sparse = opt.allow_sparse };

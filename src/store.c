@@ -302,10 +302,15 @@ int store_manifest_put(struct store *st, const char *repo, const char *digest,
 {
 	struct store_repo *r = store_repo_open(st, repo);
 	struct store_manifest *e;
+	struct store_link *l;
 
 	if (!r)
 		return -1;
-	if (!map_get(&r->blobs, digest)) {
+	if ((l = map_get(&r->blobs, digest))) {
+		/* pushed again (a child of an index on its way): new again for
+		 * gc's grace period, as a blob upload would be */
+		l->since = st->now;
+	} else {
 		/* the manifest's bytes are a blob of the layout too */
 		char name[TMPDIR_NAME_MAX];
 		int fd = tmpdir_create(&st->imports, name);

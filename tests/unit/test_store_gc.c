@@ -195,6 +195,29 @@ TEST(a_touch_or_a_second_upload_starts_the_grace_period_again)
 	store_close(st);
 }
 
+/* An index's pusher pushes its children again (or HEADs them): an old
+ * untagged child counts as new again, so the index that follows finds it. */
+TEST(an_untagged_manifest_pushed_again_starts_the_grace_period_again)
+{
+	struct store *st = fresh_store();
+	char m[DIGEST_STR_MAX], l[DIGEST_STR_MAX], n[DIGEST_STR_MAX], ln[DIGEST_STR_MAX];
+	struct store_gc_options o = { .grace_ms = GRACE, .untagged = 1 };
+	struct store_gc_stats s;
+
+	store_clock(st, 0);
+	image(st, "r", "child", NULL, NULL, m, l);
+	image(st, "r", "headed", NULL, NULL, n, ln);
+	store_clock(st, 95000);
+	image(st, "r", "child", NULL, NULL, m, l); /* the same bytes again */
+	store_touch(st, "r", n);                   /* HEAD /v2/r/manifests/<n> */
+	s = collect(st, 100000, &o);
+	CHECK_EQ_INT(s.manifests, 0);
+	CHECK(store_manifest_get(st, "r", m) && store_manifest_get(st, "r", n));
+	s = collect(st, 105001, &o);
+	CHECK_EQ_INT(s.manifests, 2);
+	store_close(st);
+}
+
 /* A manifest put while its repository is swept marks what it references: an
  * old unreferenced blob that the sweep has not reached yet stays. */
 TEST(a_manifest_put_during_the_sweep_keeps_its_blobs)
@@ -477,6 +500,7 @@ int main(void)
 	RUN(an_unreferenced_blob_goes_once_older_than_the_grace_period);
 	RUN(a_blob_shared_with_a_referencing_repository_keeps_its_bytes);
 	RUN(a_touch_or_a_second_upload_starts_the_grace_period_again);
+	RUN(an_untagged_manifest_pushed_again_starts_the_grace_period_again);
 	RUN(a_manifest_put_during_the_sweep_keeps_its_blobs);
 	RUN(a_rehash_of_the_manifests_during_the_mark_loses_nothing);
 	RUN(a_dry_run_counts_what_a_real_run_removes_and_removes_nothing);

@@ -1,15 +1,19 @@
-# bot-bottle/packhelper: the static binary and nothing else, FROM scratch.
-# Build with `make image` (it stages build/image/ from build/packhelper,
-# static/ and the host's CA bundle; there is no registry to pull a builder from).
+# bot-bottle/packhelper: the static binary and nothing else, FROM scratch, for
+# linux/amd64 and linux/arm64. Build with `make image`: for each platform it
+# stages build/image/ARCH/root (the stripped binary, static/'s passwd and
+# group, the host's CA bundle) and runs
+#   DOCKER_BUILDKIT=0 docker build --platform linux/ARCH -f Dockerfile build/image/ARCH
+# (there is no registry to pull a builder from, and no buildx is needed).
 FROM scratch
+# The COPY comes first: Docker 20.10's legacy builder fails a --platform
+# linux/arm64 build from scratch when an ARG or LABEL precedes the first COPY.
+COPY root/ /
 
 ARG VERSION=dev
 LABEL org.opencontainers.image.title="packhelper" \
       org.opencontainers.image.description="OCI registry, pusher and readiness probe in one static binary" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="MIT"
-
-COPY build/image/ /
 
 # Any uid may use the default store (docker run --user ...), hence 1777 on it.
 ENV PACKHELPER_ROOT=/var/lib/packhelper \

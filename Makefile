@@ -2,10 +2,14 @@
 #
 #   make            build/packhelper (static, musl; deps built once and cached)
 #   make ARCH=arm64 build/arm64/packhelper, cross-built for linux/arm64
+#   make image      bot-bottle/packhelper for linux/amd64 and linux/arm64, and
+#                   build/packhelper-oci.tar, both as one OCI layout
+#   make publish REGISTRY=host/repo [PUSH_FLAGS=--insecure]   push that layout
 #   make run        the registry on localhost:5000, store in build/store
 #   make check      unit and end-to-end tests: no Docker, no Go, under a minute
 #   make test       everything: unit, end-to-end, conformance, client interop, ASan/UBSan
 #   make bench      benchmarks against nginx and registry 2.8 (not part of the tests)
+#   make bench-sha  SHA-256 throughput, hardware and BearSSL, amd64 and arm64, against openssl
 #   make fuzz       run the parser fuzzers for FUZZ_SECONDS each
 
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
@@ -55,9 +59,9 @@ ASAN_LIBS   := -I/usr/include/bearssl -larchive -lcurl -lbearssl -lz
 
 IMAGE     ?= bot-bottle/packhelper:latest
 
-.PHONY: all run test check image test-unit test-e2e compile_commands.json test-conformance test-interop test-oneshot test-push \
+.PHONY: all run test check image image-arch publish test-image test-unit test-e2e compile_commands.json test-conformance test-interop test-oneshot test-push \
         test-asan asan \
-        test-fuzz tools bench fuzz clean
+        test-fuzz tools bench bench-sha fuzz clean
 .PHONY: soak
 
 all: $(BUILD)/packhelper
@@ -85,16 +89,60 @@ $(BUILD)/packhelper: $(OBJS) $(DEPS_STAMP)
 $(BUILD)/obj:
 	mkdir -p $@
 
-# ---- the FROM-scratch image
-image: $(BUILD)/packhelper
-	rm -rf $(BUILD)/image
-	mkdir -p $(BUILD)/image/etc/ssl/certs $(BUILD)/image/var/lib/packhelper $(BUILD)/image/tmp
-	$(STRIP) -o $(BUILD)/image/packhelper $(BUILD)/packhelper
-	cp static/passwd static/group $(BUILD)/image/etc/
-	cp /etc/ssl/certs/ca-certificates.crt $(BUILD)/image/etc/ssl/certs/
-	chmod 1777 $(BUILD)/image/var/lib/packhelper $(BUILD)/image/tmp
-	docker build -q --build-arg VERSION=$(VERSION) -t $(IMAGE) -f Dockerfile . >/dev/null
-	@docker image inspect -f '{{.Size}}' $(IMAGE) | awk '{printf "image $(IMAGE): %.2f MiB\n", $$1/1048576}'
+# ---- the FROM-scratch image, for linux/amd64 and linux/arm64, without buildx
+# Docker 20.10 keeps one platform per tag: each platform's image is tagged
+# IMAGE-ARCH (bot-bottle/packhelper:latest-amd64, ...-arm64) and the host's is
+# IMAGE too. Each is built by `make ARCH=A image-arch` (cross for arm64):
+# the stripped binary, static/'s passwd and group, the CA bundle and a 1777
+# store staged in build/image/A/root, `docker build --platform linux/A` with
+# the legacy builder, `docker save` into build/image/A.tar. mk/oci-image.py
+# then writes both as one OCI layout, OCI_TAR: an image index of the two,
+# gzip layers, configs unchanged (their digests are the local image IDs).
+IMAGE_REF    := $(if $(findstring :,$(lastword $(subst /, ,$(IMAGE)))),$(IMAGE),$(IMAGE):latest)
+IMAGE_ARCHES ?= amd64 arm64
+IMAGE_DIR    := build/image/$(ARCH)
+OCI_PLATFORM_amd64 := linux/amd64
+OCI_PLATFORM_arm64 := linux/arm64/v8
+OCI_TAR      := build/packhelper-oci.tar
+
+image:
+	@for a in $(IMAGE_ARCHES); do $(MAKE) --no-print-directory ARCH=$$a image-arch || exit 1; done
+	$(if $(filter $(HOST_ARCH),$(IMAGE_ARCHES)),docker tag $(IMAGE_REF)-$(HOST_ARCH) $(IMAGE_REF))
+	@d=$$(python3 mk/oci-image.py $(OCI_TAR) $(IMAGE_REF) \
+		$(foreach a,$(IMAGE_ARCHES),$(OCI_PLATFORM_$(a))=build/image/$(a).tar)) && \
+		echo "$(OCI_TAR): $(IMAGE_ARCHES) under index $$d, $$(stat -c %s $(OCI_TAR)) bytes"
+
+image-arch: $(BUILD)/packhelper
+	rm -rf $(IMAGE_DIR) $(IMAGE_DIR).tar $(IMAGE_DIR).log
+	mkdir -p $(IMAGE_DIR)/root/etc/ssl/certs $(IMAGE_DIR)/root/var/lib/packhelper $(IMAGE_DIR)/root/tmp
+	$(STRIP) -o $(IMAGE_DIR)/root/packhelper $(BUILD)/packhelper
+	cp static/passwd static/group $(IMAGE_DIR)/root/etc/
+	cp /etc/ssl/certs/ca-certificates.crt $(IMAGE_DIR)/root/etc/ssl/certs/
+	chmod 1777 $(IMAGE_DIR)/root/var/lib/packhelper $(IMAGE_DIR)/root/tmp
+	@echo "docker build --platform linux/$(ARCH) -t $(IMAGE_REF)-$(ARCH)"; \
+	DOCKER_BUILDKIT=0 docker build -q --platform linux/$(ARCH) --build-arg VERSION=$(VERSION) \
+		-t $(IMAGE_REF)-$(ARCH) -f Dockerfile $(IMAGE_DIR) >$(IMAGE_DIR).log 2>&1 || \
+		{ cat $(IMAGE_DIR).log >&2; exit 1; }
+	docker save -o $(IMAGE_DIR).tar $(IMAGE_REF)-$(ARCH)
+	@echo "image $(IMAGE_REF)-$(ARCH): $$(docker image inspect -f '{{.Os}}/{{.Architecture}}, {{.Size}} bytes' \
+		$(IMAGE_REF)-$(ARCH)), binary $$(stat -c %s $(IMAGE_DIR)/root/packhelper) bytes stripped"
+
+# ---- publish: the OCI layout as one multi-platform reference, pushed by
+# packhelper itself: make publish REGISTRY=host[:port]/repo [PUSH_FLAGS=...]
+# (e.g. --insecure for plain HTTP, -u USER --password-stdin), tagged with
+# each of PUBLISH_TAGS (VERSION and latest), by the host's binary
+REGISTRY     ?=
+PUSH_FLAGS   ?=
+PUSHER       ?= build/packhelper
+PUBLISH_TAGS ?= $(VERSION) latest
+ifneq ($(filter publish,$(MAKECMDGOALS)),)
+ifeq ($(REGISTRY),)
+$(error make publish REGISTRY=host[:port]/repo [PUSH_FLAGS=--insecure])
+endif
+endif
+publish: image
+	$(PUSHER) push $(PUSH_FLAGS) $(addprefix -t ,$(wordlist 2,$(words $(PUBLISH_TAGS)),$(PUBLISH_TAGS))) \
+		$(OCI_TAR) $(REGISTRY):$(firstword $(PUBLISH_TAGS))
 
 run: $(BUILD)/packhelper
 	$(BUILD)/packhelper serve --listen 127.0.0.1:5000 --root $(BUILD)/store
@@ -144,6 +192,9 @@ test-interop: $(BUILD)/packhelper tools
 test-oneshot: image tools
 	@tests/oneshot/all.sh
 
+test-image: image tools
+	@PACKHELPER_IMAGE=$(IMAGE_REF) PACKHELPER_OCI=$(OCI_TAR) tests/image/all.sh
+
 test-push: $(BUILD)/packhelper tools
 	@tests/push/all.sh
 
@@ -168,7 +219,7 @@ test-asan: $(BUILD)/asan/packhelper
 test-fuzz:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
-test: all test-unit test-e2e test-conformance test-interop test-oneshot test-push test-asan test-fuzz
+test: all test-unit test-e2e test-conformance test-interop test-oneshot test-image test-push test-asan test-fuzz
 
 # ---- fuzzing (clang libFuzzer, glibc; Debian: clang libclang-rt-14-dev libbearssl-dev)
 # Only the parsers are linked (libc and BearSSL, whose Debian headers live in
@@ -210,6 +261,19 @@ bench: $(BUILD)/packhelper tools
 	@tests/bench/run.sh $(BUILD)/packhelper
 	@tests/bench/push.sh $(BUILD)/packhelper
 	@BENCH_TARGET=packhelper BENCH_SKOPEO=0 tests/bench/push.sh $(BUILD)/packhelper
+
+# SHA-256 throughput of digest.c's paths against openssl (tests/bench/README.md):
+# shabench is digest.o and BearSSL, for this machine and, from amd64, linux/arm64
+$(BUILD)/bench/shabench: tests/bench/shabench.c $(BUILD)/obj/digest.o $(DEPS_STAMP)
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(CFLAGS) -Isrc -I$(DEPS)/include $(LDFLAGS) -o $@ $< $(BUILD)/obj/digest.o \
+		-L$(DEPS)/lib -lbearssl
+
+SHABENCHES := build/bench/shabench $(if $(filter amd64,$(HOST_ARCH)),build/arm64/bench/shabench)
+bench-sha:
+	@$(MAKE) --no-print-directory ARCH=$(HOST_ARCH) build/bench/shabench
+	@$(if $(filter amd64,$(HOST_ARCH)),$(MAKE) --no-print-directory ARCH=arm64 build/arm64/bench/shabench)
+	@tests/bench/sha.sh $(SHABENCHES)
 
 clean:
 	rm -rf $(BUILD)

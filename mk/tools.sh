@@ -66,6 +66,15 @@ APT_NEEDS=(
   "/usr/include/archive.h:libarchive-dev"
   "/usr/include/zlib.h:zlib1g-dev"
   "/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev"
+  # the client matrix and linux/arm64: podman, qemu user emulation (binfmt_misc
+  # for arm64 containers, tests/binfmt.sh), and static test programs for both
+  # platforms (musl-dev:arm64 ships aarch64-linux-musl-gcc; never musl-tools:arm64,
+  # which would remove the amd64 musl-gcc)
+  "podman:podman"
+  "qemu-aarch64-static:qemu-user-static"
+  "musl-gcc:musl-tools"
+  "aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu"
+  "aarch64-linux-musl-gcc:musl-dev:arm64"
 )
 
 # ---------------------------------------------------------------------------
@@ -114,6 +123,12 @@ fi
 apt_install() {
   local need=() alts p chosen
   local updated=0
+  if missing_apt_pkgs | grep -q ':arm64' && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    log "dpkg --add-architecture arm64; apt-get update"
+    dpkg --add-architecture arm64 || die "dpkg --add-architecture arm64 failed"
+    apt-get update -qq >&2 || die "apt-get update failed"
+    updated=1
+  fi
   while IFS= read -r alts; do
     [[ -n $alts ]] || continue
     chosen=

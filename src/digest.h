@@ -29,9 +29,9 @@ int digest_parse(const char *s, size_t n, enum digest_alg *alg);
 size_t digest_hex_len(enum digest_alg alg);
 const char *digest_alg_name(enum digest_alg alg);
 
-/* SHA-256 with the x86 SHA extensions: the block function is ours, the
- * padding is the usual. */
-struct sha256_ni {
+/* SHA-256 on the CPU's SHA instructions: the block function is ours, the
+ * buffering and padding are the usual. */
+struct sha256_hw {
 	uint32_t h[8];
 	unsigned char buf[64];
 	uint64_t count;
@@ -39,18 +39,25 @@ struct sha256_ni {
 
 struct hasher {
 	enum digest_alg alg;
-	int ni;  /* sha256 on the SHA extensions */
+	int hw;  /* sha256 on the CPU's SHA instructions (u.hw), fixed by hasher_init */
 	union {
 		br_sha256_context s256;
 		br_sha512_context s512;
-		struct sha256_ni ni;
+		struct sha256_hw hw;
 	} u;
 };
 
-/* Does this CPU have the SHA extensions (and SSE4.1)?  Cached. */
-int digest_have_sha_ni(void);
-/* For tests and benchmarks: 0 forces BearSSL's SHA-256, 1 allows SHA-NI. */
-void digest_allow_sha_ni(int allow);
+/* The SHA-256 that new hashers use: "sha-ni" (x86-64 SHA extensions with
+ * SSE4.1), "armv8" (AArch64 crypto extensions, HWCAP_SHA2), or NULL for
+ * BearSSL's portable code.  NULL as well when the environment has
+ * PACKHELPER_SHA256=bearssl (read once, at the first call; any other value
+ * is ignored), or after digest_allow_sha256_hw(0).  The CPU test is cached;
+ * safe from any thread. */
+const char *digest_sha256_hw(void);
+/* For tests and benchmarks: 0 forces BearSSL's SHA-256 for the hashers
+ * initialised after it, 1 gives the default back (the CPU and the
+ * environment decide). */
+void digest_allow_sha256_hw(int allow);
 
 void hasher_init(struct hasher *h, enum digest_alg alg);
 void hasher_update(struct hasher *h, const void *data, size_t n);

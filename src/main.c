@@ -9,6 +9,7 @@
 
 #include <signal.h>
 
+#include "digest.h"
 #include "gc.h"
 #include "import.h"
 #include "log.h"
@@ -29,13 +30,14 @@ static const char usage[] =
 	"  push      push an image from a file, stdin or the docker daemon to a registry\n"
 	"  gc        remove unreferenced blobs and upload leftovers from a stopped store\n"
 	"  probe     exit 0 when a registry is ready (the image's HEALTHCHECK)\n"
-	"  version   print the version and the libraries built in\n"
+	"  version   print the version, the libraries built in and the SHA-256 in use\n"
 	"  help      this text\n";
 
 static int version_main(void)
 {
-	printf("packhelper %s\n%s\n%s\n", PACKHELPER_VERSION, curl_version(),
-	       archive_version_details());
+	const char *sha = digest_sha256_hw();
+	printf("packhelper %s\n%s\n%s\nsha256: %s\n", PACKHELPER_VERSION, curl_version(),
+	       archive_version_details(), sha ? sha : "bearssl");
 	return 0;
 }
 

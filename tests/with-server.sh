@@ -8,6 +8,7 @@ set -uo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PH=$1
+export PACKHELPER=$PH # SCRIPT's own servers and imports (tests/lib.sh's PH) use the same binary
 script=$2
 shift 2
 ph_init with-server

@@ -91,4 +91,16 @@ ph_true "manifest gone from $REPO_B after delete" bash -c "! crane --insecure ma
 ph_true "tag v1 in $REPO_B no longer resolves" bash -c "! crane --insecure digest '$B:v1'"
 ph_eq "$REPO_A:v1 unaffected by delete in $REPO_B" "$PUSHED" "$(crane digest "$A:v1" 2>/dev/null)"
 
+# --- the two-platform index: --platform picks the child ------------------------------
+if iop_mp; then
+  ph_eq "crane digest $MP_REPO:multi (no platform) is the index" "$MP_INDEX" \
+    "$(crane digest "$MP_REF" 2>/dev/null)"
+  for a in "${MP_ARCHS[@]}"; do
+    ph_eq "crane digest --platform linux/$a is that platform's manifest" "${MP_MAN[$a]}" \
+      "$(crane digest --platform "linux/$a" "$MP_REF" 2>/dev/null)"
+    crane export --platform "linux/$a" "$MP_REF" - 2>/dev/null | tar -xO hello >"$WORK/hello-$a" 2>/dev/null
+    iop_mp_check_bin "crane export --platform linux/$a" "$a" "$WORK/hello-$a"
+  done
+fi
+
 ph_finish

@@ -79,4 +79,42 @@ if [[ -n $CID ]]; then
   ph_true "file copied out of the pulled image's first layer" grep -q 'packhelper test' "$WORK/hello.txt"
 fi
 
+# --- the two-platform index: pull each platform by choice, run it -----------------
+# docker keeps one image per tag, so each platform is pulled, checked (image ID
+# = that platform's config digest; a run's greeting; /hello copied out) and
+# removed before the next. arm64 runs through qemu (binfmt_misc).
+ph_binfmt_up || ph_not_ok "qemu-aarch64 registered with binfmt_misc (the arm64 runs need it)"
+# docker_platform DESC REF ARCH [WHAT]: pull REF for linux/ARCH and check its
+# image ID; WHAT (default "run cp"): run it and check the greeting, copy /hello
+# out of the container and check it
+docker_platform() {
+  local desc=$1 ref=$2 a=$3 what=${4-run cp} name=packhelper-interop-$RAND-$3 out
+  ph_run "$desc: docker pull --platform linux/$a" docker pull --platform "linux/$a" "$ref" || return 1
+  ph_eq "$desc: linux/$a image ID is that platform's config" "${MP_CFG[$a]}" \
+    "$(docker image inspect -f '{{.Id}}' "$ref" 2>/dev/null)"
+  if [[ $what == *run* ]]; then
+    ph_cleanup "docker rm -f '$name'"
+    out=$(docker run --name "$name" --network none --platform "linux/$a" "$ref" 2>&1)
+    iop_mp_check_run "$desc: docker run (linux/$a)" "$a" "$out"
+    if [[ $what == *cp* ]]; then
+      docker cp "$name:/hello" "$WORK/hello-$a" >/dev/null 2>&1
+      iop_mp_check_bin "$desc: docker cp" "$a" "$WORK/hello-$a"
+    fi
+    docker rm -f "$name" >/dev/null 2>&1
+  fi
+  docker rmi -f "$ref" "${MP_CFG[$a]}" >/dev/null 2>&1
+}
+if iop_mp; then
+  ph_cleanup "docker rmi -f '$MP_REF' ${MP_CFG[*]}"
+  for a in "${MP_ARCHS[@]}"; do docker_platform "index $MP_REPO:multi" "$MP_REF" "$a"; done
+  # the same from a store filled by `packhelper import` (the index's OCI layout)
+  # and `serve --import` (the amd64 docker-save tarball); a run of each
+  if iop_imported; then
+    ph_cleanup "docker rmi -f '$IMP/$IMP_REPO:multi' '$IMP/$IMP_REPO:amd64'"
+    docker_platform "imported index" "$IMP/$IMP_REPO:multi" arm64 run
+    docker_platform "imported docker-save tarball" "$IMP/$IMP_REPO:amd64" amd64 run
+    iop_imported_stop
+  fi
+fi
+
 ph_finish

@@ -106,4 +106,23 @@ ph_run "oras manifest delete $R@$SD" oras manifest delete --plain-http --force "
 LEFT=$(oras discover --plain-http --format json "$R:v1" 2>/dev/null |
   jq -r --arg d "$SD" '[.. | objects | select(.digest? == $d) | .digest] | length')
 ph_eq "discover no longer lists the deleted referrer" 0 "$LEFT"
+# --- the two-platform index: --platform picks the child ---------------------------------
+# `oras pull` writes only layers named by an org.opencontainers.image.title
+# annotation (its file model; a container image's layers have none, and oras
+# says so and points at `oras copy --to-oci-layout`), so the image is fetched
+# with `oras cp --platform` into an OCI layout, as the oras docs show.
+if iop_mp; then
+  cd "$WORK" || exit 1
+  for a in "${MP_ARCHS[@]}"; do
+    ph_eq "oras manifest fetch --platform linux/$a --descriptor is that platform's manifest" "${MP_MAN[$a]}" \
+      "$(oras manifest fetch --plain-http --platform "linux/$a" --descriptor "$MP_REF" 2>/dev/null |
+        jq -r .digest)"
+    ph_run "oras cp --platform linux/$a $MP_REF -> OCI layout" \
+      oras cp --from-plain-http --platform "linux/$a" "$MP_REF" --to-oci-layout "$WORK/mp-$a:$a"
+    ph_eq "oras copied linux/$a's manifest" "${MP_MAN[$a]}" \
+      "$(iop_mp_layout_hello "$WORK/mp-$a" "$WORK/hello-$a")"
+    iop_mp_check_bin "oras cp --platform linux/$a" "$a" "$WORK/hello-$a"
+  done
+fi
+
 ph_finish

@@ -97,4 +97,15 @@ ph_true "manifest gone from $REPO_B" bash -c "! HOME='$WORK/home' regctl manifes
 ph_eq "$REPO_A@digest still present" "$D" "$(regctl manifest head --format '{{.GetDescriptor.Digest}}' "$A@$D" 2>/dev/null)"
 
 ph_true "user's ~/.regctl untouched by this script" bash -c "! grep -qs '$REG' '$HOME/.regctl/config.json'"
+# --- the two-platform index: --platform picks the child --------------------------------
+if iop_mp; then
+  for a in "${MP_ARCHS[@]}"; do
+    ph_eq "regctl image digest --platform linux/$a is that platform's manifest" "${MP_MAN[$a]}" \
+      "$(regctl image digest --platform "linux/$a" "$MP_REF" 2>/dev/null)"
+    rm -f "$WORK/hello-$a"
+    regctl image get-file --platform "linux/$a" "$MP_REF" /hello "$WORK/hello-$a" >/dev/null 2>&1
+    iop_mp_check_bin "regctl image get-file --platform linux/$a" "$a" "$WORK/hello-$a"
+  done
+fi
+
 ph_finish

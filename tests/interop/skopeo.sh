@@ -112,4 +112,16 @@ ph_run "skopeo delete $R:zstd" skopeo delete --tls-verify=false "$R:zstd"
 ph_true "deleted image no longer inspectable" bash -c "! skopeo --policy '$WORK/policy.json' inspect --tls-verify=false --raw '$R@$D3'"
 ph_eq "$R:v1 unaffected" "$D1" "$(skopeo inspect --tls-verify=false "$R:v1" 2>/dev/null | jq -r .Digest)"
 
+# --- the two-platform index: --override-arch picks the child --------------------------
+if iop_mp; then
+  for a in "${MP_ARCHS[@]}"; do
+    ph_run "skopeo --override-os linux --override-arch $a copy $MP_REF -> oci:" \
+      skopeo --override-os linux --override-arch "$a" copy --src-tls-verify=false --preserve-digests \
+      "docker://$MP_REF" "oci:$WORK/mp-$a:$a"
+    ph_eq "skopeo copied linux/$a's manifest" "${MP_MAN[$a]}" \
+      "$(iop_mp_layout_hello "$WORK/mp-$a" "$WORK/hello-$a")"
+    iop_mp_check_bin "skopeo copy --override-arch $a" "$a" "$WORK/hello-$a"
+  done
+fi
+
 ph_finish

@@ -145,16 +145,17 @@ class TestOnline(GcTest):
         self.assertEqual(json.loads(s.request("GET", "/v2/gc/app/tags/list")[2])["tags"], ["v1"])
 
     def test_grace_period_keeps_a_push_in_flight_and_a_blob_a_pusher_found(self):
-        grace = 5.0
+        grace = 6.0
         s = self.srv = self.restart(["--gc-interval", "1s", "--gc-grace", "%gs" % grace])
         cfg, layer = b'{"os":"linux","in":"flight"}', os.urandom(20000)
         found, idle = b"found by a HEAD", b"nobody asks for this"
         t0 = time.monotonic()
         for b in (cfg, layer, found, idle):
             s.push_blob("gc/push", b)
-        # collections run meanwhile; the push finishes within the grace period
+        # two collections run (the second wholly after the uploads) while the
+        # push is in flight; it finishes within the grace period
         wait_gc_runs(s, len(gc_lines(s)) + 2)
-        self.assertLess(time.monotonic() - t0, grace - 1.5)
+        self.assertLess(time.monotonic() - t0, grace - 1.0, "the collections came too late to tell")
         body = manifest(layer, config=cfg)
         st, _, err = s.push_manifest("gc/push", "v1", body)
         self.assertEqual(st, 201, err)
@@ -162,6 +163,7 @@ class TestOnline(GcTest):
         self.assertEqual(s.request("GET", "/v2/gc/push/manifests/v1")[2], body)
         # a pusher checks a blob with HEAD and, finding it, skips it: the
         # grace period starts again for it
+        time.sleep(max(0.0, t0 + grace / 2 + 0.5 - time.monotonic()))
         self.assertEqual(s.request("HEAD", "/v2/gc/push/blobs/" + sha256(found))[0], 200)
         t_head = time.monotonic()
         # the untouched one goes once older than the grace period, not before
@@ -251,7 +253,7 @@ class TestOnline(GcTest):
             t.join(60)
         self.assertEqual(failures, [])
         lines = gc_lines(s)[before:]
-        self.assertGreaterEqual(len(lines), 3, s.output()[-3000:])
+        self.assertGreaterEqual(len(lines), 2, s.output()[-3000:])
         self.assertGreater(sum(counts(l)["links"] for l in lines), 500, lines)
         self.assertGreater(len(pushed), 20)
         # every image still tagged pulls byte-exact: the seeded ones too
@@ -263,8 +265,16 @@ class TestOnline(GcTest):
             self.assertEqual(s.request("GET", "/v2/gc/load/manifests/" + tag)[2], body)
             for b in blobs.values():
                 self.assert_blob("gc/load", b)
+        # the files, once nothing collects any more (the last deletes are
+        # garbage being collected), and after a restart, which clears what
+        # the trash had not removed yet
+        rc, _ = s.stop()
+        self.assertEqual(rc, 0)
+        for d, data in blob_files(s.root).items():
+            self.assertEqual(sha256(data), d)
+        s = self.srv = Server(root=s.root).start()
+        s.own_root = True
         self.assert_store_verified()
-        s = self.restart()
         self.assert_clean_log(s)
         for tag, body, blobs in pushed[-5:]:
             self.assertEqual(s.request("GET", "/v2/gc/load/manifests/" + tag)[2], body)

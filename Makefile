@@ -158,7 +158,7 @@ test-asan: $(BUILD)/asan/packhelper
 	@PACKHELPER=$(BUILD)/asan/packhelper python3 tests/e2e/run.py -j 3
 	@PACKHELPER_SERVE_ARGS=--allow-sparse tests/with-server.sh $(BUILD)/asan/packhelper tests/conformance.sh
 	@OCI_DATA_SPARSE=false tests/with-server.sh $(BUILD)/asan/packhelper tests/conformance.sh
-	@PACKHELPER=$(CURDIR)/$(BUILD)/asan/packhelper tests/push/all.sh registries tags faults errors sources auth origins deadline
+	@PACKHELPER=$(CURDIR)/$(BUILD)/asan/packhelper tests/push/all.sh registries tags faults errors sources auth credhelpers origins deadline
 
 # the fuzzers are built and run briefly on every test run, so they cannot rot
 test-fuzz:

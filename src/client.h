@@ -64,7 +64,7 @@ struct client {
 	char *pass;            /* never printed */
 	int have_creds;
 	int identity;          /* pass is an identity (OAuth2 refresh) token */
-	char cred_source[160]; /* where the credentials came from (or had none), for messages */
+	char cred_source[448]; /* where the credentials came from (or had none), for messages */
 	/* the challenge from GET /v2/ */
 	int auth_kind;         /* enum auth_scheme */
 	char realm[AUTH_REALM_MAX];

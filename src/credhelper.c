@@ -597,7 +597,7 @@ static void first_line(const char *s, size_t len, char *out, size_t cap)
 static int run_helper(const struct cred_plan *p, int64_t deadline_ms, struct cred *c, char *err,
 		      size_t cap)
 {
-	char prog[sizeof HELPER_PREFIX + CRED_NAME_MAX], path[PATH_MAX], who[480];
+	char prog[sizeof HELPER_PREFIX + CRED_NAME_MAX], path[PATH_MAX], who[768];
 	char get[] = "get", *argv[] = { prog, get, NULL };
 	char ebuf[ERR_KEEP], detail[DETAIL_MAX + 4], why[300], d[32];
 	char *obuf = NULL;

@@ -70,7 +70,7 @@ struct cred {
 	enum cred_kind kind;
 	char user[CRED_USER_MAX];   /* "" for CRED_IDENTITY */
 	char *secret;               /* malloc'd, NULL for CRED_NONE; never printed */
-	char source[160];           /* where they came from (or were not found), for
+	char source[448];           /* where they came from (or were not found), for
 	                             * messages: "docker-credential-x (credHelpers)" */
 };
 

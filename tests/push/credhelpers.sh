@@ -15,7 +15,8 @@
 #     with a path: one line each, exit 1.
 #   Origins: a Basic registry whose uploads are on another origin, and a
 #     Bearer registry whose realm is plain HTTP on a non-loopback name: the
-#     helper's secret never reaches the other origin.
+#     helper's secret never reaches the other origin.  A 6 KiB password from
+#     the helper goes whole.
 #   Identity token: the helper answers Username "<token>": the token
 #     endpoint gets the OAuth2 POST (grant_type=refresh_token) and the push
 #     completes; no Basic header anywhere; a wrong token is one line; a Basic
@@ -225,6 +226,19 @@ if pt_start_ph up; then
       "^packhelper: push: token endpoint http://$realm_host:$P2/token is plain HTTP" \
       "$IMG_TAR" "localhost:$PORT/$repo-e:e"
     no_creds "origins (e)" rec-e
+  fi
+
+  # a password as long as a cloud registry's token (ECR's run to a few KiB)
+  LONG=long-$(head -c 4500 /dev/urandom | base64 -w0)
+  if pt_start_proxy long "$UP" --basic "$USER_:$LONG"; then
+    store_put "localhost:$PORT" "$USER_" "$LONG"
+    dc long "{\"credsStore\":\"test\"}"
+    DOCKER_CONFIG=$WORK/dc-long pt_push_ok "a ${#LONG}-byte password from the helper: the push completes" \
+      "$IMG_TAR" "localhost:$PORT/$repo-long:1"
+    ph_ge "... the registry got it whole" "$(jl long 'select(.status == 201 and .method == "PUT") | .path' | grep -c .)" 1
+    # the same through PACKHELPER_PASSWORD (before: cut at 1400 bytes, HTTP 401)
+    PACKHELPER_USERNAME=$USER_ PACKHELPER_PASSWORD=$LONG pt_push_ok \
+      "a ${#LONG}-byte PACKHELPER_PASSWORD: the push completes" "$IMG_TAR" "localhost:$PORT/$repo-long:2"
   fi
 
   # ---- identity token: OAuth2 refresh_token POST to the token endpoint

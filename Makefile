@@ -179,11 +179,14 @@ compile_commands.json: $(DEPS_STAMP)
 	done; echo ']'; } >$@
 	@echo "wrote $@"
 
-# twice: every switch on against --allow-sparse, and the default (which
-# refuses manifests naming blobs it lacks) with the sparse data set off
+# three times: every switch on against --allow-sparse, the default (which
+# refuses manifests naming blobs it lacks) with the sparse data set off, and
+# every switch on against a store `packhelper gc` collected, with online
+# collection running meanwhile (tests/conformance-gc.sh)
 test-conformance: $(BUILD)/packhelper tools
 	@PACKHELPER_SERVE_ARGS=--allow-sparse tests/with-server.sh $(BUILD)/packhelper tests/conformance.sh
 	@OCI_DATA_SPARSE=false tests/with-server.sh $(BUILD)/packhelper tests/conformance.sh
+	@tests/conformance-gc.sh $(BUILD)/packhelper
 
 # linux/arm64 under qemu user emulation (tests/arm64.sh: by binfmt_misc, else
 # qemu-aarch64-static by hand): build/arm64's unit tests, the end-to-end suite
@@ -223,7 +226,8 @@ test-asan: $(BUILD)/asan/packhelper
 	@PACKHELPER=$(BUILD)/asan/packhelper python3 tests/e2e/run.py -j 3
 	@PACKHELPER_SERVE_ARGS=--allow-sparse tests/with-server.sh $(BUILD)/asan/packhelper tests/conformance.sh
 	@OCI_DATA_SPARSE=false tests/with-server.sh $(BUILD)/asan/packhelper tests/conformance.sh
-	@PACKHELPER=$(CURDIR)/$(BUILD)/asan/packhelper tests/push/all.sh registries tags faults errors sources auth origins deadline
+	@tests/conformance-gc.sh $(BUILD)/asan/packhelper
+	@PACKHELPER=$(CURDIR)/$(BUILD)/asan/packhelper tests/push/all.sh registries tags faults errors sources auth credhelpers origins deadline
 
 # the fuzzers are built and run briefly on every test run, so they cannot rot
 test-fuzz:
@@ -241,7 +245,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SRCS    := src/http.c src/json.c src/buf.c src/digest.c src/manifest.c src/router.c src/log.c src/ref.c \
                 src/conn.c src/ev.c src/bytes.c
-FUZZ_SRCS    += src/url.c src/auth.c
+FUZZ_SRCS    += src/url.c src/auth.c src/credhelper.c
 FUZZ_SRCS    += src/tarname.c src/dockersave.c src/imageconfig.c src/ocindex.c
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Isrc -I/usr/include/bearssl \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "credhelper.h"
 #include "json.h"
 #include "log.h"
 
@@ -29,24 +30,15 @@
 #define MAX_ATTEMPTS 6
 #define DEFAULT_CA "/etc/ssl/certs/ca-certificates.crt"
 
-/* Copy src into dst[cap], cutting it short if it does not fit. */
-static void set_str(char *dst, size_t cap, const char *src)
-{
-	size_t n = strlen(src);
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
 /* ---- base64 ---- */
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/* in[0..n) into out[cap]; cap 4 * ((n + 2) / 3) + 1 holds all of it. */
 static void b64_encode(const char *in, size_t n, char *out, size_t cap)
 {
 	size_t o = 0;
-	for (size_t i = 0; i < n && o + 5 < cap; i += 3) {
+	for (size_t i = 0; i < n && o + 4 < cap; i += 3) {
 		unsigned v = (unsigned char)in[i] << 16;
 		if (i + 1 < n)
 			v |= (unsigned char)in[i + 1] << 8;
@@ -58,28 +50,6 @@ static void b64_encode(const char *in, size_t n, char *out, size_t cap)
 		out[o++] = i + 2 < n ? b64[v & 63] : '=';
 	}
 	out[o] = '\0';
-}
-
-static long b64_decode(const char *in, char *out, size_t cap)
-{
-	unsigned v = 0;
-	int bits = 0;
-	size_t o = 0;
-	for (; *in && *in != '='; in++) {
-		const char *p = strchr(b64, *in);
-		if (!p || !*in)
-			return -1;
-		v = v << 6 | (unsigned)(p - b64);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o + 1 >= cap)
-				return -1;
-			out[o++] = (char)((v >> bits) & 0xff);
-		}
-	}
-	out[o] = '\0';
-	return (long)o;
 }
 
 /* ---- hosts and credentials ---- */
@@ -101,72 +71,6 @@ static void printable(const char *s, size_t len, char *out, size_t cap)
 	out[o] = '\0';
 }
 
-/* ---- hosts and credentials ---- */
-
-/* user:pass from ~/.docker/config.json (or $DOCKER_CONFIG/config.json). */
-static int docker_config_creds(struct client *c)
-{
-	char path[1024], key[400], dec[1024];
-	const char *dir = getenv("DOCKER_CONFIG");
-	const char *home = getenv("HOME");
-	static const char *const pre[] = { "", "https://", "http://", "https://" };
-	static const char *const post[] = { "", "", "", "/v1/" };
-	/* docker login stores Docker Hub under its old index name */
-	const char *host = strcmp(c->host, "registry-1.docker.io") == 0 ? "index.docker.io" : c->host;
-	FILE *f;
-	char *text = NULL;
-	size_t len = 0;
-	struct json j;
-	int auths, rc = 0;
-
-	if (dir)
-		snprintf(path, sizeof path, "%s/config.json", dir);
-	else if (home)
-		snprintf(path, sizeof path, "%s/.docker/config.json", home);
-	else
-		return 0;
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	text = malloc(1 << 20);
-	if (text)
-		len = fread(text, 1, 1 << 20, f);
-	fclose(f);
-	if (!text || json_parse(&j, text, len) < 0) {
-		free(text);
-		return 0;
-	}
-	auths = json_get(&j, 0, "auths");
-	for (size_t i = 0; i < sizeof pre / sizeof *pre && !rc; i++) {
-		int ent, a;
-		snprintf(key, sizeof key, "%s%s%s", pre[i], host, post[i]);
-		ent = json_get(&j, auths, key);
-		if (ent < 0)
-			continue;
-		a = json_get(&j, ent, "auth");
-		if (a >= 0 && json_str_copy(&j, a, key, sizeof key) > 0 &&
-		    b64_decode(key, dec, sizeof dec) > 0 && strchr(dec, ':')) {
-			char *colon = strchr(dec, ':');
-			*colon = '\0';
-			set_str(c->user, sizeof c->user, dec);
-			c->pass = strdup(colon + 1);
-			rc = c->pass != NULL;
-		} else if (json_str_copy(&j, json_get(&j, ent, "username"), c->user, sizeof c->user) > 0 &&
-			   json_str_copy(&j, json_get(&j, ent, "password"), dec, sizeof dec) >= 0) {
-			c->pass = strdup(dec);
-			rc = c->pass != NULL;
-		}
-	}
-	if (!rc && (json_get(&j, 0, "credsStore") >= 0 || json_get(&j, 0, "credHelpers") >= 0))
-		log_debug("%s uses a credential helper, which packhelper does not run; "
-			  "use --username/--password-stdin", path);
-	memset(dec, 0, sizeof dec);
-	json_free(&j);
-	memset(text, 0, len);
-	free(text);
-	return rc;
-}
-
 int client_init(struct client *c, const char *host, const struct client_opts *opt, char *err,
 		size_t cap)
 {
@@ -183,7 +87,19 @@ int client_init(struct client *c, const char *host, const struct client_opts *op
 		snprintf(c->user, sizeof c->user, "%s", getenv("PACKHELPER_USERNAME"));
 		c->pass = strdup(getenv("PACKHELPER_PASSWORD"));
 	} else {
-		docker_config_creds(c);
+		struct cred cr;
+		if (cred_lookup(host, opt->deadline_ms, &cr, err, cap) < 0) {
+			pthread_mutex_destroy(&c->lock);
+			return -1;
+		}
+		snprintf(c->cred_source, sizeof c->cred_source, "%s", cr.source);
+		if (cr.kind != CRED_NONE) {
+			snprintf(c->user, sizeof c->user, "%s", cr.user);
+			c->pass = cr.secret; /* ours now */
+			c->identity = cr.kind == CRED_IDENTITY;
+			cr.secret = NULL;
+		}
+		cred_clear(&cr);
 	}
 	c->have_creds = c->pass != NULL;
 	return 0;
@@ -567,6 +483,37 @@ static int realm_trusted(const struct client *c, const struct url *r)
 	return c->opt.insecure && strcmp(r->host, c->origin.host) == 0;
 }
 
+/* Wipe and free a string that held a secret. */
+static void free_secret(char *s)
+{
+	if (s) {
+		memset(s, 0, strlen(s));
+		free(s);
+	}
+}
+
+/* "Authorization: Basic base64(user:pass)", malloc'd (free_secret), or NULL
+ * out of memory.  Any length: a helper's password may be a long token. */
+static char *basic_line(const struct client *c)
+{
+	static const char pre[] = "Authorization: Basic ";
+	size_t ul = strlen(c->user), n = ul + 1 + strlen(c->pass), ecap = 4 * ((n + 2) / 3) + 1;
+	char *up = malloc(n + 1), *line = malloc(sizeof pre - 1 + ecap);
+
+	if (!up || !line) {
+		free(up);
+		free(line);
+		return NULL;
+	}
+	memcpy(up, c->user, ul);
+	up[ul] = ':';
+	memcpy(up + ul + 1, c->pass, n - ul); /* and the NUL */
+	memcpy(line, pre, sizeof pre - 1);
+	b64_encode(up, n, line + sizeof pre - 1, ecap);
+	free_secret(up);
+	return line;
+}
+
 static const char *token_lookup(struct client *c, const char *scope)
 {
 	for (size_t i = 0; i < c->ntokens; i++)
@@ -576,7 +523,8 @@ static const char *token_lookup(struct client *c, const char *scope)
 }
 
 /* GET realm?service=..&scope=.. (with Basic credentials if we have them and
- * the realm may have them). */
+ * the realm may have them); with an identity token, the OAuth2 POST of
+ * distribution's token spec instead: grant_type=refresh_token. */
 static int fetch_token(struct client *c, CURL *h, const char *scope, char *err, size_t cap)
 {
 	char realm_s[AUTH_REALM_MAX], service[AUTH_SERVICE_MAX], shown[300];
@@ -586,6 +534,7 @@ static int fetch_token(struct client *c, CURL *h, const char *scope, char *err, 
 	struct client_resp r;
 	struct xfer x;
 	struct curl_slist *hdr = NULL;
+	char *form = NULL, *line = NULL;
 	CURLcode rc;
 	int n;
 
@@ -610,25 +559,42 @@ static int fetch_token(struct client *c, CURL *h, const char *scope, char *err, 
 	x.received = 0;
 	esc_s = curl_easy_escape(h, service, 0);
 	esc_sc = curl_easy_escape(h, scope, 0);
-	n = snprintf(url, sizeof url, "%s%sservice=%s&scope=%s", rurl, strchr(realm.path, '?') ? "&" : "?",
-		     esc_s ? esc_s : "", esc_sc ? esc_sc : "");
+	if (c->identity) {
+		char *esc_t = curl_easy_escape(h, c->pass, 0);
+		size_t fcap = (esc_s ? strlen(esc_s) : 0) + (esc_sc ? strlen(esc_sc) : 0) +
+			      (esc_t ? strlen(esc_t) : 0) + 100;
+		form = esc_t ? malloc(fcap) : NULL;
+		if (form)
+			snprintf(form, fcap, "grant_type=refresh_token&service=%s&scope=%s"
+				 "&client_id=packhelper&refresh_token=%s", esc_s ? esc_s : "",
+				 esc_sc ? esc_sc : "", esc_t);
+		free_secret(esc_t);
+		n = snprintf(url, sizeof url, "%s", rurl);
+	} else {
+		n = snprintf(url, sizeof url, "%s%sservice=%s&scope=%s", rurl,
+			     strchr(realm.path, '?') ? "&" : "?", esc_s ? esc_s : "", esc_sc ? esc_sc : "");
+	}
 	curl_free(esc_s);
 	curl_free(esc_sc);
-	if (n < 0 || (size_t)n >= sizeof url) {
+	if (n < 0 || (size_t)n >= sizeof url || (c->identity && !form)) {
 		client_resp_free(&r);
+		free_secret(form);
 		return log_fail(err, cap, "token endpoint %s: the request URL is too long", rurl);
 	}
 	snprintf(what, sizeof what, "token endpoint %s", rurl);
 	setup_exchange(c, h, url, curl_err, &x);
-	if (c->have_creds) {
-		char up[1400], enc[2000], line[2100];
-		snprintf(up, sizeof up, "%s:%s", c->user, c->pass);
-		b64_encode(up, strlen(up), enc, sizeof enc);
-		snprintf(line, sizeof line, "Authorization: Basic %s", enc);
+	if (form) {
+		/* libcurl sends it as application/x-www-form-urlencoded */
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, form);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
+	} else if (c->have_creds) {
+		line = basic_line(c);
+		if (!line) {
+			client_resp_free(&r);
+			return log_fail(err, cap, "out of memory");
+		}
 		hdr = curl_slist_append(hdr, line);
-		memset(up, 0, sizeof up);
-		memset(enc, 0, sizeof enc);
-		memset(line, 0, sizeof line);
+		free_secret(line);
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
 	}
 	curl_err[0] = '\0';
@@ -636,7 +602,9 @@ static int fetch_token(struct client *c, CURL *h, const char *scope, char *err, 
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
 	curl_slist_free_all(hdr);
+	free_secret(form);
 	if (rc != CURLE_OK) {
 		int ret = rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_PEER_FAILED_VERIFICATION ?
 				  log_fail(err, cap, "%s: %s", what, curl_err[0] ? curl_err : curl_easy_strerror(rc)) :
@@ -647,6 +615,8 @@ static int fetch_token(struct client *c, CURL *h, const char *scope, char *err, 
 	if (r.status != 200) {
 		client_resp_free(&r);
 		return log_fail(err, cap, "%s: HTTP %ld%s", what, r.status,
+			    c->identity && (r.status == 400 || r.status == 401) ?
+				    " (identity token rejected)" :
 			    r.status == 401 ? " (credentials rejected)" : "");
 	}
 	if (auth_parse_token(r.body.p ? r.body.p : "", r.body.len, tok, sizeof tok) < 0) {
@@ -676,23 +646,22 @@ static int fetch_token(struct client *c, CURL *h, const char *scope, char *err, 
 	return 0;
 }
 
-/* The Authorization header line for scope, or "" for none. */
-static void auth_line(struct client *c, const char *scope, char *out, size_t cap)
+/* The Authorization header line for scope, malloc'd (free_secret), or NULL
+ * for none.  An identity token is never a Basic password. */
+static char *auth_line(struct client *c, const char *scope)
 {
-	out[0] = '\0';
+	char *out = NULL;
 	pthread_mutex_lock(&c->lock);
-	if (c->auth_kind == AUTH_BASIC && c->have_creds) {
-		char up[1400], enc[2000];
-		snprintf(up, sizeof up, "%s:%s", c->user, c->pass);
-		b64_encode(up, strlen(up), enc, sizeof enc);
-		snprintf(out, cap, "Authorization: Basic %s", enc);
-		memset(up, 0, sizeof up);
+	if (c->auth_kind == AUTH_BASIC && c->have_creds && !c->identity) {
+		out = basic_line(c);
 	} else if (c->auth_kind == AUTH_BEARER) {
 		const char *t = token_lookup(c, scope ? scope : "");
-		if (t)
-			snprintf(out, cap, "Authorization: Bearer %s", t);
+		size_t n = t ? sizeof "Authorization: Bearer " + strlen(t) : 0;
+		if (t && (out = malloc(n)))
+			snprintf(out, n, "Authorization: Bearer %s", t);
 	}
 	pthread_mutex_unlock(&c->lock);
+	return out;
 }
 
 /* ---- requests ---- */
@@ -761,7 +730,7 @@ int client_request(struct client *c, CURL *h, const char *method, const char *pa
 		   const char *scope, const char *content_type, const struct client_body *body,
 		   int idempotent, struct client_resp *resp, char *err, size_t cap)
 {
-	char url[URL_MAX], what[URL_MAX + 16], auth[9000], curl_err[CURL_ERROR_SIZE];
+	char url[URL_MAX], what[URL_MAX + 16], curl_err[CURL_ERROR_SIZE], *auth;
 	struct url target;
 	int reauthed = 0, stalls = 0, same;
 
@@ -775,11 +744,10 @@ int client_request(struct client *c, CURL *h, const char *method, const char *pa
 		CURLcode rc;
 		if (client_expired(c))
 			return deadline_failure(c, what, err, cap);
-		auth[0] = '\0';
-		if (same) /* credentials and tokens belong to the registry's origin */
-			auth_line(c, scope, auth, sizeof auth);
+		/* credentials and tokens belong to the registry's origin */
+		auth = same ? auth_line(c, scope) : NULL;
 		rc = perform(c, h, method, url, content_type, body, auth, resp, curl_err);
-		memset(auth, 0, sizeof auth);
+		free_secret(auth);
 		resp->from_registry = same;
 		if (rc == CURLE_OK && resp->location[0]) {
 			/* relative to the URL that answered (not always the registry's) */
@@ -812,9 +780,11 @@ int client_request(struct client *c, CURL *h, const char *method, const char *pa
 			return log_fail(err, cap, "%s: %s asks for credentials, and they go only to the "
 					"registry (%s)", what, o, c->base);
 		}
-		if (resp->status == 401 && reauthed && c->auth_kind == AUTH_BASIC && c->have_creds)
-			return log_fail(err, cap, "%s rejected the credentials of %s (HTTP 401)", c->host,
-					c->user);
+		if (resp->status == 401 && reauthed && c->auth_kind == AUTH_BASIC && c->have_creds &&
+		    !c->identity)
+			return log_fail(err, cap, "%s rejected the credentials of %s%s%s (HTTP 401)",
+					c->host, c->user, c->cred_source[0] ? " from " : "",
+					c->cred_source);
 		if (resp->status == 401 && !reauthed && resp->www_auth[0]) {
 			struct auth_challenge ch;
 			reauthed = 1;
@@ -829,9 +799,13 @@ int client_request(struct client *c, CURL *h, const char *method, const char *pa
 				if (fetch_token(c, h, scope ? scope : ch.scope, err, cap) < 0)
 					return -1;
 			} else if (!c->have_creds) {
-				return log_fail(err, cap, "%s requires credentials: use --username with "
+				return log_fail(err, cap, "%s requires credentials%s%s: use --username with "
 						      "--password-stdin, PACKHELPER_USERNAME/PASSWORD, or docker login",
-					    c->host);
+					    c->host, c->cred_source[0] ? ", and " : "", c->cred_source);
+			} else if (c->identity) {
+				return log_fail(err, cap, "%s asks for a password (Basic), and %s gave an "
+						"identity token, which only a token endpoint takes", c->host,
+						c->cred_source);
 			}
 			attempt--; /* an auth round is not a failure */
 			continue;

@@ -63,6 +63,8 @@ struct client {
 	char user[256];
 	char *pass;            /* never printed */
 	int have_creds;
+	int identity;          /* pass is an identity (OAuth2 refresh) token */
+	char cred_source[448]; /* where the credentials came from (or had none), for messages */
 	/* the challenge from GET /v2/ */
 	int auth_kind;         /* enum auth_scheme */
 	char realm[AUTH_REALM_MAX];
@@ -99,7 +101,9 @@ struct client_resp {
 			        * body over 1 MiB fails the request */
 };
 
-/* Set up a client for host ("host[:port]").  Loads credentials. */
+/* Set up a client for host ("host[:port]").  Loads credentials: the
+ * options, else PACKHELPER_USERNAME/PASSWORD, else config.json and its
+ * credential helpers (credhelper.h); -1 with err when a helper fails. */
 int client_init(struct client *c, const char *host, const struct client_opts *opt, char *err,
 		size_t cap);
 void client_fini(struct client *c);

@@ -16,6 +16,7 @@
 struct ev {
 	int epfd;
 	int stop;
+	int busy;          /* before_sleep has more work: poll, do not wait */
 	int64_t now;
 	int64_t next_tick;
 	ev_fn *tick;
@@ -86,6 +87,11 @@ void ev_set_before_sleep(struct ev *ev, ev_fn *fn, void *data)
 	ev->before_sleep_data = data;
 }
 
+void ev_busy(struct ev *ev)
+{
+	ev->busy = 1;
+}
+
 int64_t ev_now(const struct ev *ev)
 {
 	return ev->now;
@@ -103,10 +109,11 @@ void ev_run(struct ev *ev)
 	while (!ev->stop) {
 		int n, timeout;
 
+		ev->busy = 0;
 		if (ev->before_sleep)
 			ev->before_sleep(ev, ev->before_sleep_data);
 		timeout = (int)(ev->next_tick - ev->now);
-		if (timeout < 0)
+		if (timeout < 0 || ev->busy)
 			timeout = 0;
 		n = epoll_wait(ev->epfd, events, EV_BATCH, timeout);
 		if (n < 0 && errno != EINTR) {

@@ -10,6 +10,7 @@
 #include <signal.h>
 
 #include "digest.h"
+#include "gc.h"
 #include "import.h"
 #include "log.h"
 #include "probe.h"
@@ -27,6 +28,7 @@ static const char usage[] =
 	"  serve     run the OCI registry, optionally importing images first\n"
 	"  import    load images into a store without a server\n"
 	"  push      push an image from a file, stdin or the docker daemon to a registry\n"
+	"  gc        remove unreferenced blobs and upload leftovers from a stopped store\n"
 	"  probe     exit 0 when a registry is ready (the image's HEALTHCHECK)\n"
 	"  version   print the version, the libraries built in and the SHA-256 in use\n"
 	"  help      this text\n";
@@ -54,6 +56,8 @@ int main(int argc, char **argv)
 		return import_main(argc - 1, argv + 1);
 	if (strcmp(verb, "push") == 0)
 		return push_main(argc - 1, argv + 1);
+	if (strcmp(verb, "gc") == 0)
+		return gc_main(argc - 1, argv + 1);
 	if (strcmp(verb, "probe") == 0)
 		return probe_main(argc - 1, argv + 1);
 	if (strcmp(verb, "version") == 0 || strcmp(verb, "--version") == 0)

@@ -66,6 +66,7 @@ static int grow(struct map *m)
 	m->slots = slots;
 	m->cap = cap;
 	m->used = m->len;
+	m->moves++;
 	for (size_t i = 0; i < oldcap; i++) {
 		struct map_slot *s = &old[i];
 		size_t j;

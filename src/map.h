@@ -20,6 +20,9 @@ struct map {
 	size_t cap;     /* power of two, or 0 */
 	size_t len;     /* live entries */
 	size_t used;    /* live + tombstones */
+	unsigned long moves; /* times the slots were rehashed: an iteration that
+	                      * spans changes (map_next with a kept pos) must
+	                      * start again when this moved, or it may skip keys */
 };
 
 void map_init(struct map *m);
@@ -30,7 +33,9 @@ void *map_get(const struct map *m, const char *key);
 int map_put(struct map *m, const char *key, void *val);
 /* Remove key; returns its value or NULL. */
 void *map_del(struct map *m, const char *key);
-/* Iterate: *pos starts at 0; returns 1 with *key and *val set, 0 at the end. */
+/* Iterate: *pos starts at 0; returns 1 with *key and *val set, 0 at the end.
+ * map_del between calls is fine (it leaves a tombstone); map_put may rehash
+ * (moves changes), after which a kept pos may skip or repeat keys. */
 int map_next(const struct map *m, size_t *pos, const char **key, void **val);
 size_t map_len(const struct map *m);
 

@@ -50,7 +50,8 @@ static const char usage[] =
 	"  --stall-timeout DURATION  a request that moves under 1 KiB/s this long\n"
 	"                          fails (default 60s; retried once if it may be)\n"
 	"  -v, --verbose           show the HTTP exchange (secrets masked)\n"
-	"environment: PACKHELPER_USERNAME, PACKHELPER_PASSWORD, DOCKER_CONFIG, TMPDIR\n";
+	"environment: PACKHELPER_USERNAME, PACKHELPER_PASSWORD, DOCKER_CONFIG (config.json:\n"
+	"  credHelpers, credsStore, auths; helpers docker-credential-NAME on PATH), TMPDIR\n";
 
 struct push {
 	/* options */

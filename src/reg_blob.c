@@ -16,6 +16,8 @@ enum regerr reg_blob_get(struct conn *c, struct reg_req *q)
 	q->detail = digest;
 	if (!b)
 		return RE_BLOB_UNKNOWN;
+	/* a pusher that found it here skips it: gc's grace period starts again */
+	store_touch(q->reg->store, q->rt.name, digest);
 	range = http_find_header(c->req, "Range");
 	if (range)
 		r = http_parse_range(range->value, b->size, &first, &last);

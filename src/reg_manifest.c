@@ -28,6 +28,9 @@ enum regerr reg_manifest_get(struct conn *c, struct reg_req *q)
 		q->detail = q->why;
 		return RE_MANIFEST_UNKNOWN;
 	}
+	/* a pusher of an index that found this child here skips it: with gc
+	 * removing untagged manifests, its grace period starts again */
+	store_touch(q->reg->store, q->rt.name, m->digest);
 	conn_stage(c, "Docker-Content-Digest: %s", m->digest);
 	conn_stage(c, "ETag: \"%s\"", m->digest);
 	conn_begin(c, 200);

@@ -1,5 +1,6 @@
-/* serve.c - `packhelper serve`: options, bind, open the store, run the loop,
- * end cleanly on SIGTERM/SIGINT (it runs as PID 1 in its container). */
+/* serve.c - `packhelper serve`: options, bind, open the store, run the loop
+ * (and periodic garbage collection, in steps between requests), end cleanly
+ * on SIGTERM/SIGINT (it runs as PID 1 in its container). */
 #include "serve.h"
 
 #include <arpa/inet.h>
@@ -52,6 +53,11 @@ struct server {
 	int import_running;       /* the import thread has not returned */
 	struct buf *ready_images; /* JSON array items for the ready line */
 	int64_t t_start_ms;
+	/* garbage collection (--gc-interval) */
+	int64_t gc_next_ms;       /* the loop's clock when the next one starts */
+	int64_t gc_t0_us;         /* when the one under way started */
+	int64_t gc_max_step_us;   /* its longest step */
+	int64_t gc_steps_us;      /* all its steps */
 };
 
 
@@ -62,7 +68,8 @@ static const char usage[] =
 	"                        [--header-timeout S] [--idle-timeout S] [--body-timeout S]\n"
 	"                        [--upload-expiry S] [--min-rate BYTES]\n"
 	"                        [--max-conns N] [--max-conns-per-peer N] [--max-buffered SIZE]\n"
-	"                        [--max-uploads N] [--max-uploads-per-peer N] [--allow-sparse]\n";
+	"                        [--max-uploads N] [--max-uploads-per-peer N] [--allow-sparse]\n"
+	"                        [--gc-interval DURATION] [--gc-grace DURATION] [--gc-delete-untagged]\n";
 
 /* Parse "HOST:PORT", "[V6]:PORT" or ":PORT" into ss.  -1 if malformed. */
 static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
@@ -303,13 +310,52 @@ static void on_tick(struct ev *ev, void *data)
 	resume_accept(srv);
 	store_upload_expire(srv->store, now, srv->opt->upload_expiry_ms);
 	store_tick(srv->store, now);
+	if (srv->opt->gc_interval_ms && !store_gc_running(srv->store) && now >= srv->gc_next_ms) {
+		struct store_gc_options o = { .grace_ms = srv->opt->gc_grace_ms,
+					      .untagged = srv->opt->gc_untagged };
+		if (store_gc_start(srv->store, &o, now) < 0) {
+			log_warn("gc: cannot start");
+			srv->gc_next_ms = now + srv->opt->gc_interval_ms;
+		} else {
+			srv->gc_t0_us = clock_us();
+			srv->gc_max_step_us = srv->gc_steps_us = 0;
+		}
+	}
+}
+
+/* One bounded step of the collection under way, between two turns of
+ * requests; the loop only polls while there is more. */
+static void gc_step(struct server *srv)
+{
+	int64_t t = clock_us(), now = ev_now(srv->ev);
+	int more = store_gc_step(srv->store, now);
+	t = clock_us() - t;
+	if (t > srv->gc_max_step_us)
+		srv->gc_max_step_us = t;
+	srv->gc_steps_us += t;
+	if (more) {
+		ev_busy(srv->ev);
+		return;
+	}
+	{
+		const struct store_gc_stats *s = store_gc_stats(srv->store);
+		char line[512];
+		store_gc_describe(s, 0, line, sizeof line);
+		log_info("gc: %s in %.1f ms (%llu step%s: %.1f ms, the longest %.2f ms)", line,
+			 (double)(clock_us() - srv->gc_t0_us) / 1000.0, (unsigned long long)s->steps,
+			 s->steps == 1 ? "" : "s", (double)srv->gc_steps_us / 1000.0,
+			 (double)srv->gc_max_step_us / 1000.0);
+	}
+	srv->gc_next_ms = now + srv->opt->gc_interval_ms;
 }
 
 static void before_sleep(struct ev *ev, void *data)
 {
 	struct server *srv = data;
-	(void)ev;
 	conn_reap(&srv->conns);
+	store_clock(srv->store, ev_now(ev));
+	if (store_gc_running(srv->store))
+		gc_step(srv);
 	log_flush();
 }
 
@@ -530,7 +576,9 @@ int serve_main(int argc, char **argv)
 		.min_rate = SERVE_MIN_RATE,
 		.max_uploads = STORE_MAX_UPLOADS_DEFAULT,
 		.max_uploads_per_peer = STORE_MAX_UPLOADS_PER_OWNER_DEFAULT,
+		.gc_grace_ms = SERVE_GC_GRACE_MS,
 	};
+	int gc_opts = 0; /* a --gc-* option other than --gc-interval was given */
 	unsigned max_conns = 0;
 	static struct server srv;
 
@@ -571,6 +619,21 @@ int serve_main(int argc, char **argv)
 			opt.max_uploads_per_peer = (unsigned)parse_size(a, need_arg(argc, argv, &i), 1 << 20);
 		} else if (strcmp(a, "--allow-sparse") == 0) {
 			opt.allow_sparse = 1;
+		} else if (strcmp(a, "--gc-interval") == 0 || strcmp(a, "--gc-grace") == 0) {
+			const char *v = need_arg(argc, argv, &i);
+			int64_t ms = cli_duration_ms(v);
+			if (ms < 0)
+				fatal(2, "%s: expected a duration up to a day (250ms, 30s, 10m, "
+					 "1h, 0), got %s", a, v);
+			if (strcmp(a, "--gc-interval") == 0) {
+				opt.gc_interval_ms = ms;
+			} else {
+				opt.gc_grace_ms = ms;
+				gc_opts = 1;
+			}
+		} else if (strcmp(a, "--gc-delete-untagged") == 0) {
+			opt.gc_untagged = 1;
+			gc_opts = 1;
 		} else if (strcmp(a, "--import") == 0) {
 			if (opt.nimports == SERVE_MAX_IMPORTS)
 				fatal(2, "at most %d --import", SERVE_MAX_IMPORTS);
@@ -594,6 +657,10 @@ int serve_main(int argc, char **argv)
 		}
 	}
 	check_import_specs(&opt);
+	if (opt.gc_interval_ms && opt.read_only)
+		fatal(2, "--gc-interval: a --read-only store is never collected");
+	if (gc_opts && !opt.gc_interval_ms)
+		fatal(2, "--gc-grace and --gc-delete-untagged need --gc-interval");
 	opt.max_conns = conn_limit();
 	if (max_conns) {
 		if (max_conns > opt.max_conns)
@@ -622,6 +689,8 @@ int serve_main(int argc, char **argv)
 	srv.listen_fd = listen_on(&srv, opt.listen);
 	if (store_open(&srv.store, opt.root, opt.read_only ? STORE_READ_ONLY : 0) < 0)
 		fatal(1, "cannot open the store at %s", opt.root);
+	/* the links found on disk count from now, after the loading, for gc */
+	store_clock(srv.store, clock_ms());
 	store_set_limits(srv.store, &(struct store_limits){ opt.max_uploads, opt.max_uploads_per_peer });
 	srv.reg = (struct reg){ .store = srv.store, .read_only = opt.read_only,
 				.allow_sparse = opt.allow_sparse };
@@ -641,8 +710,13 @@ int serve_main(int argc, char **argv)
 	if (ev_io_set(srv.ev, &srv.listen_io, EV_READ) < 0 || ev_io_set(srv.ev, &sig_io, EV_READ) < 0)
 		fatal(1, "epoll_ctl: %s", strerror(errno));
 	ev_set_tick(srv.ev, on_tick, &srv);
+	srv.gc_next_ms = ev_now(srv.ev) + opt.gc_interval_ms;
 	ev_set_before_sleep(srv.ev, before_sleep, &srv);
 	log_info("serving %s on %s%s", opt.root, srv.listen_addr, opt.read_only ? " (read-only)" : "");
+	if (opt.gc_interval_ms)
+		log_info("gc: every %.1f s, grace period %.1f s%s", (double)opt.gc_interval_ms / 1000.0,
+			 (double)opt.gc_grace_ms / 1000.0,
+			 opt.gc_untagged ? ", untagged manifests too" : "");
 	start_imports(&srv);
 	ev_run(srv.ev);
 

@@ -14,6 +14,7 @@
 #define SERVE_MAX_CONNS_PER_PEER 512
 #define SERVE_MAX_BUFFERED ((size_t)256 << 20)
 #define SERVE_MIN_RATE 1024 /* bytes/s over each 10 s window of a transfer */
+#define SERVE_GC_GRACE_MS ((int64_t)3600 * 1000)
 
 struct serve_options {
 	const char *listen;      /* ADDR:PORT */
@@ -31,6 +32,9 @@ struct serve_options {
 	unsigned max_uploads;
 	unsigned max_uploads_per_peer;
 	int allow_sparse;         /* accept manifests whose blobs are missing */
+	int64_t gc_interval_ms;   /* collect garbage this long after the last run ended; 0: never */
+	int64_t gc_grace_ms;      /* what a repository got more recently stays */
+	int gc_untagged;          /* collect untagged manifests too */
 	const char *ready_file;  /* write the ready line here too */
 	const char *imports[SERVE_MAX_IMPORTS];
 	unsigned nimports;

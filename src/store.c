@@ -1,7 +1,7 @@
 /* store.c - the store's index: repositories, the blobs each holds, manifests
  * and tags, all in memory and each change made on disk too; listings; open
- * and close.  The layout on disk is store_layout.c's (drawn in store.h),
- * upload sessions are store_upload.c's. */
+ * (and the lock) and close.  The layout on disk is store_layout.c's (drawn in
+ * store.h), upload sessions are store_upload.c's, collection store_gc.c's. */
 #include "store_int.h"
 
 #include <errno.h>
@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,6 +35,9 @@ void store_repo_free(struct store_repo *r)
 		store_entry_free(v);
 	map_free(&r->manifests);
 	map_free(&r->tags);
+	pos = 0;
+	while (map_next(&r->blobs, &pos, &k, &v))
+		free(v);
 	map_free(&r->blobs);
 	free(r->name);
 	free(r);
@@ -58,14 +62,38 @@ struct store_repo *store_repo_new(struct store *st, const char *name)
 
 /* ---- blobs ---- */
 
+struct store_link *store_link_get(const struct store_repo *r, const char *digest)
+{
+	return map_get(&r->blobs, digest);
+}
+
 const struct store_blob *store_blob_get(const struct store *st, const char *repo,
 					const char *digest)
 {
 	const struct store_repo *r;
+	const struct store_link *l;
 	if (!repo)
 		return map_get(&st->blobs, digest);
 	r = map_get(&st->repos, repo);
-	return r ? map_get(&r->blobs, digest) : NULL;
+	l = r ? map_get(&r->blobs, digest) : NULL;
+	return l ? l->b : NULL;
+}
+
+void store_touch(struct store *st, const char *repo, const char *digest)
+{
+	struct store_repo *r = map_get(&st->repos, repo);
+	struct store_link *l = r ? map_get(&r->blobs, digest) : NULL;
+	if (l)
+		l->since = st->now;
+}
+
+void store_clock(struct store *st, int64_t now_ms)
+{
+	st->now = now_ms;
+	if (!st->has_clock) {
+		st->t0 = now_ms;
+		st->has_clock = 1;
+	}
 }
 
 int store_blob_open(const struct store *st, const char *digest)
@@ -87,28 +115,36 @@ struct store_blob *store_blob_add(struct store *st, const char *digest, uint64_t
 	return b;
 }
 
-/* Link a committed blob into repository r. */
+/* Link a committed blob into repository r, dated now (again, if r holds it:
+ * an upload or mount of what r has counts as new for gc's grace period). */
 static int repo_link_blob(struct store *st, struct store_repo *r, const char *digest)
 {
 	struct store_blob *b = map_get(&st->blobs, digest);
+	struct store_link *l = map_get(&r->blobs, digest);
 	char from[STORE_REL_MAX], to[STORE_REL_MAX];
 
 	if (!b) {
 		errno = ENOENT;
 		return -1;
 	}
-	if (map_get(&r->blobs, digest))
+	if (l) {
+		l->since = st->now;
 		return 0;
+	}
 	store_blob_rel(from, digest);
 	store_link_rel(to, r->name, digest);
 	if (linkat(st->rootfd, from, st->rootfd, to, 0) < 0 && errno != EEXIST)
 		return -1;
 	if (file_fsync_parent(st->rootfd, to) < 0)
 		return -1;
-	if (map_put(&r->blobs, digest, b) < 0) {
+	l = malloc(sizeof *l);
+	if (!l || map_put(&r->blobs, digest, l) < 0) {
+		free(l);
 		errno = ENOMEM;
 		return -1;
 	}
+	l->b = b;
+	l->since = st->now;
 	b->nrepos++;
 	return 0;
 }
@@ -126,25 +162,32 @@ int store_blob_mount(struct store *st, const char *repo, const char *digest)
 	return repo_link_blob(st, r, digest);
 }
 
-/* Drop r's link to digest; remove the bytes when no repository holds them. */
-static int repo_unlink_blob(struct store *st, struct store_repo *r, const char *digest)
+int store_repo_unlink(struct store *st, struct store_repo *r, const char *digest, int *freed,
+		      int defer)
 {
-	struct store_blob *b = map_get(&r->blobs, digest);
+	struct store_link *l = map_get(&r->blobs, digest);
+	struct store_blob *b;
 	char rel[STORE_REL_MAX];
 
-	if (!b) {
+	if (freed)
+		*freed = 0;
+	if (!l) {
 		errno = ENOENT;
 		return -1;
 	}
 	store_link_rel(rel, r->name, digest);
 	if (unlinkat(st->rootfd, rel, 0) < 0 && errno != ENOENT)
 		return -1;
-	map_del(&r->blobs, digest);
+	b = l->b;
+	free(map_del(&r->blobs, digest));
 	if (--b->nrepos == 0) {
 		store_blob_rel(rel, digest);
-		if (unlinkat(st->rootfd, rel, 0) < 0 && errno != ENOENT)
+		if ((!defer || store_trash(st, rel) < 0) && unlinkat(st->rootfd, rel, 0) < 0 &&
+		    errno != ENOENT)
 			log_warn_limited("remove %s", rel);
 		free(map_del(&st->blobs, digest));
+		if (freed)
+			*freed = 1;
 	}
 	return 0;
 }
@@ -156,7 +199,7 @@ int store_blob_delete(struct store *st, const char *repo, const char *digest)
 		errno = ENOENT;
 		return -1;
 	}
-	return repo_unlink_blob(st, r, digest);
+	return store_repo_unlink(st, r, digest, NULL, 0);
 }
 
 int store_blob_commit(struct store *st, struct store_repo *r, int tmp_dfd, const char *tmp_rel,
@@ -259,10 +302,15 @@ int store_manifest_put(struct store *st, const char *repo, const char *digest,
 {
 	struct store_repo *r = store_repo_open(st, repo);
 	struct store_manifest *e;
+	struct store_link *l;
 
 	if (!r)
 		return -1;
-	if (!map_get(&r->blobs, digest)) {
+	if ((l = map_get(&r->blobs, digest))) {
+		/* pushed again (a child of an index on its way): new again for
+		 * gc's grace period, as a blob upload would be */
+		l->since = st->now;
+	} else {
 		/* the manifest's bytes are a blob of the layout too */
 		char name[TMPDIR_NAME_MAX];
 		int fd = tmpdir_create(&st->imports, name);
@@ -297,6 +345,8 @@ int store_manifest_put(struct store *st, const char *repo, const char *digest,
 			return -1;
 		}
 	}
+	if (st->gc)
+		store_gc_note(st, r, digest, m);
 	for (size_t i = 0; i < ntags; i++)
 		if (store_tag_set(r, tags[i], e) < 0) {
 			errno = ENOMEM;
@@ -337,7 +387,7 @@ int store_manifest_delete(struct store *st, const char *repo, const char *digest
 	r->dirty = 1;
 	store_manifest_forget(r, e);
 	if (map_get(&r->blobs, digest))
-		repo_unlink_blob(st, r, digest);
+		store_repo_unlink(st, r, digest, NULL, 0);
 	store_compact_if_due(st, 0);
 	return 0;
 }
@@ -429,6 +479,57 @@ int store_referrers(const struct store *st, const char *repo, const char *digest
 
 /* ---- open and close ---- */
 
+/* ROOT/lock: exclusive for a writable store, shared for a read-only one, so
+ * two writers (or a writer and gc, or a writer and a reader that would serve
+ * a stale view) never share a store.  Never waits.  The descriptor held is
+ * read-only (flock needs no more, and a filesystem with a file open for
+ * writing cannot be remounted read-only).  A read-only store does not create
+ * the file; where it cannot be made (a read-only filesystem) or flock is not
+ * supported, the store opens unlocked, with a warning. */
+static int store_lock(struct store *st, int flags)
+{
+	int rw = !(flags & STORE_READ_ONLY);
+	int fd = openat(st->rootfd, "lock", O_RDONLY | O_CLOEXEC | (rw ? O_CREAT : 0), 0644);
+	char pid[32];
+
+	if (fd < 0 && rw && (errno == EROFS || errno == EACCES))
+		fd = openat(st->rootfd, "lock", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (!rw && errno == ENOENT)
+			return 0;
+		log_warn("store %s: lock file, continuing unlocked", st->root);
+		return 0;
+	}
+	if (flock(fd, (rw ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0) {
+		ssize_t n;
+		if (errno != EWOULDBLOCK) {
+			log_warn("store %s: flock, continuing unlocked", st->root);
+			close(fd);
+			return 0;
+		}
+		n = pread(fd, pid, sizeof pid - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		log_warnx("store %s is in use by another process%s%s%s: stop it first", st->root,
+			  pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
+		close(fd);
+		errno = EBUSY;
+		return -1;
+	}
+	if (rw) {
+		/* for the message above; best effort (a full disk may refuse it) */
+		int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+		int wfd = openat(st->rootfd, "lock", O_WRONLY | O_TRUNC | O_CLOEXEC);
+		if (wfd >= 0) {
+			if (write(wfd, pid, (size_t)n) < 0)
+				log_debug("store %s: write the pid into lock", st->root);
+			close(wfd);
+		}
+	}
+	st->lockfd = fd;
+	return 0;
+}
+
 int store_open(struct store **out, const char *root, int flags)
 {
 	struct store *st = calloc(1, sizeof *st);
@@ -441,9 +542,11 @@ int store_open(struct store **out, const char *root, int flags)
 	map_init(&st->uploads);
 	map_init(&st->owners);
 	st->imports.fd = -1;
+	st->lockfd = -1;
 	store_set_limits(st, NULL);
 	st->root = strdup(root);
 	st->read_only = (flags & STORE_READ_ONLY) != 0;
+	st->for_gc = (flags & STORE_FOR_GC) != 0;
 	if (mkdir(root, 0755) < 0 && errno != EEXIST) {
 		log_warn("create store %s", root);
 		goto fail;
@@ -453,7 +556,7 @@ int store_open(struct store **out, const char *root, int flags)
 		log_warn("open store %s", root);
 		goto fail;
 	}
-	if (store_layout_load(st) < 0)
+	if (store_lock(st, flags) < 0 || store_layout_load(st) < 0)
 		goto fail;
 	st->loaded = 1;
 	*out = st;
@@ -472,6 +575,7 @@ void store_close(struct store *st)
 
 	if (!st)
 		return;
+	store_gc_free(st);
 	store_layout_close(st);
 	store_uploads_free(st);
 	while (map_next(&st->repos, &pos, &k, &v))
@@ -482,6 +586,8 @@ void store_close(struct store *st)
 		free(v);
 	map_free(&st->blobs);
 	tmpdir_fini(&st->imports);
+	if (st->lockfd >= 0)
+		close(st->lockfd); /* the last thing: the store is left as it should be */
 	if (st->rootfd > 0)
 		close(st->rootfd);
 	free(st->root);

@@ -3,12 +3,16 @@
  * Its files (they share store_int.h): store.c, the index in memory and its
  * operations; store_layout.c, the layout drawn below, index.json, the journal
  * and start-up recovery; store_upload.c, upload sessions and the temporary
- * files of imports.  File I/O goes through file.h.
+ * files of imports; store_gc.c, garbage collection.  File I/O goes through
+ * file.h.
  *
  * On disk, under the root (every path is built from a validated repository
  * name and digest, relative to the root's directory descriptor):
  *
  *   ROOT/
+ *     lock                            flock'ed by the process that has the store
+ *                                     open (exclusive to write, shared to read);
+ *                                     holds the writer's pid
  *     blobs/sha256/<hex>              every committed blob, stored once
  *     blobs/sha512/<hex>
  *     uploads/<id>                    uploads in progress (cleared at start-up)
@@ -37,7 +41,8 @@
  * size of every blob.  Only blob bodies are read from disk.
  *
  * The store reads no clock: what needs the time takes now_ms, any monotonic
- * milliseconds the caller keeps (serve passes its loop's ev_now). */
+ * milliseconds the caller keeps (serve passes its loop's ev_now), and
+ * store_clock dates what repositories get, for the grace period of gc. */
 #ifndef PH_STORE_H
 #define PH_STORE_H
 
@@ -101,11 +106,22 @@ struct store_limits {
 #define STORE_MAX_UPLOADS_PER_OWNER_DEFAULT 256
 
 #define STORE_READ_ONLY 1 /* leave the disk alone: no clean-up of uploads or orphans */
+#define STORE_FOR_GC 2    /* leave uploads/ and orphan blobs for gc to find and count */
 
-/* Open (creating if needed) the store at root and load it.  -1 with a message
- * logged on failure. */
+/* Open (creating if needed) the store at root and load it.  A writable store
+ * takes ROOT/lock exclusively, a read-only one shared (when the file exists;
+ * it is never created read-only), without waiting: a store another process
+ * holds is refused.  -1 with a message logged on failure. */
 int store_open(struct store **out, const char *root, int flags);
 void store_close(struct store *st);
+/* The caller's clock (monotonic ms), every loop turn: it dates the links
+ * repositories get, and the first one dates the links found at open. */
+void store_clock(struct store *st, int64_t now_ms);
+/* A client asked for digest in repo (a blob or a manifest by digest, GET or
+ * HEAD): a link it holds counts as new again for the grace period, so a push
+ * that found the blob there and skipped it does not lose it to gc before its
+ * manifest arrives. */
+void store_touch(struct store *st, const char *repo, const char *digest);
 
 /* The blob if repo holds it (repo NULL: if any repository does). */
 const struct store_blob *store_blob_get(const struct store *st, const char *repo,
@@ -184,5 +200,65 @@ void store_tick(struct store *st, int64_t now_ms);
 
 /* Cancel unclaimed uploads idle for longer than max_idle_ms. */
 void store_upload_expire(struct store *st, int64_t now_ms, int64_t max_idle_ms);
+
+/* ---- garbage collection ----
+ *
+ * Per repository, a blob it holds (a link in its layout) that no manifest of
+ * the repository references - as its own bytes, config, layer or index child
+ * - is released once the link is older than the grace period (see struct
+ * store_link: dated when the repository got it or a client last asked for
+ * it); the shared file goes with its last link.  Manifests, tagged or not,
+ * are kept, unless untagged is set: then an untagged manifest older than the
+ * grace period goes too, unless a kept index names it or it is a referrer
+ * (subject) of a kept manifest.  Upload files no session owns go as well
+ * (imports' files only when the store was opened STORE_FOR_GC; online they
+ * may belong to an import under way).
+ *
+ * A collection runs in steps on the store's thread, each bounded
+ * (GC_STEP_WORK in store_gc.c), so requests are served in between; every
+ * decision is taken in the step that acts on it, and a manifest put while a
+ * repository is being collected marks what it references (store_gc_note), so
+ * nothing a manifest references is ever removed.  A read-only store never
+ * collects. */
+struct store_gc_options {
+	int64_t grace_ms;   /* an unreferenced link younger than this stays */
+	int untagged;       /* remove untagged manifests older than grace_ms */
+	int dry_run;        /* decide and count, remove nothing */
+	/* links found on disk at open: 0 dates them by the store's first clock
+	 * (a server: the grace period counts from its start); else this wall
+	 * clock (ms since the epoch) dates them by their inode's ctime, which
+	 * every link and unlink moves (a stopped store, `packhelper gc`) */
+	int64_t wall_ms;
+	/* each removal, as it happens (or would): what is "link", "blob",
+	 * "manifest", "upload" or "orphan"; repo NULL for the last three */
+	void (*report)(void *arg, const char *what, const char *repo, const char *name,
+		       uint64_t size);
+	void *arg;
+};
+
+struct store_gc_stats {
+	uint64_t links;        /* repository links released */
+	uint64_t blobs;        /* blob files removed (their last link went), orphans included */
+	uint64_t bytes;        /* their size */
+	uint64_t repos;        /* repositories that released something */
+	uint64_t manifests;    /* untagged manifests removed */
+	uint64_t uploads;      /* upload leftovers removed */
+	uint64_t upload_bytes;
+	uint64_t steps;        /* steps it took */
+	uint64_t max_step_work; /* the largest step, in work units */
+};
+
+/* Start a collection (its first step runs at the next store_gc_step).
+ * -1 with EBUSY while one runs, EROFS on a read-only store. */
+int store_gc_start(struct store *st, const struct store_gc_options *o, int64_t now_ms);
+/* One bounded step: 1 while there is more to do, 0 once done (the stats are
+ * then final). */
+int store_gc_step(struct store *st, int64_t now_ms);
+int store_gc_running(const struct store *st);
+/* The collection under way, or the last one. */
+const struct store_gc_stats *store_gc_stats(const struct store *st);
+/* "removed N blobs (X bytes) from M repositories (L links), K untagged
+ * manifests, U upload leftovers (Y bytes)" ("would remove" when dry). */
+void store_gc_describe(const struct store_gc_stats *s, int dry_run, char *out, size_t cap);
 
 #endif

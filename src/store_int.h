@@ -9,6 +9,8 @@
  *   store_upload.c   upload sessions (bounds, claims, expiry) and the
  *                    publishing of imports' temporary files, all under
  *                    uploads/
+ *   store_gc.c       garbage collection in steps: untagged manifests,
+ *                    mark, sweep, upload and blob leftovers
  *
  * Everything here runs on the store's one thread (the event loop), except
  * what imports do in st->imports, which touches no shared state. */
@@ -28,13 +30,26 @@
 #define STORE_REL_MAX FILE_REL_MAX
 #define STORE_INDEX_MAX ((size_t)256 << 20)
 
+/* A repository's hold on a blob: its link in the layout, and since when (the
+ * store's clock when the repository got it, or a client last asked for it;
+ * STORE_SINCE_OPEN for links found on disk at open).  gc keeps an
+ * unreferenced link until it is older than the grace period. */
+#define STORE_SINCE_OPEN INT64_MIN
+struct store_link {
+	struct store_blob *b; /* not owned */
+	int64_t since;
+};
+
 struct store_repo {
 	char *name;
 	int dirty;            /* journaled changes index.json does not show yet */
 	struct map tags;      /* tag -> struct store_manifest * (not owned) */
 	struct map manifests; /* digest -> struct store_manifest * (owned) */
-	struct map blobs;     /* digest -> struct store_blob * (not owned) */
+	struct map blobs;     /* digest -> struct store_link * (owned) */
 };
+
+struct store_gc;    /* store_gc.c: a collection under way */
+struct store_trash; /* store_gc.c: the thread that removes what gc freed */
 
 struct store {
 	int rootfd;
@@ -49,7 +64,16 @@ struct store {
 	int appended;       /* journal records since the last store_tick */
 	int64_t last_append; /* the tick's clock when it first saw them */
 	int read_only;      /* never change what is on disk */
+	int for_gc;         /* STORE_FOR_GC: leftovers are gc's to find */
 	int loaded;         /* store_open finished: memory is the whole truth */
+	int lockfd;         /* ROOT/lock, flock'ed while the store is open, or -1 */
+	int64_t now;        /* the caller's clock (store_clock), for links */
+	int64_t t0;         /* the first clock the caller gave: links found at
+	                     * open count from here (STORE_SINCE_OPEN) */
+	int has_clock;      /* t0 is set */
+	struct store_gc *gc; /* the collection under way, or NULL */
+	struct store_trash *trash; /* started by the first collection online */
+	struct store_gc_stats gc_last; /* of the last collection */
 };
 
 /* ---- store.c: the index ---- */
@@ -57,6 +81,14 @@ struct store {
 /* A repository in memory only (loading); NULL with ENOMEM. */
 struct store_repo *store_repo_new(struct store *st, const char *name);
 void store_repo_free(struct store_repo *r);
+/* The link of repo r to digest, or NULL. */
+struct store_link *store_link_get(const struct store_repo *r, const char *digest);
+/* Drop r's link to digest; the bytes go when no repository holds them
+ * (*freed set to 1 then, when freed is not NULL): at once, or with defer
+ * renamed into uploads/ for the trash thread to remove (store_trash).
+ * -1 with errno. */
+int store_repo_unlink(struct store *st, struct store_repo *r, const char *digest, int *freed,
+		      int defer);
 /* A blob in memory that no repository holds yet; NULL with ENOMEM. */
 struct store_blob *store_blob_add(struct store *st, const char *digest, uint64_t size);
 /* Move the finished, verified temporary file tmp_rel (relative to tmp_dfd,
@@ -103,5 +135,21 @@ void store_compact_if_due(struct store *st, int idle);
 
 /* Free every session (close): their files stay for start-up to clear. */
 void store_uploads_free(struct store *st);
+
+/* ---- store_gc.c ---- */
+
+/* A manifest went into r (the write barrier): a collection marking or
+ * sweeping r counts what it references as referenced. */
+void store_gc_note(struct store *st, struct store_repo *r, const char *digest,
+		   const struct manifest *m);
+/* Free a collection under way, and stop the trash thread (close). */
+void store_gc_free(struct store *st);
+/* Move the blob file rel (its last name) to uploads/gc-<id>, where a thread
+ * removes it: freeing a file's blocks is the slow part of a removal (a
+ * millisecond or more on a busy ext4), and it stays off the event loop; the
+ * blob's name is free at once for a new commit.  -1 with errno when it could
+ * not be moved (the caller removes it itself); start-up clears what a stop
+ * leaves. */
+int store_trash(struct store *st, const char *rel);
 
 #endif

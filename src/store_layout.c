@@ -319,9 +319,10 @@ static int load_blobs(struct store *st)
 				log_warnx("store: ignoring %s/%s/%s", st->root, rel, de->d_name);
 				continue;
 			}
-			if (sb.st_nlink < 2) {
+			if (sb.st_nlink < 2 && !st->for_gc) {
 				/* held by no repository: left by a crash between commit
-				 * and link, or by a deleted repository */
+				 * and link, or by a deleted repository (gc finds these
+				 * itself: nrepos stays 0) */
 				if (!st->read_only)
 					unlinkat(dfd, de->d_name, 0);
 				continue;
@@ -530,8 +531,17 @@ static int load_repo(struct store *st, const char *name)
 				if (!(b = store_blob_add(st, digest, (uint64_t)sb.st_size)))
 					continue;
 			}
-			if (map_put(&r->blobs, digest, b) == 0)
+			if (!map_get(&r->blobs, digest)) {
+				struct store_link *l = malloc(sizeof *l);
+				if (!l || map_put(&r->blobs, digest, l) < 0) {
+					free(l);
+					closedir(d);
+					return -1;
+				}
+				l->b = b;
+				l->since = STORE_SINCE_OPEN;
 				b->nrepos++;
+			}
 		}
 		closedir(d);
 	}
@@ -597,7 +607,7 @@ int store_layout_load(struct store *st)
 		return -1;
 	}
 	snprintf(st->imports.path, sizeof st->imports.path, "%s/uploads", st->root);
-	if ((!st->read_only && clear_uploads(st) < 0) || load_blobs(st) < 0 ||
+	if ((!st->read_only && !st->for_gc && clear_uploads(st) < 0) || load_blobs(st) < 0 ||
 	    walk_repos(st, "repos", "") < 0 || journal_open(&st->j, st->rootfd, st->read_only) < 0 ||
 	    journal_replay(st->j, replay_record, st) < 0) {
 		log_warnx("store %s could not be loaded", st->root);

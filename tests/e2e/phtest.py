@@ -382,6 +382,56 @@ def seed_tags(root, repo, manifest, names):
         json.dump({"schemaVersion": 2, "manifests": entries}, f)
 
 
+def seed_store(root, repo, nimages, ngarbage, layers=4):
+    """Write REPO into the (stopped) store at root straight onto disk, as
+    packhelper lays it out - faster than pushing thousands of blobs: nimages
+    tagged images (t0, t1, ...; a config and `layers` layers each) and
+    ngarbage blobs that no manifest references.  Returns (images, garbage):
+    images is a list of (tag, manifest bytes, {digest: bytes}), garbage a
+    {digest: bytes}."""
+    lay = os.path.join(root, "repos", repo, "_layout")
+    for d in ("blobs/sha256", "uploads", "repos"):
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+    os.makedirs(os.path.join(lay, "blobs/sha256"), exist_ok=True)
+    with open(os.path.join(lay, "oci-layout"), "w") as f:
+        f.write('{"imageLayoutVersion":"1.0.0"}')
+
+    def put(data):
+        h = hashlib.sha256(data).hexdigest()
+        p = os.path.join(root, "blobs/sha256", h)
+        if not os.path.exists(p):
+            with open(p, "wb") as f:
+                f.write(data)
+        os.link(p, os.path.join(lay, "blobs/sha256", h))
+        return "sha256:" + h
+
+    images, entries, garbage = [], [], {}
+    for i in range(nimages):
+        blobs = {}
+        cfg = b'{"architecture":"amd64","os":"linux","seed":%d}' % i
+        blobs[put(cfg)] = cfg
+        descs = []
+        for j in range(layers):
+            data = b"seeded layer %d/%d " % (i, j) + os.urandom(32)
+            d = put(data)
+            blobs[d] = data
+            descs.append({"mediaType": OCI_LAYER, "digest": d, "size": len(data)})
+        m = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                        "config": {"mediaType": OCI_CONFIG, "digest": sha256(cfg), "size": len(cfg)},
+                        "layers": descs}).encode()
+        put(m)
+        tag = "t%d" % i
+        images.append((tag, m, blobs))
+        entries.append({"mediaType": OCI_MANIFEST, "digest": sha256(m), "size": len(m),
+                        "annotations": {"org.opencontainers.image.ref.name": tag}})
+    for i in range(ngarbage):
+        data = b"seeded garbage %d " % i + os.urandom(32)
+        garbage[put(data)] = data
+    with open(os.path.join(lay, "index.json"), "w") as f:
+        json.dump({"schemaVersion": 2, "manifests": entries}, f)
+    return images, garbage
+
+
 def time_tag_puts(srv, repo, manifest, names):
     """PUT manifest under each name on one connection; the seconds each took.
     Every answer must be 201 (AssertionError otherwise)."""

@@ -28,6 +28,11 @@ servers: those are tests/lib.sh's ph_serve_start; free ports and waiting are the
       this proxy's /token endpoint; /token checks Basic USER:PASS and hands
       out TOKEN (a fresh random value, logged as {"token_value": ...}).
       --token VALUE fixes TOKEN (two proxies can then share it).
+      --refresh RT makes /token also take the OAuth2 POST of distribution's
+      token spec (form grant_type=refresh_token&refresh_token=RT&service=..
+      &scope=..&client_id=..) and answer {"access_token": TOKEN}; the log
+      entry has "grant_type", "client_id", "form_scope", "form_service" and
+      "refresh" (the refresh token it was given).
       --realm URL puts another token endpoint in the Bearer challenge.
       --basic USER:PASS makes it a Basic-auth registry: /v2/ requests without
       those credentials get 401 with a Basic challenge.
@@ -152,6 +157,23 @@ class Handler(BaseHTTPRequestHandler):
             q = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
             entry.update(token=True, scope=q.get("scope", []), service=q.get("service", [""])[0])
             ok = False
+            if method == "POST":
+                f = urllib.parse.parse_qs(self.read_body().decode("utf-8", "replace"))
+                entry.update(grant_type=f.get("grant_type", [""])[0],
+                             client_id=f.get("client_id", [""])[0],
+                             form_scope=f.get("scope", []), form_service=f.get("service", [""])[0],
+                             refresh=f.get("refresh_token", [""])[0],
+                             content_type=self.headers.get("Content-Type", ""))
+                ok = bool(a.refresh) and entry["grant_type"] == "refresh_token" and \
+                    entry["refresh"] == a.refresh
+                if ok:
+                    entry["status"] = 200
+                    st.log(**entry)
+                    return self.reply(200, json.dumps({"access_token": st.token,
+                                                       "expires_in": 300}).encode())
+                entry["status"] = 401
+                st.log(**entry)
+                return self.reply(401, error_body("UNAUTHORIZED", "bad refresh token"))
             if auth.lower().startswith("basic "):
                 try:
                     u, p = base64.b64decode(auth[6:]).decode().split(":", 1)
@@ -372,6 +394,7 @@ def main():
     p.add_argument("--bearer", default="")
     p.add_argument("--close", action="store_true")
     p.add_argument("--token", default="")
+    p.add_argument("--refresh", default="")
     p.add_argument("--realm", default="")
     p.add_argument("--basic", default="")
     p.add_argument("--location-origin", default="")

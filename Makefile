@@ -190,8 +190,8 @@ test-conformance: $(BUILD)/packhelper tools
 
 # linux/arm64 under qemu user emulation (tests/arm64.sh: by binfmt_misc, else
 # qemu-aarch64-static by hand): build/arm64's unit tests, the end-to-end suite
-# and both conformance configurations against build/arm64/packhelper, summed
-# as arm64-unit, arm64-e2e and arm64-conformance
+# and test-conformance's three runs against build/arm64/packhelper, summed as
+# arm64-unit, arm64-e2e, arm64-conformance and arm64-conformance-gc
 ifeq ($(ARCH),arm64)
 test-arm64: $(BUILD)/packhelper $(UNIT_BINS) tools
 	@tests/arm64.sh $(BUILD)/packhelper $(UNIT_BINS)

@@ -2,10 +2,11 @@
 # tests/arm64.sh BINARY UNIT-TEST...   (make test-arm64)
 # The linux/arm64 build on this x86-64 machine, under qemu user emulation: its
 # unit tests (UNIT-TEST...), the end-to-end suite with PACKHELPER=BINARY, and
-# the OCI conformance suite against BINARY serve, in both configurations of
+# the OCI conformance suite against BINARY serve, in the three runs of
 # `make test-conformance`.  Summary lines "arm64-unit: N passed, N failed",
-# "arm64-e2e: ...", "arm64-conformance: ..." (one per configuration), which
-# .ci/run sums apart from the amd64 ones; "# arm64 PART: N s" on stderr.
+# "arm64-e2e: ...", "arm64-conformance: ..." (one per run) and
+# "arm64-conformance-gc: ...", which .ci/run sums apart from the amd64 ones;
+# "# arm64 PART: N s" on stderr.
 #
 # How an aarch64 binary runs here: by binfmt_misc when qemu-aarch64 is
 # registered or this run can register it (ph_binfmt_up, tests/binfmt.sh; it
@@ -81,10 +82,12 @@ for part in $PARTS; do
       PACKHELPER=$BIN python3 "$PH_LIB/e2e/run.py" -j "${PH_ARM64_JOBS:-3}" || rc=1 ;;
     conformance)
       # as test-conformance: every switch on against --allow-sparse, then the
-      # default (manifests naming missing blobs refused) without the sparse data
+      # default (manifests naming missing blobs refused) without the sparse data,
       PACKHELPER_SERVE_ARGS=--allow-sparse \
         "$PH_LIB/with-server.sh" "$BIN" "$PH_LIB/conformance.sh" || rc=1
-      OCI_DATA_SPARSE=false "$PH_LIB/with-server.sh" "$BIN" "$PH_LIB/conformance.sh" || rc=1 ;;
+      OCI_DATA_SPARSE=false "$PH_LIB/with-server.sh" "$BIN" "$PH_LIB/conformance.sh" || rc=1
+      # and on a store collected first, with collection running (arm64-conformance-gc)
+      "$PH_LIB/conformance-gc.sh" "$BIN" || rc=1 ;;
     *)
       echo "arm64: unknown part $part" >&2; rc=1; continue ;;
   esac

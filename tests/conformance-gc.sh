@@ -13,12 +13,13 @@
 #   4. the kept image still pulls byte for byte, and again after a restart
 #      that follows a second offline collection.
 # Prints the suite's own "conformance ..." lines and
-# "conformance-gc: N passed, N failed" for the checks around it.
+# "conformance-gc: N passed, N failed" for the checks around it (PH_SUITE_PREFIX
+# before both names: "arm64-conformance-gc", tests/arm64.sh).
 set -uo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PH=$1
-ph_init conformance-gc
+ph_init "${PH_SUITE_PREFIX:-}conformance-gc" conformance-gc
 STORE=$WORK/store
 export PH_SERVE_ROOT=$STORE
 REPO=gc-$RAND/app

@@ -64,6 +64,7 @@ if [[ $how == qemu-aarch64-static* ]]; then
   mkdir -p "$WORK/qemu/unit"
   wrap() { printf '#!/bin/sh\nexec %s %s "$@"\n' "$QEMU" "$1" >"$2" && chmod 755 "$2"; }
   wrap "$BIN" "$WORK/qemu/packhelper"
+  export PACKHELPER_ELF=$BIN # what tests that read the file open (tests/e2e/phtest.py)
   BIN=$WORK/qemu/packhelper
   for i in "${!UNITS[@]}"; do
     wrap "${UNITS[i]}" "$WORK/qemu/unit/$(basename "${UNITS[i]}")"

@@ -22,6 +22,9 @@ import time
 import unittest
 
 BIN = os.environ.get("PACKHELPER", os.path.join(os.path.dirname(__file__), "../../build/packhelper"))
+# The executable file itself, for tests that read it: BIN may be a wrapper
+# script that runs it (tests/arm64.sh's through qemu-aarch64-static).
+ELF = os.environ.get("PACKHELPER_ELF") or BIN
 
 # PH_TIME_SCALE (default 1): how many times slower than natively the binary
 # under test runs; `make test-arm64` sets it for qemu user emulation.  What is

@@ -7,13 +7,13 @@ import random
 import subprocess
 import unittest
 
-from phtest import BIN, Server, sha256
+from phtest import BIN, ELF, Server, sha256
 
 EM_X86_64, EM_AARCH64 = 62, 183
 
 
 def binary_machine():
-    with open(BIN, "rb") as f:
+    with open(ELF, "rb") as f:
         head = f.read(20)
     return int.from_bytes(head[18:20], "little")
 

@@ -9,6 +9,7 @@
 
 #include <signal.h>
 
+#include "copy.h"
 #include "import.h"
 #include "log.h"
 #include "probe.h"
@@ -26,6 +27,7 @@ static const char usage[] =
 	"  serve     run the OCI registry, optionally importing images first\n"
 	"  import    load images into a store without a server\n"
 	"  push      push an image from a file, stdin or the docker daemon to a registry\n"
+	"  copy      copy images between registries, digests kept (or from a file)\n"
 	"  probe     exit 0 when a registry is ready (the image's HEALTHCHECK)\n"
 	"  version   print the version and the libraries built in\n"
 	"  help      this text\n";
@@ -52,6 +54,8 @@ int main(int argc, char **argv)
 		return import_main(argc - 1, argv + 1);
 	if (strcmp(verb, "push") == 0)
 		return push_main(argc - 1, argv + 1);
+	if (strcmp(verb, "copy") == 0)
+		return copy_main(argc - 1, argv + 1);
 	if (strcmp(verb, "probe") == 0)
 		return probe_main(argc - 1, argv + 1);
 	if (strcmp(verb, "version") == 0 || strcmp(verb, "--version") == 0)

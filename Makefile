@@ -56,6 +56,7 @@ ASAN_LIBS   := -I/usr/include/bearssl -larchive -lcurl -lbearssl -lz
 IMAGE     ?= bot-bottle/packhelper:latest
 
 .PHONY: all run test check image test-unit test-e2e compile_commands.json test-conformance test-interop test-oneshot test-push \
+        test-copy \
         test-asan asan \
         test-fuzz tools bench fuzz clean
 .PHONY: soak
@@ -144,6 +145,9 @@ test-oneshot: image tools
 test-push: $(BUILD)/packhelper tools
 	@tests/push/all.sh
 
+test-copy: $(BUILD)/packhelper tools
+	@tests/copy/all.sh
+
 # ---- sanitizers
 asan: $(BUILD)/asan/packhelper
 
@@ -159,12 +163,13 @@ test-asan: $(BUILD)/asan/packhelper
 	@PACKHELPER_SERVE_ARGS=--allow-sparse tests/with-server.sh $(BUILD)/asan/packhelper tests/conformance.sh
 	@OCI_DATA_SPARSE=false tests/with-server.sh $(BUILD)/asan/packhelper tests/conformance.sh
 	@PACKHELPER=$(CURDIR)/$(BUILD)/asan/packhelper tests/push/all.sh registries tags faults errors sources auth origins deadline
+	@PACKHELPER=$(CURDIR)/$(BUILD)/asan/packhelper tests/copy/all.sh
 
 # the fuzzers are built and run briefly on every test run, so they cannot rot
 test-fuzz:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
-test: all test-unit test-e2e test-conformance test-interop test-oneshot test-push test-asan test-fuzz
+test: all test-unit test-e2e test-conformance test-interop test-oneshot test-push test-copy test-asan test-fuzz
 
 # ---- fuzzing (clang libFuzzer, glibc; Debian: clang libclang-rt-14-dev libbearssl-dev)
 # Only the parsers are linked (libc and BearSSL, whose Debian headers live in
@@ -176,6 +181,7 @@ FUZZ_SRCS    := src/http.c src/json.c src/buf.c src/digest.c src/manifest.c src/
                 src/conn.c src/ev.c src/bytes.c
 FUZZ_SRCS    += src/url.c src/auth.c
 FUZZ_SRCS    += src/tarname.c src/dockersave.c src/imageconfig.c src/ocindex.c
+FUZZ_SRCS    += src/platform.c src/listing.c src/copylist.c
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Isrc -I/usr/include/bearssl \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 

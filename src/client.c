@@ -825,6 +825,9 @@ static int auth_round(struct client *c, CURL *h, const struct client_resp *resp,
 		if (fetch_token(c, h, scope ? scope : ch.scope, err, cap) < 0)
 			return -1;
 	} else if (!c->have_creds) {
+		if (c->opt.config_creds_only)
+			return log_fail(err, cap, "%s requires credentials: docker login %s (they are "
+					"read from $DOCKER_CONFIG/config.json)", c->host, c->host);
 		return log_fail(err, cap, "%s requires credentials: use --username with "
 				"--password-stdin, PACKHELPER_USERNAME/PASSWORD, or docker login",
 				c->host);

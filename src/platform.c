@@ -15,17 +15,25 @@ static int field_valid(const char *s, size_t n)
 	return 1;
 }
 
+/* A field set to s, whole (no bytes of what it held stay after the NUL, so
+ * two platforms compare with memcmp). */
+static void set_field(char f[PLATFORM_FIELD_MAX], const char *s)
+{
+	memset(f, 0, PLATFORM_FIELD_MAX);
+	memcpy(f, s, strlen(s));
+}
+
 static void normalise(struct platform *p)
 {
 	if (strcmp(p->arch, "x86_64") == 0 || strcmp(p->arch, "x86-64") == 0)
-		snprintf(p->arch, sizeof p->arch, "amd64");
+		set_field(p->arch, "amd64");
 	else if (strcmp(p->arch, "aarch64") == 0)
-		snprintf(p->arch, sizeof p->arch, "arm64");
+		set_field(p->arch, "arm64");
 	if ((strcmp(p->arch, "arm64") == 0 && strcmp(p->variant, "v8") == 0) ||
 	    (strcmp(p->arch, "amd64") == 0 && strcmp(p->variant, "v1") == 0))
-		p->variant[0] = '\0';
+		set_field(p->variant, "");
 	else if (strcmp(p->arch, "arm") == 0 && !p->variant[0])
-		snprintf(p->variant, sizeof p->variant, "v7");
+		set_field(p->variant, "v7");
 }
 
 int platform_parse(const char *s, struct platform *p)

@@ -49,6 +49,8 @@ servers: those are tests/lib.sh's ph_serve_start; free ports and waiting are the
         endless   GET /v2/ -> 200 with an endless, fast chunked body
         trickle   GET /v2/ -> 200, Content-Length 100 MB, 2 KiB/s
         stall     GET /v2/ -> 200, Content-Length 100, then nothing
+        huge      GET /v2/ -> 200 {}; anything else -> 200, an OCI manifest
+                  Content-Type and a 5 MiB body (over a manifest's 4 MiB)
       each connection is logged as {"mode": ..., "t": ...}.
 
 The proxy keeps the client's Host header, so registries that build absolute
@@ -352,6 +354,16 @@ def fake_conn(c, mode, log):
             while True:
                 c.sendall(b" " * 512)
                 time.sleep(0.25)
+        elif mode == "huge":
+            if data.startswith(b"GET /v2/ "):
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
+            else:
+                n = 5 << 20
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: "
+                          b"application/vnd.oci.image.manifest.v1+json\r\n"
+                          b"Content-Length: %d\r\nConnection: close\r\n\r\n" % n)
+                c.sendall(b"{" + b" " * (n - 2) + b"}")
         elif mode == "stall":
             c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{")
             time.sleep(600)
@@ -396,7 +408,7 @@ def main():
     p.add_argument("--redirect-blobs", default="")
     f = sub.add_parser("fake")
     f.add_argument("--port", type=int, required=True)
-    f.add_argument("--mode", required=True, choices=["garbage", "junk", "endless", "trickle", "stall"])
+    f.add_argument("--mode", required=True, choices=["garbage", "junk", "endless", "trickle", "stall", "huge"])
     f.add_argument("--log", required=True)
     args = ap.parse_args()
     return {"proxy": cmd_proxy, "fake": cmd_fake}[args.cmd](args)

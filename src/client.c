@@ -926,6 +926,32 @@ static int looks_like_tls(const struct client_resp *r)
 	return r->body.len >= 2 && (p[0] == 0x15 || p[0] == 0x16) && p[1] == 0x03;
 }
 
+int client_open(struct client *c, const char *host, const struct client_opts *opt, CURL **h,
+		char *err, size_t cap)
+{
+	*h = NULL;
+	if (client_init(c, host, opt, err, cap) < 0)
+		return -1;
+	*h = client_handle(c);
+	if (!*h) {
+		client_fini(c);
+		return log_fail(err, cap, "cannot start libcurl");
+	}
+	if (client_connect(c, *h, err, cap) < 0) {
+		client_close(c, h);
+		return -1;
+	}
+	return 0;
+}
+
+void client_close(struct client *c, CURL **h)
+{
+	if (*h)
+		curl_easy_cleanup(*h);
+	*h = NULL;
+	client_fini(c);
+}
+
 int client_connect(struct client *c, CURL *h, char *err, size_t cap)
 {
 	struct client_resp r;

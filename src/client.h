@@ -125,6 +125,11 @@ void client_fini(struct client *c);
 /* Choose the scheme and read the auth challenge (GET /v2/). */
 int client_connect(struct client *c, CURL *h, char *err, size_t cap);
 CURL *client_handle(struct client *c);
+/* client_init, a handle (*h) and client_connect: 0, or -1 with err and
+ * nothing to close.  client_close undoes it. */
+int client_open(struct client *c, const char *host, const struct client_opts *opt, CURL **h,
+		char *err, size_t cap);
+void client_close(struct client *c, CURL **h);
 
 /* What a manifest GET or HEAD accepts: every manifest type there is. */
 #define CLIENT_ACCEPT_MANIFESTS                                                                    \

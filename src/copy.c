@@ -386,30 +386,44 @@ static int names_version(const char *s)
 	return strchr(slash ? slash + 1 : s, ':') || strchr(s, '@');
 }
 
-static int collect_tag(void *ctx, const char *name)
+/* A list of names (tags, repositories), gathered before any copy starts:
+ * a listing's handle is busy while it runs. */
+struct names {
+	char **v;
+	size_t n;
+};
+
+static int names_add(void *ctx, const char *name)
 {
-	struct { char **v; size_t n; } *tags = ctx;
-	char **v = realloc(tags->v, (tags->n + 1) * sizeof *v);
-	if (!v || !(v[tags->n] = strdup(name))) {
+	struct names *l = ctx;
+	char **v = realloc(l->v, (l->n + 1) * sizeof *v);
+	if (!v || !(v[l->n] = strdup(name))) {
 		if (v)
-			tags->v = v;
+			l->v = v;
 		return -1;
 	}
-	tags->v = v;
-	tags->n++;
+	l->v = v;
+	l->n++;
 	return 0;
+}
+
+static void names_free(struct names *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
 }
 
 /* Every tag of src's repository to the same tag of dst's. */
 static void copy_repository(struct copy *c, const struct ref *src, const struct ref *dst)
 {
 	char err[2048], a[REF_TEXT_MAX], b[REF_TEXT_MAX];
-	struct { char **v; size_t n; } tags = { NULL, 0 };
+	struct names tags = { NULL, 0 };
 	struct regsrc *s = open_src(c, src->host, err, sizeof err);
 
 	snprintf(a, sizeof a, "%s/%s", src->host, src->repo);
 	snprintf(b, sizeof b, "%s/%s", dst->host, dst->repo);
-	if (!s || regsrc_tags(s, src->repo, collect_tag, &tags, err, sizeof err) < 0) {
+	if (!s || regsrc_tags(s, src->repo, names_add, &tags, err, sizeof err) < 0) {
 		if (!err[0])
 			log_fail(err, sizeof err, "out of memory");
 		fail(c, result_new(c, a, b), err);
@@ -424,9 +438,8 @@ static void copy_repository(struct copy *c, const struct ref *src, const struct 
 		snprintf(a, sizeof a, "%s/%s:%s", src->host, src->repo, st.tag);
 		snprintf(b, sizeof b, "%s/%s:%s", dst->host, dst->repo, dt.tag);
 		copy_registry(c, &st, &dt, result_new(c, a, b));
-		free(tags.v[i]);
 	}
-	free(tags.v);
+	names_free(&tags);
 }
 
 /* One SRC DST pair as written (a line of --from-file, or the arguments). */
@@ -471,10 +484,8 @@ static void copy_pair(struct copy *c, const char *srcarg, const char *dstarg)
 /* ---- many copies ---- */
 
 struct prefix {
-	struct copy *c;
 	struct ref old, new_;
-	char **repos;
-	size_t n;
+	struct names repos;
 };
 
 /* A catalog name under OLD: OLD itself or OLD/... */
@@ -482,18 +493,9 @@ static int under_prefix(void *ctx, const char *name)
 {
 	struct prefix *p = ctx;
 	size_t k = strlen(p->old.repo);
-	char **v;
 	if (strncmp(name, p->old.repo, k) != 0 || (name[k] && name[k] != '/'))
 		return 0;
-	v = realloc(p->repos, (p->n + 1) * sizeof *v);
-	if (!v || !(v[p->n] = strdup(name))) {
-		if (v)
-			p->repos = v;
-		return -1;
-	}
-	p->repos = v;
-	p->n++;
-	return 0;
+	return names_add(&p->repos, name);
 }
 
 /* OLD/NAME... -> NEW/NAME...: one name ("app", "app:v1", "team/app@sha256:...")
@@ -515,9 +517,10 @@ static void copy_under(struct copy *c, const struct prefix *p, const char *name)
 static void copy_prefix(struct copy *c, const char *old, const char *new_, char **names,
 			size_t nnames)
 {
-	struct prefix p = { .c = c };
+	struct prefix p;
 	char err[2048];
 
+	memset(&p, 0, sizeof p);
 	if (names_version(old) || names_version(new_) ||
 	    ref_parse(old, strlen(old), &p.old, err, sizeof err) < 0 ||
 	    ref_parse(new_, strlen(new_), &p.new_, err, sizeof err) < 0)
@@ -532,16 +535,15 @@ static void copy_prefix(struct copy *c, const char *old, const char *new_, char 
 		struct regsrc *s = open_src(c, p.old.host, err, sizeof err);
 		if (!s || regsrc_catalog(s, under_prefix, &p, err, sizeof err) < 0) {
 			fail(c, result_new(c, old, new_), err);
-		} else if (!p.n) {
+		} else if (!p.repos.n) {
 			fail(c, result_new(c, old, new_), "no repository under the prefix");
 		}
 	}
-	for (size_t i = 0; i < p.n; i++) {
-		const char *tail = p.repos[i] + strlen(p.old.repo);
+	for (size_t i = 0; i < p.repos.n; i++) {
+		const char *tail = p.repos.v[i] + strlen(p.old.repo);
 		copy_under(c, &p, tail[0] == '/' ? tail + 1 : tail);
-		free(p.repos[i]);
 	}
-	free(p.repos);
+	names_free(&p.repos);
 }
 
 static int list_pair(void *ctx, unsigned long line, const char *src, const char *dst)

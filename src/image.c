@@ -85,6 +85,19 @@ static int spend(struct walk *w, unsigned long n)
 	return 0;
 }
 
+static void walk_init(struct walk *w, const struct image_fetch *f, const struct platform *platform,
+		      char *err, size_t cap)
+{
+	memset(w, 0, sizeof *w);
+	w->fetch = f;
+	w->what = f->what;
+	w->platform = platform;
+	w->err = err;
+	w->cap = cap;
+	map_init(&w->mseen);
+	map_init(&w->bseen);
+}
+
 static void walk_reset(struct walk *w, struct image *img)
 {
 	map_free(&w->mseen);
@@ -699,19 +712,12 @@ int image_load(struct source *src, const char *select, const char *repo, const c
 	struct image_fetch files;
 
 	memset(out, 0, sizeof *out);
-	memset(&w, 0, sizeof w);
 	files.manifest = file_manifest;
 	files.blob = file_blob;
 	files.ctx = &w;
 	files.what = src->what;
+	walk_init(&w, &files, platform, err, cap);
 	w.src = src;
-	w.fetch = &files;
-	w.what = src->what;
-	w.platform = platform;
-	w.err = err;
-	w.cap = cap;
-	map_init(&w.mseen);
-	map_init(&w.bseen);
 	/* docker save writes manifest.json in both layouts; prefer it, as the
 	 * layer order it gives is the image's */
 	e = source_get(src, "manifest.json", err, cap);
@@ -750,14 +756,7 @@ int image_walk(const struct image_fetch *f, const struct descriptor *top,
 	struct walk w;
 	int rc;
 
-	memset(&w, 0, sizeof w);
-	w.fetch = f;
-	w.what = f->what;
-	w.platform = platform;
-	w.err = err;
-	w.cap = cap;
-	map_init(&w.mseen);
-	map_init(&w.bseen);
+	walk_init(&w, f, platform, err, cap);
 	walk_reset(&w, img);
 	rc = oci_manifest(&w, top, 0);
 	map_free(&w.mseen);

@@ -233,26 +233,12 @@ int regsink_open(struct regsink *k, const struct ref *ref, const struct regsink_
 	k->sink.ops = &regsink_ops;
 	k->sink.impl = k;
 	snprintf(k->sink.what, sizeof k->sink.what, "%s/%s", ref->host, ref->repo);
-	if (client_init(&k->cl, ref->host, &o->copt, err, cap) < 0)
-		return -1;
-	k->h = client_handle(&k->cl);
-	if (!k->h) {
-		client_fini(&k->cl);
-		return log_fail(err, cap, "cannot start libcurl");
-	}
-	if (client_connect(&k->cl, k->h, err, cap) < 0) {
-		regsink_close(k);
-		return -1;
-	}
-	return 0;
+	return client_open(&k->cl, ref->host, &o->copt, &k->h, err, cap);
 }
 
 void regsink_close(struct regsink *k)
 {
-	if (k->h)
-		curl_easy_cleanup(k->h);
-	k->h = NULL;
-	client_fini(&k->cl);
+	client_close(&k->cl, &k->h);
 }
 
 /* An hour: well above a multi-GiB transfer on an ordinary link (1 GiB at

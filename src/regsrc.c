@@ -477,26 +477,12 @@ int regsrc_open(struct regsrc *s, const char *host, const struct client_opts *o,
 	s->reader.failed = reader_failed;
 	s->reader.verify = reader_verify;
 	s->reader.ctx = s;
-	if (client_init(&s->cl, host, o, err, cap) < 0)
-		return -1;
-	s->h = client_handle(&s->cl);
-	if (!s->h) {
-		client_fini(&s->cl);
-		return log_fail(err, cap, "cannot start libcurl");
-	}
-	if (client_connect(&s->cl, s->h, err, cap) < 0) {
-		regsrc_close(s);
-		return -1;
-	}
-	return 0;
+	return client_open(&s->cl, host, o, &s->h, err, cap);
 }
 
 void regsrc_close(struct regsrc *s)
 {
-	if (s->h)
-		curl_easy_cleanup(s->h);
-	s->h = NULL;
 	free(s->top);
 	s->top = NULL;
-	client_fini(&s->cl);
+	client_close(&s->cl, &s->h);
 }

@@ -76,18 +76,13 @@ ct_copy_fails "DST by a digest that is not the copy's: one line, nothing written
 ph_eq "DST by a wrong digest: no manifest there" 404 "$(ct_raw "127.0.0.1:$DUP" "$repo-d" "$CHILD_amd64" /dev/null)"
 
 # ---- budgets
-fake() {
-  ph_spawn "fake-$1" python3 "$HELPER" fake --port {PORT} --mode "$1" --log "$WORK/fake-$1.jsonl" && return 0
-  ph_not_ok "start the fake server ($1)"
-  return 1
-}
-if fake stall; then
+if pt_fake stall; then
   ct_copy_fails "--timeout 3s, a source that stalls: exit 1, one timeout line" 1 \
     "^packhelper: copy: timed out: the copy took longer than --timeout 3s" \
     --timeout 3s "localhost:$PORT/$repo:x" "$DST/$repo-t:v1"
   ph_le "--timeout 3s: stopped in time (${MS} ms)" "$MS" 6000
 fi
-if fake huge; then
+if pt_fake huge; then
   ct_copy_fails "a manifest over 4 MiB: exit 1, one line naming the cap" 1 \
     "^packhelper: copy: GET http://localhost:$PORT/v2/$repo/manifests/x: the answer is over 4096 KiB" \
     "localhost:$PORT/$repo:x" "$DST/$repo-h:v1"

@@ -157,6 +157,14 @@ pt_start_proxy() {
   return 1
 }
 
+# pt_fake MODE : helper.py fake in MODE (log $WORK/fake-MODE.jsonl); sets
+# PORT, or fails a check
+pt_fake() {
+  ph_spawn "fake-$1" python3 "$HELPER" fake --port {PORT} --mode "$1" --log "$WORK/fake-$1.jsonl" && return 0
+  ph_not_ok "start the fake server ($1)"
+  return 1
+}
+
 # pt_pki : a test CA and a server certificate for DNS:localhost only, in
 # $WORK/pki (ca.pem, server.pem, server.key); sets CA (ca.pem), or ends the
 # script with a failed check.

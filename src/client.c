@@ -214,7 +214,10 @@ struct xfer {
 	size_t received;       /* body bytes, up to resp->read_max */
 	long code;             /* the status line's, as it arrives */
 	int head_done;         /* a final (not 1xx) response's head is in */
+	struct client_stream *stream; /* told when the head is in, or NULL */
 };
+
+static void stream_head_done(struct client_stream *s);
 
 static size_t on_header(char *p, size_t size, size_t n, void *ctx)
 {
@@ -241,6 +244,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
 	if (len <= 2 && (p[0] == '\r' || p[0] == '\n')) {
 		/* the end of a head: a 1xx is followed by another */
 		x->head_done = x->code >= 200;
+		if (x->head_done && x->stream)
+			stream_head_done(x->stream);
 		return len;
 	}
 	colon = memchr(p, ':', len);
@@ -1022,60 +1027,121 @@ int client_connect(struct client *c, CURL *h, char *err, size_t cap)
 
 /* ---- streams ---- */
 
-/* What a stream holds between the registry and its reader: curl delivers at
- * most CURLOPT_BUFFERSIZE (512 KiB) a call, and the transfer pauses while
- * this cannot take a call's worth. */
-#define STREAM_BUF ((size_t)1 << 20)
+/* A stream's transfer runs in a thread of its own, so that the bytes keep
+ * coming from the source while the reader's request sends them on: the
+ * thread drives the GET (a multi handle, woken to stop) and fills a ring of
+ * STREAM_BUF bytes, waiting while it is full; the reader takes from it,
+ * waiting while it is empty.  One lock and one condition for every change. */
+#define STREAM_BUF ((size_t)4 << 20)
 
 struct client_stream {
 	struct client *c;
-	CURL *h;
+	CURL *h;                  /* the transfer thread's while one runs */
 	CURLM *m;
 	struct client_resp resp;  /* the head, and an error answer's body */
 	struct xfer x;
 	struct curl_slist *hdr;
 	char curl_err[CURL_ERROR_SIZE];
 	char what[URL_MAX + 16];  /* "GET url", for messages */
-	int active;               /* h is in m */
+	pthread_t tid;
+	int running;              /* a transfer thread to join */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	/* under lock */
+	int head;                 /* the answer's head is in */
 	int done;                 /* the transfer ended, with rc */
 	CURLcode rc;
-	int paused;               /* the write callback paused it */
+	int stop;                 /* the reader closed the stream */
 	int body_ok;              /* 1: a 2xx whose body is the stream; 0: an error
 				     answer; -1: not known until the first bytes */
 	uint64_t from, skip;      /* a 200 to a Range request: bytes to drop */
-	char *buf;                /* STREAM_BUF: received, not read yet */
-	size_t head, len;
+	char *buf;                /* the ring: len bytes from buf[at] on, wrapping */
+	size_t at, len;
 };
 
+static void stream_head_done(struct client_stream *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->head = 1;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* The transfer thread's write callback: into the ring, waiting for room. */
 static size_t on_stream_write(char *p, size_t size, size_t n, void *ctx)
 {
 	struct client_stream *s = ctx;
-	size_t len = size * n, keep;
+	size_t len = size * n, rest, k;
+	int stop;
 
+	pthread_mutex_lock(&s->lock);
 	if (s->body_ok < 0) {
 		long st = 0;
 		curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &st);
 		s->body_ok = st == 200 || st == 206;
 		/* a server that ignores Range sends the blob from its start */
 		s->skip = st == 200 ? s->from : 0;
+		s->head = 1;
 	}
-	if (!s->body_ok)
+	if (!s->body_ok) {
+		pthread_mutex_unlock(&s->lock);
 		return on_write(p, size, n, &s->x);
-	keep = len - (s->skip < len ? (size_t)s->skip : len);
-	if (keep > STREAM_BUF)
-		return 0; /* cannot happen with curl's buffer size: fail, never hang */
-	if (STREAM_BUF - s->len < keep) {
-		s->paused = 1;
-		return CURL_WRITEFUNC_PAUSE; /* delivered again on CURLPAUSE_CONT */
 	}
-	if (s->head + s->len + keep > STREAM_BUF) {
-		memmove(s->buf, s->buf + s->head, s->len);
-		s->head = 0;
+	k = s->skip < len ? (size_t)s->skip : len;
+	s->skip -= k;
+	p += k;
+	rest = len - k;
+	while (rest && !s->stop) {
+		size_t end, room;
+		while (s->len == STREAM_BUF && !s->stop)
+			pthread_cond_wait(&s->cond, &s->lock);
+		if (s->stop)
+			break;
+		end = (s->at + s->len) % STREAM_BUF;
+		room = STREAM_BUF - s->len;
+		if (room > STREAM_BUF - end)
+			room = STREAM_BUF - end; /* up to the ring's end, then again */
+		if (room > rest)
+			room = rest;
+		memcpy(s->buf + end, p, room);
+		s->len += room;
+		p += room;
+		rest -= room;
+		pthread_cond_broadcast(&s->cond);
 	}
-	memcpy(s->buf + s->head + s->len, p + (len - keep), keep);
-	s->len += keep;
-	s->skip -= len - keep;
-	return len;
+	stop = s->stop;
+	pthread_mutex_unlock(&s->lock);
+	return stop ? 0 : len;
+}
+
+static void *stream_thread(void *arg)
+{
+	struct client_stream *s = arg;
+	CURLcode rc = CURLE_OK;
+	int running = 1, stop = 0;
+
+	while (running && !stop) {
+		CURLMsg *msg;
+		int q;
+		curl_multi_perform(s->m, &running);
+		while ((msg = curl_multi_info_read(s->m, &q)))
+			if (msg->msg == CURLMSG_DONE) {
+				rc = msg->data.result;
+				running = 0;
+			}
+		pthread_mutex_lock(&s->lock);
+		stop = s->stop;
+		pthread_mutex_unlock(&s->lock);
+		if (running && !stop)
+			curl_multi_poll(s->m, NULL, 0, 1000, NULL);
+	}
+	curl_multi_remove_handle(s->m, s->h);
+	pthread_mutex_lock(&s->lock);
+	s->done = 1;
+	s->rc = stop && running ? CURLE_ABORTED_BY_CALLBACK : rc;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
 }
 
 struct client_stream *client_stream_new(struct client *c)
@@ -1084,6 +1150,8 @@ struct client_stream *client_stream_new(struct client *c)
 	if (!s)
 		return NULL;
 	s->c = c;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
 	s->h = curl_easy_init();
 	s->m = curl_multi_init();
 	s->buf = malloc(STREAM_BUF);
@@ -1097,15 +1165,19 @@ struct client_stream *client_stream_new(struct client *c)
 
 void client_stream_close(struct client_stream *s)
 {
-	if (s->active) {
-		curl_multi_remove_handle(s->m, s->h);
-		s->active = 0;
+	if (s->running) {
+		pthread_mutex_lock(&s->lock);
+		s->stop = 1;
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+		curl_multi_wakeup(s->m);
+		pthread_join(s->tid, NULL);
+		s->running = 0;
 	}
 	curl_easy_setopt(s->h, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(s->hdr);
 	s->hdr = NULL;
-	s->head = s->len = 0;
-	s->paused = 0;
+	s->at = s->len = 0;
 }
 
 void client_stream_free(struct client_stream *s)
@@ -1120,10 +1192,12 @@ void client_stream_free(struct client_stream *s)
 		curl_easy_cleanup(s->h);
 	client_resp_free(&s->resp);
 	free(s->buf);
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 
-/* Start GET url (with the registry's credentials when same). */
+/* Start GET url (with the registry's credentials when same) in a thread. */
 static int stream_start(struct client_stream *s, const char *url, int same, const char *scope)
 {
 	char auth[9000], range[64];
@@ -1133,7 +1207,8 @@ static int stream_start(struct client_stream *s, const char *url, int same, cons
 	client_resp_init(&s->resp);
 	memset(&s->x, 0, sizeof s->x);
 	s->x.resp = &s->resp;
-	s->done = 0;
+	s->x.stream = s;
+	s->head = s->done = s->stop = 0;
 	s->rc = CURLE_OK;
 	s->body_ok = -1;
 	s->skip = 0;
@@ -1154,25 +1229,22 @@ static int stream_start(struct client_stream *s, const char *url, int same, cons
 	s->curl_err[0] = '\0';
 	if (curl_multi_add_handle(s->m, s->h) != CURLM_OK)
 		return -1;
-	s->active = 1;
+	if (pthread_create(&s->tid, NULL, stream_thread, s) != 0) {
+		curl_multi_remove_handle(s->m, s->h);
+		return -1;
+	}
+	s->running = 1;
 	return 0;
 }
 
-/* Let curl move the transfer on; wait (up to a second) only when asked and
- * nothing came. */
-static void stream_step(struct client_stream *s, int wait)
+/* Wait until the transfer ends, or (head) until the answer's head is in:
+ * what the thread wrote before is then the caller's to read. */
+static void stream_wait(struct client_stream *s, int head)
 {
-	int running, q;
-	CURLMsg *msg;
-
-	curl_multi_perform(s->m, &running);
-	while ((msg = curl_multi_info_read(s->m, &q)))
-		if (msg->msg == CURLMSG_DONE) {
-			s->done = 1;
-			s->rc = msg->data.result;
-		}
-	if (wait && !s->done && !s->len)
-		curl_multi_poll(s->m, NULL, 0, 1000, NULL);
+	pthread_mutex_lock(&s->lock);
+	while (!s->done && !(head && s->head))
+		pthread_cond_wait(&s->cond, &s->lock);
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* A 206 must start where it was asked to. */
@@ -1200,7 +1272,8 @@ int client_stream_open(struct client_stream *s, const char *path, const char *sc
 	s->from = from;
 	for (int attempt = 0;; attempt++) {
 		long status = 0;
-		int same;
+		int same, done;
+		CURLcode cc;
 		if (url_parse(&target, url, strlen(url)) < 0) /* canonical: cannot fail */
 			return log_fail(err, cap, "%s: not a URL", url);
 		same = url_same_origin(&target, &c->origin);
@@ -1209,12 +1282,16 @@ int client_stream_open(struct client_stream *s, const char *path, const char *sc
 			return deadline_failure(c, s->what, err, cap);
 		if (stream_start(s, url, same, scope) < 0)
 			return log_fail(err, cap, "%s: cannot start the transfer", s->what);
-		while (!s->done && !s->x.head_done && !client_expired(c))
-			stream_step(s, 1);
+		/* the head (the transfer's own budgets bound the wait) */
+		stream_wait(s, 1);
+		pthread_mutex_lock(&s->lock);
+		done = s->done;
+		cc = s->rc;
+		pthread_mutex_unlock(&s->lock);
 		if (s->x.head_done)
-			curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
+			status = s->x.code;
 		s->resp.from_registry = same;
-		if ((status == 200 || status == 206) && (!s->done || s->rc == CURLE_OK)) {
+		if ((status == 200 || status == 206) && (!done || cc == CURLE_OK)) {
 			if (status == 206 && !range_starts_at(s->resp.content_range, from)) {
 				client_stream_close(s);
 				return log_fail(err, cap, "%s: the answer holds bytes \"%s\", not bytes %llu on",
@@ -1223,12 +1300,10 @@ int client_stream_open(struct client_stream *s, const char *path, const char *sc
 			return 0;
 		}
 		/* an error answer: its (small, bounded) body, for the message */
-		while (!s->done && s->x.head_done && !client_expired(c))
-			stream_step(s, 1);
-		if (!s->done || s->rc != CURLE_OK) {
-			int rc;
-			CURLcode cc = s->done ? s->rc : CURLE_OPERATION_TIMEDOUT;
-			client_stream_close(s);
+		stream_wait(s, 0);
+		client_stream_close(s);
+		cc = s->rc;
+		if (cc != CURLE_OK) {
 			if (client_expired(c) || s->resp.too_big)
 				return curl_failure(c, cc, &s->resp, s->what, s->curl_err, err, cap);
 			if (cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_PEER_FAILED_VERIFICATION) {
@@ -1243,10 +1318,8 @@ int client_stream_open(struct client_stream *s, const char *path, const char *sc
 				backoff(c, attempt, 0);
 				continue;
 			}
-			rc = curl_failure(c, cc, &s->resp, s->what, s->curl_err, err, cap);
-			return rc;
+			return curl_failure(c, cc, &s->resp, s->what, s->curl_err, err, cap);
 		}
-		client_stream_close(s);
 		if (status == 401) {
 			int r = auth_round(c, s->h, &s->resp, &target, same, &reauthed, scope, s->what, err,
 					   cap);
@@ -1292,33 +1365,31 @@ int client_stream_open(struct client_stream *s, const char *path, const char *sc
 long client_stream_read(struct client_stream *s, void *buf, size_t n, int *transient, char *err,
 			size_t cap)
 {
+	size_t k = 0;
+	CURLcode rc;
+
 	*transient = 0;
-	for (;;) {
-		if (s->len) {
-			size_t k = n < s->len ? n : s->len;
-			memcpy(buf, s->buf + s->head, k);
-			s->head += k;
-			s->len -= k;
-			if (!s->len)
-				s->head = 0;
-			return (long)k;
-		}
-		if (s->done) {
-			if (s->rc == CURLE_OK)
-				return 0;
-			*transient = transient_curl(s->rc) && !client_expired(s->c) && !s->resp.too_big;
-			return curl_failure(s->c, s->rc, &s->resp, s->what, s->curl_err, err, cap);
-		}
-		if (!s->active)
-			return log_fail(err, cap, "%s: no transfer", s->what);
-		if (client_expired(s->c))
-			return deadline_failure(s->c, s->what, err, cap);
-		if (s->paused) {
-			s->paused = 0;
-			curl_easy_pause(s->h, CURLPAUSE_CONT); /* may deliver at once */
-			if (s->len)
-				continue;
-		}
-		stream_step(s, 1);
+	if (!s->running)
+		return log_fail(err, cap, "%s: no transfer", s->what);
+	pthread_mutex_lock(&s->lock);
+	while (!s->len && !s->done)
+		pthread_cond_wait(&s->cond, &s->lock);
+	if (s->len) {
+		/* up to the ring's end, then again */
+		k = n < s->len ? n : s->len;
+		if (k > STREAM_BUF - s->at)
+			k = STREAM_BUF - s->at;
+		memcpy(buf, s->buf + s->at, k);
+		s->at = (s->at + k) % STREAM_BUF;
+		s->len -= k;
+		pthread_cond_broadcast(&s->cond);
 	}
+	rc = s->rc;
+	pthread_mutex_unlock(&s->lock);
+	if (k)
+		return (long)k;
+	if (rc == CURLE_OK)
+		return 0;
+	*transient = transient_curl(rc) && !client_expired(s->c) && !s->resp.too_big;
+	return curl_failure(s->c, rc, &s->resp, s->what, s->curl_err, err, cap);
 }

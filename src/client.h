@@ -19,10 +19,12 @@
  * maximum a caller gives client_resp_init_max, e.g. a 4 MiB manifest) is an
  * error; deadline_ms bounds everything, retries and back-off included.
  *
- * Streams (copy): client_stream reads a blob's body as it arrives, without
- * holding it, for a request body on another registry.  A redirect (a blob on
- * a CDN) is followed there, up to CLIENT_STREAM_HOPS, without credentials,
- * by client_abs_url's rules (no HTTPS -> HTTP).
+ * Streams (copy): client_stream reads a blob's body as it arrives, for a
+ * request body on another registry.  Its GET runs in a thread of its own
+ * that fills a ring of 4 MiB (and waits while it is full), so receiving and
+ * sending overlap; nothing more is held.  A redirect (a blob on a CDN) is
+ * followed there, up to CLIENT_STREAM_HOPS, without credentials, by
+ * client_abs_url's rules (no HTTPS -> HTTP).
  *
  * Scheme: HTTPS with verified certificates.  Plain HTTP only for loopback
  * hosts (localhost, *.localhost, 127.0.0.0/8, ::1) or with --insecure, and
@@ -167,7 +169,8 @@ int client_expired(const struct client *c);
 
 struct client_stream;
 /* A stream on c with a handle of its own (kept for connection reuse from
- * one GET to the next).  NULL: out of memory.  One thread at a time. */
+ * one GET to the next).  NULL: out of memory.  Its calls come from one
+ * thread at a time (the transfer's own thread is internal). */
 struct client_stream *client_stream_new(struct client *c);
 void client_stream_free(struct client_stream *s);
 /* GET path (on the registry, or absolute) from byte `from` on (a Range

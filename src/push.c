@@ -168,6 +168,7 @@ int push_main(int argc, char **argv)
 
 	memset(&p, 0, sizeof p);
 	regsink_opts_init(&p.o, "push");
+	p.o.configs_last = 1;
 	p.gzip_level = 1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];

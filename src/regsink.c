@@ -42,6 +42,13 @@ static int has_manifest(void *impl, const char *ref, char digest[DIGEST_STR_MAX]
 	return rc;
 }
 
+static int bigger_first(const void *a, const void *b)
+{
+	uint64_t x = ((const struct push_blob_job *)a)->blob->size;
+	uint64_t y = ((const struct push_blob_job *)b)->blob->size;
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
 static int put_blobs(void *impl, struct image *img, const unsigned char *want,
 		     const struct sink_from *from, struct sink_stats *st, char *err, size_t cap)
 {
@@ -75,10 +82,14 @@ static int put_blobs(void *impl, struct image *img, const unsigned char *want,
 				if (!pass)
 					nlayers++;
 			}
+	if (!k->o.configs_last) {
+		qsort(pb.jobs, pb.njobs, sizeof *pb.jobs, bigger_first);
+		nlayers = pb.njobs;
+	}
 	if (k->o.progress && pb.njobs)
 		progress_start(&pg, pb.jobs, pb.njobs, clock_us());
 	rc = push_blob_run(&pb, 0, nlayers, err, cap);
-	if (rc == 0)
+	if (rc == 0 && nlayers < pb.njobs)
 		rc = push_blob_run(&pb, nlayers, pb.njobs, err, cap);
 	if (k->o.progress && pb.njobs)
 		progress_stop(&pg);
@@ -212,8 +223,8 @@ static int put_manifest(void *impl, const struct image_manifest *m, const char *
 	if (put(k, m->bytes, m->len, m->media_type, m->digest, ref, &indexed, err, cap) < 0)
 		return -1;
 	st->manifests_put++;
-	/* a subject the registry did not index: the fallback tag, once (by digest) */
-	if (indexed || strcmp(ref, m->digest) != 0 || !memmem(m->bytes, m->len, "\"subject\"", 9))
+	/* a subject the registry did not index: the fallback tag */
+	if (indexed || !memmem(m->bytes, m->len, "\"subject\"", 9))
 		return 0;
 	if (manifest_parse(&pm, m->bytes, m->len, m->media_type, why, sizeof why) < 0)
 		return log_fail(err, cap, "manifest %s: %s", m->digest, why);

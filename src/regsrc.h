@@ -9,7 +9,7 @@
  * byte.  Its blobs stay where they are: the sink reads them through
  * regsrc_reader, a stream per worker, each blob's GET feeding the
  * destination's PUT or PATCH as it arrives, hashed on the way; nothing is
- * written to disk, and at most the stream's 1 MiB is held.  A blob's bytes
+ * written to disk, and at most the stream's 4 MiB is held.  A blob's bytes
  * that are not its digest fail the upload before its last byte goes out.
  *
  * Listings: tags/list and _catalog pages of REGSRC_PAGE names, followed by

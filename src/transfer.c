@@ -48,8 +48,11 @@ static int wanted_blobs(const struct image *img, const unsigned char *held, unsi
 	return rc;
 }
 
+/* Put img; its top manifest goes under tag when one is given (a PUT by tag
+ * stores the manifest too: one request less), else by digest.  *top_held:
+ * the sink held the top manifest already. */
 static int put_image(struct sink *sink, const struct sink_from *from, struct image *img,
-		     struct sink_stats *st, char *err, size_t cap)
+		     const char *tag, int *top_held, struct sink_stats *st, char *err, size_t cap)
 {
 	unsigned char *held = calloc(img->nmanifests + 1, 1);
 	unsigned char *want = calloc(img->nblobs + 1, 1);
@@ -72,11 +75,14 @@ static int put_image(struct sink *sink, const struct sink_from *from, struct ima
 		goto out;
 	for (size_t i = 0; i < img->nmanifests; i++) {
 		const struct image_manifest *m = &img->manifests[i];
+		int top = i + 1 == img->nmanifests;
 		if (held[i])
 			st->manifests_found++;
-		else if (sink->ops->put_manifest(sink->impl, m, m->digest, st, err, cap) < 0)
+		else if (sink->ops->put_manifest(sink->impl, m, top && tag ? tag : m->digest, st, err,
+						 cap) < 0)
 			goto out;
 	}
+	*top_held = held[img->nmanifests - 1];
 	rc = 0;
 out:
 	free(held);
@@ -89,14 +95,21 @@ int transfer_images(struct sink *sink, const struct sink_from *from, struct imag
 {
 	const struct image_manifest *top;
 	char got[DIGEST_STR_MAX];
-	int r;
+	int r, held = 0;
 
 	if (!n || !imgs[0].nmanifests)
 		return log_fail(err, cap, "nothing to copy");
-	for (size_t i = 0; i < n; i++)
-		if (put_image(sink, from, &imgs[i], st, err, cap) < 0)
+	if (tag && !tag[0])
+		tag = NULL;
+	for (size_t i = 0; i < n; i++) {
+		int h;
+		if (put_image(sink, from, &imgs[i], i ? NULL : tag, &h, st, err, cap) < 0)
 			return -1;
-	if (!tag || !tag[0])
+		if (!i)
+			held = h;
+	}
+	/* the tag went with the top manifest, unless the sink held that */
+	if (!tag || !held)
 		return 0;
 	top = &imgs[0].manifests[imgs[0].nmanifests - 1];
 	r = sink->ops->has_manifest(sink->impl, tag, got, err, cap);

@@ -178,7 +178,8 @@ static int collect_index(const struct regsrc *s, const char *what, const struct 
 		return log_fail(err, cap, "out of memory");
 	}
 	c->v = v;
-	memcpy(v + c->n, m.refs, m.nrefs * sizeof *v);
+	if (m.nrefs)
+		memcpy(v + c->n, m.refs, m.nrefs * sizeof *v);
 	c->n += m.nrefs;
 	manifest_free(&m);
 	return 0;

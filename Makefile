@@ -5,7 +5,7 @@
 #   make run        the registry on localhost:5000, store in build/store
 #   make check      unit and end-to-end tests: no Docker, no Go, under a minute
 #   make test       everything: unit, end-to-end, conformance, client interop, ASan/UBSan
-#   make bench      benchmarks against nginx and registry 2.8 (not part of the tests)
+#   make bench      benchmarks against nginx, registry 2.8, crane, skopeo, regctl (not part of the tests)
 #   make fuzz       run the parser fuzzers for FUZZ_SECONDS each
 
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
@@ -212,6 +212,7 @@ bench: $(BUILD)/packhelper tools
 	@tests/bench/run.sh $(BUILD)/packhelper
 	@tests/bench/push.sh $(BUILD)/packhelper
 	@BENCH_TARGET=packhelper BENCH_SKOPEO=0 tests/bench/push.sh $(BUILD)/packhelper
+	@tests/bench/copy.sh $(BUILD)/packhelper
 
 clean:
 	rm -rf $(BUILD)

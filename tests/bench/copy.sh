@@ -27,19 +27,12 @@
 # Knobs: BENCH_REPS (5), BENCH_LAYERS_MIB ("20 50 80"),
 # BENCH_TARGET=docker-registry|packhelper (the registry copied to).
 set -uo pipefail
-# shellcheck source-path=SCRIPTDIR source=../lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+BENCH_NAME=bench-copy
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 BIN=$(realpath "${1:-$PH_ROOT/build/packhelper}")
 REPS=${BENCH_REPS:-5}
 LAYERS=${BENCH_LAYERS_MIB:-"20 50 80"}
-TARGET=${BENCH_TARGET:-docker-registry}
-[[ $TARGET == docker-registry || $TARGET == packhelper ]] || { echo "BENCH_TARGET: docker-registry or packhelper" >&2; exit 2; }
-TARGET_NAME=$([[ $TARGET == packhelper ]] && echo "packhelper serve" || echo "docker-registry 2.8")
-
-say() { printf '%s\n' "$*" >&2; }
-die() { say "bench-copy: ERROR: $*"; exit 1; }
-now_ns() { date +%s%N; }
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 [[ -x $BIN ]] || die "no executable $BIN (run make)"
 TOOLS=$("$PH_ROOT/mk/tools.sh") || die "mk/tools.sh failed"
@@ -86,32 +79,11 @@ SIZE_MIB=$(for p in amd64 arm64; do crane manifest --insecure "$SRC:$p" | jq '[.
 say "bench-copy: $SRC:multi $IDX, $SIZE_MIB MiB of blobs"
 
 # ---- one run: a fresh target, the timed copy, a check ------------------------
-start_target() {
-  rm -rf "$WORK/store" "$WORK/dst.log"
-  if [[ $TARGET == packhelper ]]; then
-    PH_SERVE_ROOT=$WORK/store ph_serve_start dst --log-level warn && DST_PID=$PID && return 0
-  else
-    ph_spawn dst dist_registry && DST_PID=$PID && return 0
-  fi
-  die "$TARGET did not start: $(tail -n2 "$WORK/dst.log")"
-}
-# the quietest docker-registry: errors only, no access log, on $PORT
-dist_registry() {
-  printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n' >"$WORK/dst.yml"
-  printf 'storage:\n  filesystem:\n    rootdirectory: %s\n' "$WORK/store" >>"$WORK/dst.yml"
-  printf 'http:\n  addr: 127.0.0.1:%s\n  secret: %s\n' "$PORT" "$RAND" >>"$WORK/dst.yml"
-  exec docker-registry serve "$WORK/dst.yml"
-}
-stop_target() {
-  kill "$DST_PID" 2>/dev/null
-  wait "$DST_PID" 2>/dev/null
-  rm -rf "$WORK/store"
-}
 
 # run_one NAME : time one copy of the index with tool NAME; sets RUN_T (s)
 run_one() {
   local name=$1 dst t0 t1 rc got
-  start_target
+  bench_target_start
   dst=localhost:$PORT/bench-$RAND/copy:$name
   sync
   t0=$(now_ns)
@@ -126,7 +98,7 @@ run_one() {
   rc=$?
   t1=$(now_ns)
   got=$(crane digest --insecure "$dst" 2>&1)
-  stop_target
+  bench_target_stop
   KEPT[$name]=$([[ $got == "$IDX" ]] && echo yes || echo no)
   if [[ $rc -ne 0 || ($got != "$IDX" && $name != skopeo) || $got != sha256:* ]]; then
     say "bench-copy: $name failed (exit $rc, digest $got, want $IDX): $(tail -n3 "$WORK/run.err")"
@@ -135,7 +107,6 @@ run_one() {
   RUN_T=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", (b - a) / 1e9 }')
 }
 
-median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 NAMES=(packhelper crane skopeo regctl)
 declare -A TIMES MED KEPT

@@ -10,7 +10,7 @@
 #   make test       everything: unit, end-to-end, conformance, the linux/arm64 build
 #                   under qemu, client interop, ASan/UBSan
 #   make test-arm64 unit, end-to-end and conformance tests of build/arm64 under qemu
-#   make bench      benchmarks against nginx and registry 2.8 (not part of the tests)
+#   make bench      benchmarks against nginx, registry 2.8, crane, skopeo, regctl (not part of the tests)
 #   make bench-sha  SHA-256 throughput, hardware and BearSSL, amd64 and arm64, against openssl
 #   make fuzz       run the parser fuzzers for FUZZ_SECONDS each
 
@@ -62,6 +62,7 @@ ASAN_LIBS   := -I/usr/include/bearssl -larchive -lcurl -lbearssl -lz
 IMAGE     ?= bot-bottle/packhelper:latest
 
 .PHONY: all run test check image image-arch publish test-image test-unit test-e2e compile_commands.json test-conformance test-arm64 test-interop test-oneshot test-push \
+        test-copy \
         test-asan asan \
         test-fuzz tools bench bench-sha fuzz clean
 .PHONY: soak
@@ -212,6 +213,9 @@ test-image: image tools
 test-push: $(BUILD)/packhelper tools
 	@tests/push/all.sh
 
+test-copy: $(BUILD)/packhelper tools
+	@tests/copy/all.sh
+
 # ---- sanitizers
 asan: $(BUILD)/asan/packhelper
 
@@ -228,6 +232,7 @@ test-asan: $(BUILD)/asan/packhelper
 	@OCI_DATA_SPARSE=false tests/with-server.sh $(BUILD)/asan/packhelper tests/conformance.sh
 	@tests/conformance-gc.sh $(BUILD)/asan/packhelper
 	@PACKHELPER=$(CURDIR)/$(BUILD)/asan/packhelper tests/push/all.sh registries tags faults errors sources auth credhelpers origins deadline
+	@PACKHELPER=$(CURDIR)/$(BUILD)/asan/packhelper tests/copy/all.sh
 
 # the fuzzers are built and run briefly on every test run, so they cannot rot
 test-fuzz:
@@ -235,7 +240,7 @@ test-fuzz:
 
 # the arm64 run only where it is emulated (on an arm64 machine test-unit and test-e2e are it)
 test: all test-unit test-e2e test-conformance $(if $(filter amd64,$(HOST_ARCH)),test-arm64) \
-      test-interop test-oneshot test-image test-push test-asan test-fuzz
+      test-interop test-oneshot test-image test-push test-copy test-asan test-fuzz
 
 # ---- fuzzing (clang libFuzzer, glibc; Debian: clang libclang-rt-14-dev libbearssl-dev)
 # Only the parsers are linked (libc and BearSSL, whose Debian headers live in
@@ -247,6 +252,7 @@ FUZZ_SRCS    := src/http.c src/json.c src/buf.c src/digest.c src/manifest.c src/
                 src/conn.c src/ev.c src/bytes.c
 FUZZ_SRCS    += src/url.c src/auth.c src/credhelper.c
 FUZZ_SRCS    += src/tarname.c src/dockersave.c src/imageconfig.c src/ocindex.c
+FUZZ_SRCS    += src/platform.c src/listing.c src/copylist.c
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Isrc -I/usr/include/bearssl \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
@@ -277,6 +283,7 @@ bench: $(BUILD)/packhelper tools
 	@tests/bench/run.sh $(BUILD)/packhelper
 	@tests/bench/push.sh $(BUILD)/packhelper
 	@BENCH_TARGET=packhelper BENCH_SKOPEO=0 tests/bench/push.sh $(BUILD)/packhelper
+	@tests/bench/copy.sh $(BUILD)/packhelper
 
 # SHA-256 throughput of digest.c's paths against openssl (tests/bench/README.md):
 # shabench is digest.o and BearSSL, for this machine and, from amd64, linux/arm64

@@ -55,3 +55,24 @@ const char *cli_arg(int argc, char **argv, int *i, const char *usage)
 		fatal(2, "%s needs a value\n%s", argv[*i], usage);
 	return argv[++*i];
 }
+
+uint64_t cli_size(const char *s)
+{
+	char *end;
+	double v;
+	uint64_t mul = 1;
+	errno = 0;
+	v = strtod(s, &end);
+	/* !(v >= 0) is also NaN; 2^52 keeps the conversion below exact */
+	if (errno || end == s || !(v >= 0) || v >= 4503599627370496.0)
+		return UINT64_MAX;
+	if (*end == 'k' || *end == 'K')
+		mul = 1024;
+	else if (*end == 'm' || *end == 'M')
+		mul = 1 << 20;
+	else if (*end == 'g' || *end == 'G')
+		mul = 1 << 30;
+	else if (*end)
+		return UINT64_MAX;
+	return (uint64_t)(v * (double)mul);
+}

@@ -83,7 +83,8 @@ int client_init(struct client *c, const char *host, const struct client_opts *op
 	if (opt->username && opt->password) {
 		snprintf(c->user, sizeof c->user, "%s", opt->username);
 		c->pass = strdup(opt->password);
-	} else if (getenv("PACKHELPER_USERNAME") && getenv("PACKHELPER_PASSWORD")) {
+	} else if (!opt->config_creds_only && getenv("PACKHELPER_USERNAME") &&
+		   getenv("PACKHELPER_PASSWORD")) {
 		snprintf(c->user, sizeof c->user, "%s", getenv("PACKHELPER_USERNAME"));
 		c->pass = strdup(getenv("PACKHELPER_PASSWORD"));
 	} else {
@@ -126,8 +127,13 @@ struct xfer {
 	struct client_resp *resp;
 	const struct client_body *body;
 	uint64_t sent;
-	size_t received;       /* body bytes, up to RESP_READ_MAX */
+	size_t received;       /* body bytes, up to resp->read_max */
+	long code;             /* the status line's, as it arrives */
+	int head_done;         /* a final (not 1xx) response's head is in */
+	struct client_stream *stream; /* told when the head is in, or NULL */
 };
+
+static void stream_head_done(struct client_stream *s);
 
 static size_t on_header(char *p, size_t size, size_t n, void *ctx)
 {
@@ -141,7 +147,21 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
 	if (len > 5 && strncmp(p, "HTTP/", 5) == 0) {
 		/* a new response (after 100 Continue, or a retry): start over */
 		r->location[0] = r->range[0] = r->digest[0] = r->content_type[0] = r->www_auth[0] = '\0';
+		r->link[0] = r->content_range[0] = '\0';
+		r->oci_subject = 0;
 		r->retry_after = 0;
+		x->head_done = 0;
+		{
+			const char *sp = memchr(p, ' ', len);
+			x->code = sp ? strtol(sp + 1, NULL, 10) : 0;
+		}
+		return len;
+	}
+	if (len <= 2 && (p[0] == '\r' || p[0] == '\n')) {
+		/* the end of a head: a 1xx is followed by another */
+		x->head_done = x->code >= 200;
+		if (x->head_done && x->stream)
+			stream_head_done(x->stream);
 		return len;
 	}
 	colon = memchr(p, ':', len);
@@ -164,6 +184,12 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
 		dst = r->content_type, dcap = sizeof r->content_type;
 	else if (IS("WWW-Authenticate"))
 		dst = r->www_auth, dcap = sizeof r->www_auth;
+	else if (IS("Link"))
+		dst = r->link, dcap = sizeof r->link;
+	else if (IS("Content-Range"))
+		dst = r->content_range, dcap = sizeof r->content_range;
+	else if (IS("OCI-Subject"))
+		r->oci_subject = 1;
 	else if (IS("Retry-After"))
 		r->retry_after = strtol(v, NULL, 10);
 #undef IS
@@ -179,13 +205,13 @@ static size_t on_write(char *p, size_t size, size_t n, void *ctx)
 	struct xfer *x = ctx;
 	size_t len = size * n;
 	struct buf *b = &x->resp->body;
-	if (len > RESP_READ_MAX - x->received) {
+	if (len > x->resp->read_max - x->received) {
 		x->resp->too_big = 1;
 		return 0; /* curl fails the transfer (CURLE_WRITE_ERROR) */
 	}
 	x->received += len;
-	if (b->len < RESP_BODY_MAX) {
-		size_t take = len < RESP_BODY_MAX - b->len ? len : RESP_BODY_MAX - b->len;
+	if (b->len < b->max) {
+		size_t take = len < b->max - b->len ? len : b->max - b->len;
 		buf_append(b, p, take);
 	}
 	return len;
@@ -196,13 +222,18 @@ static size_t on_read(char *p, size_t size, size_t n, void *ctx)
 	struct xfer *x = ctx;
 	const struct client_body *b = x->body;
 	size_t want = size * n;
-	uint64_t total = b->fd >= 0 ? b->len : b->mem_len;
+	uint64_t total = b->fd >= 0 || b->read_at ? b->len : b->mem_len;
 	size_t take;
 
 	if (x->sent >= total)
 		return 0;
 	take = total - x->sent < want ? (size_t)(total - x->sent) : want;
-	if (b->fd >= 0) {
+	if (b->read_at) {
+		long r = b->read_at(b->read_ctx, p, take, b->off + x->sent);
+		if (r <= 0)
+			return CURL_READFUNC_ABORT;
+		take = (size_t)r;
+	} else if (b->fd >= 0) {
 		ssize_t r;
 		do
 			r = pread(b->fd, p, take, (off_t)(b->off + x->sent));
@@ -327,8 +358,14 @@ CURL *client_handle(struct client *c)
 
 void client_resp_init(struct client_resp *r)
 {
+	client_resp_init_max(r, RESP_BODY_MAX);
+}
+
+void client_resp_init_max(struct client_resp *r, size_t max)
+{
 	memset(r, 0, sizeof *r);
-	buf_init(&r->body, RESP_BODY_MAX);
+	buf_init(&r->body, max);
+	r->read_max = max > RESP_READ_MAX ? max : RESP_READ_MAX;
 }
 
 void client_resp_free(struct client_resp *r)
@@ -369,8 +406,8 @@ static int deadline_failure(const struct client *c, const char *what, char *err,
 {
 	char d[32];
 	duration_text(c->opt.timeout_ms, d, sizeof d);
-	return log_fail(err, cap, "timed out: the push took longer than --timeout %s (during %s)", d,
-			what);
+	return log_fail(err, cap, "timed out: the %s took longer than --timeout %s (during %s)",
+			c->opt.verb ? c->opt.verb : "push", d, what);
 }
 
 /* A transfer that failed below HTTP, explained; what is "METHOD URL". */
@@ -381,8 +418,8 @@ static int curl_failure(const struct client *c, CURLcode rc, const struct client
 	if (client_expired(c))
 		return deadline_failure(c, what, err, cap);
 	if (r->too_big)
-		return log_fail(err, cap, "%s: the answer is over %d KiB; a registry's answers to a "
-				"pusher are small", what, RESP_READ_MAX / 1024);
+		return log_fail(err, cap, "%s: the answer is over %zu KiB; a registry's answers to a "
+				"pusher are small", what, r->read_max / 1024);
 	if (rc == CURLE_OPERATION_TIMEDOUT && strstr(m, "too slow"))
 		return log_fail(err, cap, "%s: stalled: under %ld bytes/s for %ld s (--stall-timeout)",
 				what, STALL_BYTES_PER_S,
@@ -553,10 +590,8 @@ static int fetch_token(struct client *c, CURL *h, const char *scope, char *err, 
 	if (client_expired(c))
 		return deadline_failure(c, "a token request", err, cap);
 	client_resp_init(&r);
+	memset(&x, 0, sizeof x);
 	x.resp = &r;
-	x.body = NULL;
-	x.sent = 0;
-	x.received = 0;
 	esc_s = curl_easy_escape(h, service, 0);
 	esc_sc = curl_easy_escape(h, scope, 0);
 	if (c->identity) {
@@ -671,8 +706,8 @@ static CURLcode perform(struct client *c, CURL *h, const char *method, const cha
 			struct client_resp *resp, char *curl_err)
 {
 	struct curl_slist *hdr = NULL;
-	char ct[300], cr[100];
-	struct xfer x = { resp, body, 0, 0 };
+	char ct[700], cr[100];
+	struct xfer x = { .resp = resp, .body = body };
 	CURLcode rc;
 
 	resp->body.len = 0;
@@ -684,7 +719,8 @@ static CURLcode perform(struct client *c, CURL *h, const char *method, const cha
 	if (auth && auth[0])
 		hdr = curl_slist_append(hdr, auth);
 	if (content_type) {
-		snprintf(ct, sizeof ct, "Content-Type: %s", content_type);
+		int fetch = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+		snprintf(ct, sizeof ct, "%s: %s", fetch ? "Accept" : "Content-Type", content_type);
 		hdr = curl_slist_append(hdr, ct);
 	}
 	if (body && body->content_range) {
@@ -693,8 +729,8 @@ static CURLcode perform(struct client *c, CURL *h, const char *method, const cha
 	}
 	if (strcmp(method, "HEAD") == 0) {
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-	} else if (body && (body->fd >= 0 || body->mem)) {
-		uint64_t len = body->fd >= 0 ? body->len : body->mem_len;
+	} else if (body && (body->fd >= 0 || body->mem || body->read_at)) {
+		uint64_t len = body->fd >= 0 || body->read_at ? body->len : body->mem_len;
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
 		curl_easy_setopt(h, CURLOPT_READDATA, &x);
@@ -724,6 +760,57 @@ static CURLcode perform(struct client *c, CURL *h, const char *method, const cha
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	curl_slist_free_all(hdr);
 	return rc;
+}
+
+static int retryable_status(long st)
+{
+	return st == 408 || st == 429 || st == 500 || st == 502 || st == 503 || st == 504;
+}
+
+/* A 401 from target: 1 when a new challenge was taken (a token fetched, or
+ * Basic credentials to send): ask again; 0 when it is the answer; -1 with
+ * err set.  *reauthed: a round was had already. */
+static int auth_round(struct client *c, CURL *h, const struct client_resp *resp,
+		      const struct url *target, int same, int *reauthed, const char *scope,
+		      const char *what, char *err, size_t cap)
+{
+	struct auth_challenge ch;
+
+	if (!same) {
+		char o[URL_MAX];
+		url_format(target, 0, o, sizeof o);
+		return log_fail(err, cap, "%s: %s asks for credentials, and they go only to the "
+				"registry (%s)", what, o, c->base);
+	}
+	if (*reauthed && c->auth_kind == AUTH_BASIC && c->have_creds && !c->identity)
+		return log_fail(err, cap, "%s rejected the credentials of %s%s%s (HTTP 401)",
+				c->host, c->user, c->cred_source[0] ? " from " : "", c->cred_source);
+	if (*reauthed || !resp->www_auth[0])
+		return 0;
+	*reauthed = 1;
+	if (auth_parse_challenge(&ch, resp->www_auth, strlen(resp->www_auth)) < 0) {
+		char shown[300];
+		printable(resp->www_auth, strlen(resp->www_auth), shown, sizeof shown);
+		return log_fail(err, cap, "%s: HTTP 401 with a challenge packhelper does not "
+				"understand: \"%s\"", what, shown);
+	}
+	note_challenge(c, &ch);
+	if (ch.scheme == AUTH_BEARER) {
+		if (fetch_token(c, h, scope ? scope : ch.scope, err, cap) < 0)
+			return -1;
+	} else if (!c->have_creds) {
+		if (c->opt.config_creds_only)
+			return log_fail(err, cap, "%s requires credentials%s%s: docker login %s (they "
+					"are read from $DOCKER_CONFIG/config.json)", c->host,
+					c->cred_source[0] ? ", and " : "", c->cred_source, c->host);
+		return log_fail(err, cap, "%s requires credentials%s%s: use --username with "
+				"--password-stdin, PACKHELPER_USERNAME/PASSWORD, or docker login",
+				c->host, c->cred_source[0] ? ", and " : "", c->cred_source);
+	} else if (c->identity) {
+		return log_fail(err, cap, "%s asks for a password (Basic), and %s gave an identity "
+				"token, which only a token endpoint takes", c->host, c->cred_source);
+	}
+	return 1;
 }
 
 int client_request(struct client *c, CURL *h, const char *method, const char *path,
@@ -774,45 +861,16 @@ int client_request(struct client *c, CURL *h, const char *method, const char *pa
 			}
 			return curl_failure(c, rc, resp, what, curl_err, err, cap);
 		}
-		if (resp->status == 401 && !same) {
-			char o[URL_MAX];
-			url_format(&target, 0, o, sizeof o);
-			return log_fail(err, cap, "%s: %s asks for credentials, and they go only to the "
-					"registry (%s)", what, o, c->base);
-		}
-		if (resp->status == 401 && reauthed && c->auth_kind == AUTH_BASIC && c->have_creds &&
-		    !c->identity)
-			return log_fail(err, cap, "%s rejected the credentials of %s%s%s (HTTP 401)",
-					c->host, c->user, c->cred_source[0] ? " from " : "",
-					c->cred_source);
-		if (resp->status == 401 && !reauthed && resp->www_auth[0]) {
-			struct auth_challenge ch;
-			reauthed = 1;
-			if (auth_parse_challenge(&ch, resp->www_auth, strlen(resp->www_auth)) < 0) {
-				char shown[300];
-				printable(resp->www_auth, strlen(resp->www_auth), shown, sizeof shown);
-				return log_fail(err, cap, "%s: HTTP 401 with a challenge packhelper does not "
-						"understand: \"%s\"", what, shown);
+		if (resp->status == 401) {
+			int r = auth_round(c, h, resp, &target, same, &reauthed, scope, what, err, cap);
+			if (r < 0)
+				return -1;
+			if (r > 0) {
+				attempt--; /* an auth round is not a failure */
+				continue;
 			}
-			note_challenge(c, &ch);
-			if (ch.scheme == AUTH_BEARER) {
-				if (fetch_token(c, h, scope ? scope : ch.scope, err, cap) < 0)
-					return -1;
-			} else if (!c->have_creds) {
-				return log_fail(err, cap, "%s requires credentials%s%s: use --username with "
-						      "--password-stdin, PACKHELPER_USERNAME/PASSWORD, or docker login",
-					    c->host, c->cred_source[0] ? ", and " : "", c->cred_source);
-			} else if (c->identity) {
-				return log_fail(err, cap, "%s asks for a password (Basic), and %s gave an "
-						"identity token, which only a token endpoint takes", c->host,
-						c->cred_source);
-			}
-			attempt--; /* an auth round is not a failure */
-			continue;
 		}
-		if (idempotent && (resp->status == 408 || resp->status == 429 || resp->status == 500 || resp->status == 502 ||
-				   resp->status == 503 || resp->status == 504) &&
-		    attempt + 1 < MAX_ATTEMPTS) {
+		if (idempotent && retryable_status(resp->status) && attempt + 1 < MAX_ATTEMPTS) {
 			log_debug("%s: HTTP %ld; retrying", what, resp->status);
 			backoff(c, attempt, resp->retry_after);
 			continue;
@@ -843,6 +901,32 @@ static int looks_like_tls(const struct client_resp *r)
 {
 	const unsigned char *p = (const unsigned char *)r->body.p;
 	return r->body.len >= 2 && (p[0] == 0x15 || p[0] == 0x16) && p[1] == 0x03;
+}
+
+int client_open(struct client *c, const char *host, const struct client_opts *opt, CURL **h,
+		char *err, size_t cap)
+{
+	*h = NULL;
+	if (client_init(c, host, opt, err, cap) < 0)
+		return -1;
+	*h = client_handle(c);
+	if (!*h) {
+		client_fini(c);
+		return log_fail(err, cap, "cannot start libcurl");
+	}
+	if (client_connect(c, *h, err, cap) < 0) {
+		client_close(c, h);
+		return -1;
+	}
+	return 0;
+}
+
+void client_close(struct client *c, CURL **h)
+{
+	if (*h)
+		curl_easy_cleanup(*h);
+	*h = NULL;
+	client_fini(c);
 }
 
 int client_connect(struct client *c, CURL *h, char *err, size_t cap)
@@ -911,4 +995,371 @@ int client_connect(struct client *c, CURL *h, char *err, size_t cap)
 	}
 	client_resp_free(&r);
 	return rc;
+}
+
+/* ---- streams ---- */
+
+/* A stream's transfer runs in a thread of its own, so that the bytes keep
+ * coming from the source while the reader's request sends them on: the
+ * thread drives the GET (a multi handle, woken to stop) and fills a ring of
+ * STREAM_BUF bytes, waiting while it is full; the reader takes from it,
+ * waiting while it is empty.  One lock and one condition for every change. */
+#define STREAM_BUF ((size_t)4 << 20)
+
+struct client_stream {
+	struct client *c;
+	CURL *h;                  /* the transfer thread's while one runs */
+	CURLM *m;
+	struct client_resp resp;  /* the head, and an error answer's body */
+	struct xfer x;
+	struct curl_slist *hdr;
+	char curl_err[CURL_ERROR_SIZE];
+	char what[URL_MAX + 16];  /* "GET url", for messages */
+	pthread_t tid;
+	int running;              /* a transfer thread to join */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	/* under lock */
+	int head;                 /* the answer's head is in */
+	int done;                 /* the transfer ended, with rc */
+	CURLcode rc;
+	int stop;                 /* the reader closed the stream */
+	int body_ok;              /* 1: a 2xx whose body is the stream; 0: an error
+				     answer; -1: not known until the first bytes */
+	uint64_t from, skip;      /* a 200 to a Range request: bytes to drop */
+	char *buf;                /* the ring: len bytes from buf[at] on, wrapping */
+	size_t at, len;
+};
+
+static void stream_head_done(struct client_stream *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->head = 1;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* The transfer thread's write callback: into the ring, waiting for room. */
+static size_t on_stream_write(char *p, size_t size, size_t n, void *ctx)
+{
+	struct client_stream *s = ctx;
+	size_t len = size * n, rest, k;
+	int stop;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->body_ok < 0) {
+		long st = 0;
+		curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &st);
+		s->body_ok = st == 200 || st == 206;
+		/* a server that ignores Range sends the blob from its start */
+		s->skip = st == 200 ? s->from : 0;
+		s->head = 1;
+	}
+	if (!s->body_ok) {
+		pthread_mutex_unlock(&s->lock);
+		return on_write(p, size, n, &s->x);
+	}
+	k = s->skip < len ? (size_t)s->skip : len;
+	s->skip -= k;
+	p += k;
+	rest = len - k;
+	while (rest && !s->stop) {
+		size_t end, room;
+		while (s->len == STREAM_BUF && !s->stop)
+			pthread_cond_wait(&s->cond, &s->lock);
+		if (s->stop)
+			break;
+		end = (s->at + s->len) % STREAM_BUF;
+		room = STREAM_BUF - s->len;
+		if (room > STREAM_BUF - end)
+			room = STREAM_BUF - end; /* up to the ring's end, then again */
+		if (room > rest)
+			room = rest;
+		memcpy(s->buf + end, p, room);
+		s->len += room;
+		p += room;
+		rest -= room;
+		pthread_cond_broadcast(&s->cond);
+	}
+	stop = s->stop;
+	pthread_mutex_unlock(&s->lock);
+	return stop ? 0 : len;
+}
+
+static void *stream_thread(void *arg)
+{
+	struct client_stream *s = arg;
+	CURLcode rc = CURLE_OK;
+	int running = 1, stop = 0;
+
+	while (running && !stop) {
+		CURLMsg *msg;
+		int q;
+		curl_multi_perform(s->m, &running);
+		while ((msg = curl_multi_info_read(s->m, &q)))
+			if (msg->msg == CURLMSG_DONE) {
+				rc = msg->data.result;
+				running = 0;
+			}
+		pthread_mutex_lock(&s->lock);
+		stop = s->stop;
+		pthread_mutex_unlock(&s->lock);
+		if (running && !stop)
+			curl_multi_poll(s->m, NULL, 0, 1000, NULL);
+	}
+	curl_multi_remove_handle(s->m, s->h);
+	pthread_mutex_lock(&s->lock);
+	s->done = 1;
+	s->rc = stop && running ? CURLE_ABORTED_BY_CALLBACK : rc;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+struct client_stream *client_stream_new(struct client *c)
+{
+	struct client_stream *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->c = c;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	s->h = curl_easy_init();
+	s->m = curl_multi_init();
+	s->buf = malloc(STREAM_BUF);
+	client_resp_init(&s->resp);
+	if (!s->h || !s->m || !s->buf) {
+		client_stream_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void client_stream_close(struct client_stream *s)
+{
+	if (s->running) {
+		pthread_mutex_lock(&s->lock);
+		s->stop = 1;
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+		curl_multi_wakeup(s->m);
+		pthread_join(s->tid, NULL);
+		s->running = 0;
+	}
+	curl_easy_setopt(s->h, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(s->hdr);
+	s->hdr = NULL;
+	s->at = s->len = 0;
+}
+
+void client_stream_free(struct client_stream *s)
+{
+	if (!s)
+		return;
+	if (s->h && s->m)
+		client_stream_close(s);
+	if (s->m)
+		curl_multi_cleanup(s->m);
+	if (s->h)
+		curl_easy_cleanup(s->h);
+	client_resp_free(&s->resp);
+	free(s->buf);
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+/* Start GET url (with the registry's credentials when same) in a thread. */
+static int stream_start(struct client_stream *s, const char *url, int same, const char *scope)
+{
+	char *auth, range[64];
+
+	client_stream_close(s);
+	client_resp_free(&s->resp);
+	client_resp_init(&s->resp);
+	memset(&s->x, 0, sizeof s->x);
+	s->x.resp = &s->resp;
+	s->x.stream = s;
+	s->head = s->done = s->stop = 0;
+	s->rc = CURLE_OK;
+	s->body_ok = -1;
+	s->skip = 0;
+	setup_exchange(s->c, s->h, url, s->curl_err, &s->x);
+	curl_easy_setopt(s->h, CURLOPT_WRITEFUNCTION, on_stream_write);
+	curl_easy_setopt(s->h, CURLOPT_WRITEDATA, s);
+	auth = same ? auth_line(s->c, scope) : NULL;
+	if (auth)
+		s->hdr = curl_slist_append(s->hdr, auth); /* copies it */
+	free_secret(auth);
+	if (s->from) {
+		snprintf(range, sizeof range, "Range: bytes=%llu-", (unsigned long long)s->from);
+		s->hdr = curl_slist_append(s->hdr, range);
+	}
+	curl_easy_setopt(s->h, CURLOPT_HTTPHEADER, s->hdr);
+	s->curl_err[0] = '\0';
+	if (curl_multi_add_handle(s->m, s->h) != CURLM_OK)
+		return -1;
+	if (pthread_create(&s->tid, NULL, stream_thread, s) != 0) {
+		curl_multi_remove_handle(s->m, s->h);
+		return -1;
+	}
+	s->running = 1;
+	return 0;
+}
+
+/* Wait until the transfer ends, or (head) until the answer's head is in:
+ * what the thread wrote before is then the caller's to read. */
+static void stream_wait(struct client_stream *s, int head)
+{
+	pthread_mutex_lock(&s->lock);
+	while (!s->done && !(head && s->head))
+		pthread_cond_wait(&s->cond, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* A 206 must start where it was asked to. */
+static int range_starts_at(const char *cr, uint64_t from)
+{
+	char *end;
+	unsigned long long v;
+	if (strncmp(cr, "bytes ", 6) != 0)
+		return 0;
+	errno = 0;
+	v = strtoull(cr + 6, &end, 10);
+	return !errno && end != cr + 6 && *end == '-' && v == from;
+}
+
+int client_stream_open(struct client_stream *s, const char *path, const char *scope, uint64_t from,
+		       char *err, size_t cap)
+{
+	struct client *c = s->c;
+	char url[URL_MAX], d[600];
+	struct url target;
+	int reauthed = 0, hops = 0, stalls = 0;
+
+	if (client_abs_url(c, path, url, sizeof url, err, cap) < 0)
+		return -1;
+	s->from = from;
+	for (int attempt = 0;; attempt++) {
+		long status = 0;
+		int same, done;
+		CURLcode cc;
+		if (url_parse(&target, url, strlen(url)) < 0) /* canonical: cannot fail */
+			return log_fail(err, cap, "%s: not a URL", url);
+		same = url_same_origin(&target, &c->origin);
+		snprintf(s->what, sizeof s->what, "GET %s", url);
+		if (client_expired(c))
+			return deadline_failure(c, s->what, err, cap);
+		if (stream_start(s, url, same, scope) < 0)
+			return log_fail(err, cap, "%s: cannot start the transfer", s->what);
+		/* the head (the transfer's own budgets bound the wait) */
+		stream_wait(s, 1);
+		pthread_mutex_lock(&s->lock);
+		done = s->done;
+		cc = s->rc;
+		pthread_mutex_unlock(&s->lock);
+		if (s->x.head_done)
+			status = s->x.code;
+		s->resp.from_registry = same;
+		if ((status == 200 || status == 206) && (!done || cc == CURLE_OK)) {
+			if (status == 206 && !range_starts_at(s->resp.content_range, from)) {
+				client_stream_close(s);
+				return log_fail(err, cap, "%s: the answer holds bytes \"%s\", not bytes %llu on",
+						s->what, s->resp.content_range, (unsigned long long)from);
+			}
+			return 0;
+		}
+		/* an error answer: its (small, bounded) body, for the message */
+		stream_wait(s, 0);
+		client_stream_close(s);
+		cc = s->rc;
+		if (cc != CURLE_OK) {
+			if (client_expired(c) || s->resp.too_big)
+				return curl_failure(c, cc, &s->resp, s->what, s->curl_err, err, cap);
+			if (cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_PEER_FAILED_VERIFICATION) {
+				tls_failure(c, cc, s->curl_err[0] ? s->curl_err : curl_easy_strerror(cc), err,
+					    cap);
+				return -1;
+			}
+			if (transient_curl(cc) && attempt + 1 < MAX_ATTEMPTS &&
+			    (cc != CURLE_OPERATION_TIMEDOUT || stalls++ < 1)) {
+				log_debug("%s: %s; retrying", s->what,
+					  s->curl_err[0] ? s->curl_err : curl_easy_strerror(cc));
+				backoff(c, attempt, 0);
+				continue;
+			}
+			return curl_failure(c, cc, &s->resp, s->what, s->curl_err, err, cap);
+		}
+		if (status == 401) {
+			int r = auth_round(c, s->h, &s->resp, &target, same, &reauthed, scope, s->what, err,
+					   cap);
+			if (r < 0)
+				return -1;
+			if (r > 0) {
+				attempt--;
+				continue;
+			}
+		}
+		if (status >= 300 && status < 400 && status != 304 && s->resp.location[0]) {
+			/* a blob elsewhere (a CDN): relative to the URL that answered, by
+			 * client_abs_url's rules, and without credentials unless it is the
+			 * registry's own origin */
+			struct url l;
+			char abs[URL_MAX];
+			if (++hops > CLIENT_STREAM_HOPS)
+				return log_fail(err, cap, "%s: more than %d redirects", s->what,
+						CLIENT_STREAM_HOPS);
+			if (url_resolve(&target, s->resp.location, strlen(s->resp.location), &l) < 0 ||
+			    url_format(&l, 1, abs, sizeof abs) < 0) {
+				char shown[300];
+				printable(s->resp.location, strlen(s->resp.location), shown, sizeof shown);
+				return log_fail(err, cap, "%s gave a URL packhelper does not follow: \"%s\"",
+						c->host, shown);
+			}
+			if (client_abs_url(c, abs, url, sizeof url, err, cap) < 0)
+				return -1;
+			log_debug("%s: redirected to %s", s->what, url);
+			attempt--;
+			continue;
+		}
+		if (retryable_status(status) && attempt + 1 < MAX_ATTEMPTS) {
+			log_debug("%s: HTTP %ld; retrying", s->what, status);
+			backoff(c, attempt, s->resp.retry_after);
+			continue;
+		}
+		client_describe(&s->resp, d, sizeof d);
+		return log_fail(err, cap, "%s: %s", s->what, d);
+	}
+}
+
+long client_stream_read(struct client_stream *s, void *buf, size_t n, int *transient, char *err,
+			size_t cap)
+{
+	size_t k = 0;
+	CURLcode rc;
+
+	*transient = 0;
+	if (!s->running)
+		return log_fail(err, cap, "%s: no transfer", s->what);
+	pthread_mutex_lock(&s->lock);
+	while (!s->len && !s->done)
+		pthread_cond_wait(&s->cond, &s->lock);
+	if (s->len) {
+		/* up to the ring's end, then again */
+		k = n < s->len ? n : s->len;
+		if (k > STREAM_BUF - s->at)
+			k = STREAM_BUF - s->at;
+		memcpy(buf, s->buf + s->at, k);
+		s->at = (s->at + k) % STREAM_BUF;
+		s->len -= k;
+		pthread_cond_broadcast(&s->cond);
+	}
+	rc = s->rc;
+	pthread_mutex_unlock(&s->lock);
+	if (k)
+		return (long)k;
+	if (rc == CURLE_OK)
+		return 0;
+	*transient = transient_curl(rc) && !client_expired(s->c) && !s->resp.too_big;
+	return curl_failure(s->c, rc, &s->resp, s->what, s->curl_err, err, cap);
 }

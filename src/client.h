@@ -15,8 +15,16 @@
  * host).  libcurl never follows redirects itself.
  *
  * Budgets: a request that moves under 1 KiB/s for stall_s seconds fails
- * (retried once when idempotent); a response body over 1 MiB is an error;
- * deadline_ms bounds everything, retries and back-off included.
+ * (retried once when idempotent); a response body over 1 MiB (or the larger
+ * maximum a caller gives client_resp_init_max, e.g. a 4 MiB manifest) is an
+ * error; deadline_ms bounds everything, retries and back-off included.
+ *
+ * Streams (copy): client_stream reads a blob's body as it arrives, for a
+ * request body on another registry.  Its GET runs in a thread of its own
+ * that fills a ring of 4 MiB (and waits while it is full), so receiving and
+ * sending overlap; nothing more is held.  A redirect (a blob on a CDN) is
+ * followed there, up to CLIENT_STREAM_HOPS, without credentials, by
+ * client_abs_url's rules (no HTTPS -> HTTP).
  *
  * Scheme: HTTPS with verified certificates.  Plain HTTP only for loopback
  * hosts (localhost, *.localhost, 127.0.0.0/8, ::1) or with --insecure, and
@@ -46,6 +54,9 @@ struct client_opts {
 	int64_t deadline_ms;   /* CLOCK_MONOTONIC ms when everything stops; 0: none */
 	int64_t timeout_ms;    /* the --timeout that set it, for the message */
 	long stall_s;          /* under 1 KiB/s this long is a stall; 0: 60 */
+	int config_creds_only; /* credentials from the docker config only, never
+				  PACKHELPER_USERNAME/PASSWORD (copy: two registries) */
+	const char *verb;      /* "push", "copy": for the --timeout message */
 };
 
 struct client_token {
@@ -74,12 +85,17 @@ struct client {
 	size_t ntokens;
 };
 
-/* A request body: none, memory, or a file range. */
+/* A request body: none, memory, a file range, or a reader's range. */
 struct client_body {
 	const void *mem;
 	size_t mem_len;
-	int fd;                /* -1 for none/memory */
+	int fd;                /* -1 for none/memory/reader */
 	uint64_t off, len;
+	/* bytes [off, off + len) from a reader, as pread(2) does: at most n bytes
+	 * at position pos; -1 aborts the request.  Called again from off when the
+	 * request is sent again (a retry, an auth round). */
+	long (*read_at)(void *ctx, void *buf, size_t n, uint64_t pos);
+	void *read_ctx;
 	const char *content_range; /* "a-b" for a chunked PATCH, or NULL */
 	/* progress, optional: called with bytes sent so far */
 	void (*progress)(void *ctx, uint64_t sent);
@@ -93,12 +109,17 @@ struct client_resp {
 	char digest[DIGEST_STR_MAX];
 	char content_type[256];
 	char www_auth[1024];
+	char link[2048];       /* Link: the next page of a listing */
+	char content_range[96];
+	int oci_subject;       /* OCI-Subject: the registry indexed a subject */
 	int from_registry;     /* answered by the registry's origin */
 	int too_big;           /* the body passed 1 MiB: the request failed */
 	int stalled;           /* the request failed on a stall or a timeout */
 	long retry_after;
-	struct buf body;       /* at most 64 KiB kept (error JSON, manifests); a
-			        * body over 1 MiB fails the request */
+	size_t read_max;       /* a body over this fails the request */
+	struct buf body;       /* at most 64 KiB kept (error JSON, small answers),
+			        * or what client_resp_init_max says; a body over
+			        * read_max (1 MiB at least) fails the request */
 };
 
 /* Set up a client for host ("host[:port]").  Loads credentials: the
@@ -110,9 +131,22 @@ void client_fini(struct client *c);
 /* Choose the scheme and read the auth challenge (GET /v2/). */
 int client_connect(struct client *c, CURL *h, char *err, size_t cap);
 CURL *client_handle(struct client *c);
+/* client_init, a handle (*h) and client_connect: 0, or -1 with err and
+ * nothing to close.  client_close undoes it. */
+int client_open(struct client *c, const char *host, const struct client_opts *opt, CURL **h,
+		char *err, size_t cap);
+void client_close(struct client *c, CURL **h);
+
+/* What a manifest GET or HEAD accepts: every manifest type there is. */
+#define CLIENT_ACCEPT_MANIFESTS                                                                    \
+	"application/vnd.oci.image.manifest.v1+json,application/vnd.oci.image.index.v1+json,"      \
+	"application/vnd.docker.distribution.manifest.v2+json,"                                   \
+	"application/vnd.docker.distribution.manifest.list.v2+json"
 
 /* Perform one request.  path is "/v2/..." or an absolute URL (a Location);
- * scope names the repository access needed ("repository:x:pull,push").
+ * scope names the repository access needed ("repository:x:pull,push");
+ * content_type is the body's Content-Type, or for GET and HEAD the Accept
+ * header (NULL: none).
  * Handles 401 (fetches a token and retries once) and, when idempotent,
  * transient failures (connection errors, 5xx, 429) with backoff.
  * Returns 0 with resp filled (any HTTP status), or -1 with err set. */
@@ -120,6 +154,9 @@ int client_request(struct client *c, CURL *h, const char *method, const char *pa
 		   const char *scope, const char *content_type, const struct client_body *body,
 		   int idempotent, struct client_resp *resp, char *err, size_t cap);
 void client_resp_init(struct client_resp *r);
+/* Keep a body of up to max bytes (a manifest, a listing page); a longer one
+ * fails the request (too_big). */
+void client_resp_init_max(struct client_resp *r, size_t max);
 void client_resp_free(struct client_resp *r);
 /* "HTTP 400 DIGEST_INVALID: message" from a registry error response. */
 void client_describe(const struct client_resp *r, char *out, size_t cap);
@@ -129,5 +166,29 @@ int client_abs_url(const struct client *c, const char *loc, char *out, size_t ca
 		   size_t ecap);
 /* Has the overall deadline passed? */
 int client_expired(const struct client *c);
+
+/* ---- streams ---- */
+
+#define CLIENT_STREAM_HOPS 5   /* redirects followed for one GET */
+
+struct client_stream;
+/* A stream on c with a handle of its own (kept for connection reuse from
+ * one GET to the next).  NULL: out of memory.  Its calls come from one
+ * thread at a time (the transfer's own thread is internal). */
+struct client_stream *client_stream_new(struct client *c);
+void client_stream_free(struct client_stream *s);
+/* GET path (on the registry, or absolute) from byte `from` on (a Range
+ * request; a 200 to it has its first bytes skipped), through auth rounds,
+ * redirects and retries as client_request does, until the body starts.
+ * 0, or -1 with err set. */
+int client_stream_open(struct client_stream *s, const char *path, const char *scope, uint64_t from,
+		       char *err, size_t cap);
+/* Up to n bytes of the body: their count, 0 at its end, or -1 with err set
+ * (*transient 1 when a new GET may do better: a dropped connection, a
+ * stall). */
+long client_stream_read(struct client_stream *s, void *buf, size_t n, int *transient, char *err,
+			size_t cap);
+/* End the transfer in progress, if any (its connection is not reused). */
+void client_stream_close(struct client_stream *s);
 
 #endif

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "map.h"
 #include "ocindex.h"
+#include "platform.h"
 #include "ref.h"
 #include "store.h"
 #include "tarname.h"
@@ -51,10 +52,15 @@ static int same_ref(const char *a, const char *b)
 
 /* ---- building images ---- */
 
-/* One image_load: the budgets of the whole import, and the image being
- * built with its digest -> index + 1 maps (each digest is walked once). */
+/* One image_load (or image_walk): the budgets of the whole import, and the
+ * image being built with its digest -> index + 1 maps (each digest is
+ * walked once).  fetch reads manifests and places blobs: the source's files
+ * (file_fetch), or the caller's (a registry). */
 struct walk {
-	struct source *src;
+	struct source *src;           /* files, or NULL */
+	const struct image_fetch *fetch;
+	const char *what;             /* the source, for messages */
+	const struct platform *platform; /* NULL: every child of a top index */
 	struct image *img;
 	struct map mseen, bseen;
 	unsigned long descriptors;
@@ -66,7 +72,7 @@ struct walk {
 
 static int over(struct walk *w, unsigned long limit, const char *what)
 {
-	return log_fail(w->err, w->cap, "%s: more than %lu %s (an import limit)", w->src->what, limit,
+	return log_fail(w->err, w->cap, "%s: more than %lu %s (an import limit)", w->what, limit,
 			what);
 }
 
@@ -77,6 +83,19 @@ static int spend(struct walk *w, unsigned long n)
 	if (w->descriptors > IMAGE_MAX_DESCRIPTORS)
 		return over(w, IMAGE_MAX_DESCRIPTORS, "descriptors");
 	return 0;
+}
+
+static void walk_init(struct walk *w, const struct image_fetch *f, const struct platform *platform,
+		      char *err, size_t cap)
+{
+	memset(w, 0, sizeof *w);
+	w->fetch = f;
+	w->what = f->what;
+	w->platform = platform;
+	w->err = err;
+	w->cap = cap;
+	map_init(&w->mseen);
+	map_init(&w->bseen);
 }
 
 static void walk_reset(struct walk *w, struct image *img)
@@ -109,10 +128,9 @@ static struct image *set_add(struct walk *w, struct image_set *set, const char *
 	return img;
 }
 
-/* Add e as a blob of the image being built (once per digest).  Its bytes
- * are fetched into the store after the walk (source_fetch). */
-static long add_blob(struct walk *w, struct source_entry *e, const char *digest,
-		     const char *media_type)
+/* A blob of the image being built (once per digest), whose bytes are
+ * nowhere yet: off -1, no file. */
+static long add_blob(struct walk *w, const char *digest, const char *media_type, uint64_t size)
 {
 	struct image *img = w->img;
 	struct image_blob *b;
@@ -132,11 +150,22 @@ static long add_blob(struct walk *w, struct source_entry *e, const char *digest,
 	memset(b, 0, sizeof *b);
 	snprintf(b->digest, sizeof b->digest, "%s", digest);
 	snprintf(b->media_type, sizeof b->media_type, "%s", media_type);
-	b->entry = (size_t)(e - w->src->e);
 	b->off = -1;
-	b->size = e->size;
-	e->wanted = 1;
+	b->size = size;
 	return (long)(img->nblobs - 1);
+}
+
+/* A blob whose bytes are source entry e's: fetched into the store after
+ * the walk (source_fetch). */
+static long add_entry_blob(struct walk *w, struct source_entry *e, const char *digest,
+			   const char *media_type)
+{
+	long i = add_blob(w, digest, media_type, e->size);
+	if (i >= 0) {
+		w->img->blobs[i].entry = (size_t)(e - w->src->e);
+		e->wanted = 1;
+	}
+	return i;
 }
 
 /* Take ownership of bytes as a manifest of the image being built. */
@@ -318,7 +347,7 @@ static int docker_image(struct walk *w, struct config_cache *cc, const struct do
 		return log_fail(w->err, w->cap, "%s: config lists %u layers but manifest.json has %u",
 				src->what, conf->n, nl);
 	{
-		long ci = add_blob(w, cfg, cfg->digest, MT_OCI_CONFIG);
+		long ci = add_entry_blob(w, cfg, cfg->digest, MT_OCI_CONFIG);
 		if (ci < 0)
 			return -1;
 		img->config = (size_t)ci;
@@ -340,7 +369,7 @@ static int docker_image(struct walk *w, struct config_cache *cc, const struct do
 					"%s: layer %u (%s) is %s but the config's diff_id says %s",
 					src->what, i, tarname_quote(name).s, le->digest,
 					conf->diff_ids[i]);
-		li = add_blob(w, le, le->digest, MT_OCI_LAYER_TAR);
+		li = add_entry_blob(w, le, le->digest, MT_OCI_LAYER_TAR);
 		if (li < 0)
 			return -1;
 		img->layers[img->nlayers++] = (size_t)li;
@@ -496,33 +525,59 @@ static struct source_entry *oci_blob(struct walk *w, const struct descriptor *d)
 	return e;
 }
 
+/* file_fetch: a layout's blob is its file, checked against d. */
+static int file_blob(void *ctx, const struct descriptor *d, struct image_blob *b, char *err,
+		     size_t cap)
+{
+	struct walk *w = ctx;
+	struct source_entry *e = oci_blob(w, d);
+	(void)err;
+	(void)cap;
+	if (!e)
+		return -1;
+	b->entry = (size_t)(e - w->src->e);
+	e->wanted = 1;
+	return 0;
+}
+
+/* file_fetch: a layout's manifest, read from its file. */
+static int file_manifest(void *ctx, const struct descriptor *d, char **bytes, size_t *len,
+			 char *err, size_t cap)
+{
+	struct walk *w = ctx;
+	struct source_entry *e = oci_blob(w, d);
+	if (!e)
+		return -1;
+	return source_read(w->src, e, SMALL_MAX, bytes, len, err, cap);
+}
+
 /* A blob of the image being built, once per digest. */
 static int oci_add_blob(struct walk *w, const struct descriptor *d, int is_config)
 {
 	void *seen = map_get(&w->bseen, d->digest);
-	struct source_entry *e;
 	long bi;
 	if (seen) {
 		if (w->img->blobs[(size_t)seen - 1].size != d->size)
 			return log_fail(w->err, w->cap, "%s: two descriptors of %s disagree on its size",
-					w->src->what, d->digest);
+					w->what, d->digest);
 		if (is_config)
 			w->img->blobs[(size_t)seen - 1].is_config = 1;
 		return 0;
 	}
-	if (!(e = oci_blob(w, d)) || (bi = add_blob(w, e, d->digest, d->media_type)) < 0)
+	if ((bi = add_blob(w, d->digest, d->media_type, d->size)) < 0)
+		return -1;
+	if (w->fetch->blob && w->fetch->blob(w->fetch->ctx, d, &w->img->blobs[bi], w->err, w->cap) < 0)
 		return -1;
 	if (is_config)
 		w->img->blobs[bi].is_config = 1;
 	return 0;
 }
 
-/* Add manifest d (and everything below it, each digest once) to the image. */
+/* Add manifest d (and everything below it, each digest once) to the image.
+ * At depth 0 with a platform, an index stands aside for its one child. */
 static int oci_manifest(struct walk *w, const struct descriptor *d, int depth)
 {
-	struct source *src = w->src;
 	void *seen = map_get(&w->mseen, d->digest);
-	struct source_entry *e;
 	struct manifest m;
 	char *bytes;
 	size_t len;
@@ -532,17 +587,17 @@ static int oci_manifest(struct walk *w, const struct descriptor *d, int depth)
 	if (seen) {
 		if (w->img->manifests[(size_t)seen - 1].len != d->size)
 			return log_fail(w->err, w->cap, "%s: two descriptors of %s disagree on its size",
-					src->what, d->digest);
+					w->what, d->digest);
 		return 0;
 	}
 	if (depth > IMAGE_MAX_DEPTH)
 		return log_fail(w->err, w->cap, "%s: indexes nested more than %d deep (an import limit)",
-				src->what, IMAGE_MAX_DEPTH);
-	if (!(e = oci_blob(w, d)) || source_read(src, e, SMALL_MAX, &bytes, &len, w->err, w->cap) < 0)
+				w->what, IMAGE_MAX_DEPTH);
+	if (w->fetch->manifest(w->fetch->ctx, d, &bytes, &len, w->err, w->cap) < 0)
 		return -1;
 	if (manifest_parse(&m, bytes, len, d->media_type, why, sizeof why) < 0) {
 		free(bytes);
-		return log_fail(w->err, w->cap, "%s: manifest %s: %s", src->what, d->digest, why);
+		return log_fail(w->err, w->cap, "%s: manifest %s: %s", w->what, d->digest, why);
 	}
 	if (spend(w, m.nrefs + (m.kind == MANIFEST_IMAGE)) < 0)
 		goto out;
@@ -552,6 +607,18 @@ static int oci_manifest(struct walk *w, const struct descriptor *d, int depth)
 		for (size_t i = 0; i < m.nrefs; i++)
 			if (!m.refs[i].has_urls && oci_add_blob(w, &m.refs[i], 0) < 0)
 				goto out;
+	} else if (depth == 0 && w->platform) {
+		long k = platform_pick(&m, w->platform);
+		if (k < 0) {
+			char want[PLATFORM_STR_MAX], have[512];
+			platform_format(w->platform, want, sizeof want);
+			platform_list(&m, have, sizeof have);
+			log_fail(w->err, w->cap, "%s: index %s has no manifest for %s (it has: %s)",
+				 w->what, d->digest, want, have[0] ? have : "none");
+			goto out;
+		}
+		rc = oci_manifest(w, &m.refs[k], depth + 1);
+		goto out;
 	} else {
 		for (size_t i = 0; i < m.nrefs; i++)
 			if (oci_manifest(w, &m.refs[i], depth + 1) < 0)
@@ -637,19 +704,20 @@ static void image_locate(const struct source *src, struct image *img)
 }
 
 int image_load(struct source *src, const char *select, const char *repo, const char *tag,
-	       struct image_set *out, char *err, size_t cap)
+	       const struct platform *platform, struct image_set *out, char *err, size_t cap)
 {
 	struct source_entry *e;
 	struct walk w;
 	int rc = -1;
+	struct image_fetch files;
 
 	memset(out, 0, sizeof *out);
-	memset(&w, 0, sizeof w);
+	files.manifest = file_manifest;
+	files.blob = file_blob;
+	files.ctx = &w;
+	files.what = src->what;
+	walk_init(&w, &files, platform, err, cap);
 	w.src = src;
-	w.err = err;
-	w.cap = cap;
-	map_init(&w.mseen);
-	map_init(&w.bseen);
 	/* docker save writes manifest.json in both layouts; prefer it, as the
 	 * layer order it gives is the image's */
 	e = source_get(src, "manifest.json", err, cap);
@@ -679,6 +747,20 @@ out:
 	map_free(&w.bseen);
 	if (rc < 0)
 		image_set_free(out);
+	return rc;
+}
+
+int image_walk(const struct image_fetch *f, const struct descriptor *top,
+	       const struct platform *platform, struct image *img, char *err, size_t cap)
+{
+	struct walk w;
+	int rc;
+
+	walk_init(&w, f, platform, err, cap);
+	walk_reset(&w, img);
+	rc = oci_manifest(&w, top, 0);
+	map_free(&w.mseen);
+	map_free(&w.bseen);
 	return rc;
 }
 
@@ -740,17 +822,25 @@ const char *image_digest(const struct image *img)
 	return img->nmanifests ? img->manifests[img->nmanifests - 1].digest : "";
 }
 
+void image_free(struct image *img)
+{
+	if (img->shared)
+		return; /* another image's arrays */
+	for (size_t k = 0; k < img->nmanifests; k++)
+		free(img->manifests[k].bytes);
+	free(img->manifests);
+	free(img->blobs);
+	free(img->layers);
+	img->manifests = NULL;
+	img->blobs = NULL;
+	img->layers = NULL;
+	img->nmanifests = img->nblobs = img->nlayers = 0;
+}
+
 void image_set_free(struct image_set *set)
 {
-	for (size_t i = 0; i < set->n; i++) {
-		if (set->v[i].shared)
-			continue; /* another image's arrays */
-		for (size_t k = 0; k < set->v[i].nmanifests; k++)
-			free(set->v[i].manifests[k].bytes);
-		free(set->v[i].manifests);
-		free(set->v[i].blobs);
-		free(set->v[i].layers);
-	}
+	for (size_t i = 0; i < set->n; i++)
+		image_free(&set->v[i]);
 	free(set->v);
 	set->v = NULL;
 	set->n = 0;

@@ -6,7 +6,11 @@
  * or the Docker >= 25 blobs/sha256 layout) becomes an OCI manifest built here
  * from manifest.json, with uncompressed layers stored as they are; an OCI
  * layout keeps its own manifests byte for byte.  Every digest is checked,
- * and the config's rootfs.diff_ids must match the layers. */
+ * and the config's rootfs.diff_ids must match the layers.
+ *
+ * The walk of OCI manifests (an index, its children, their config and
+ * layers) is one, whoever reads them: an OCI layout's files (image_load), or
+ * a registry (copy: regsrc.c), through struct image_fetch. */
 #ifndef PH_IMAGE_H
 #define PH_IMAGE_H
 
@@ -20,6 +24,7 @@
 #include "source.h"
 
 struct store;
+struct platform;
 
 struct image_blob {
 	char digest[DIGEST_STR_MAX];
@@ -84,9 +89,35 @@ struct image_set {
 /* Find the images src holds and verify them.  select (may be NULL) names one
  * image by its docker RepoTag or OCI ref name; repo/tag (may be NULL) is where
  * to put it.  With neither, every image is taken under its own name.
- * 0, or -1 with a one-line reason in err. */
+ * platform (NULL: all) keeps one child of an OCI layout's top index, as
+ * image_walk does.  0, or -1 with a one-line reason in err. */
 int image_load(struct source *src, const char *select, const char *repo, const char *tag,
-	       struct image_set *out, char *err, size_t cap);
+	       const struct platform *platform, struct image_set *out, char *err, size_t cap);
+
+/* Where a walk of OCI manifests reads them. */
+struct image_fetch {
+	/* Manifest d's bytes, checked against d's digest and size, into a
+	 * malloc'd *bytes that the walk then owns.  0, or -1 with err. */
+	int (*manifest)(void *ctx, const struct descriptor *d, char **bytes, size_t *len, char *err,
+			size_t cap);
+	/* Blob d is one of the image's (asked once per digest); b has its
+	 * digest, media type and size, and off -1: say where its bytes are, or
+	 * leave it so (a registry's blobs are streamed by the sink).  NULL: nothing
+	 * to do.  0, or -1 with err. */
+	int (*blob)(void *ctx, const struct descriptor *d, struct image_blob *b, char *err,
+		    size_t cap);
+	void *ctx;
+	const char *what;        /* the source, for messages */
+};
+/* Walk manifest top and everything below it into img (zeroed by the caller;
+ * manifests children first, each digest once; foreign layers left out),
+ * within the import limits above.  With platform, a top index stands aside
+ * for its one child that matches (platform.h), which becomes img's top
+ * manifest; none matching is an error naming the platforms there are.
+ * 0, or -1 with a one-line reason in err (img then holds what was read:
+ * image_free it). */
+int image_walk(const struct image_fetch *f, const struct descriptor *top,
+	       const struct platform *platform, struct image *img, char *err, size_t cap);
 /* Commit an image into the store: blobs (their temporary files in tmp, on
  * the store's filesystem: store_tmpdir), then manifests, the tag last.
  * Main thread only.  0, or -1 with a reason in err. */
@@ -99,6 +130,7 @@ int image_write_manifest(struct buf *out, enum image_format fmt, const struct im
 
 /* The digest of the tagged manifest. */
 const char *image_digest(const struct image *img);
+void image_free(struct image *img);
 void image_set_free(struct image_set *set);
 
 /* Split "repo:tag" (tag defaults to "latest"; a registry host prefix such as

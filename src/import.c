@@ -62,7 +62,7 @@ int import_load(const struct tmpdir *tmp, const struct import_spec *spec, int fl
 		return -1;
 	}
 	if (image_load(src, select, spec->repo[0] ? spec->repo : NULL,
-		       spec->repo[0] ? spec->tag : NULL, set, err, cap) < 0) {
+		       spec->repo[0] ? spec->tag : NULL, spec->platform, set, err, cap) < 0) {
 		source_close(src);
 		return -1;
 	}

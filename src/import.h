@@ -20,6 +20,7 @@ struct import_spec {
 	char select[512];           /* "" when none */
 	char repo[REF_NAME_MAX + 1]; /* "" when importing under own names */
 	char tag[REF_TAG_MAX + 1];
+	const struct platform *platform; /* NULL: every platform (image_load) */
 };
 
 int import_parse_spec(const char *arg, struct import_spec *spec, char *err, size_t cap);

@@ -9,6 +9,7 @@
 
 #include <signal.h>
 
+#include "copy.h"
 #include "digest.h"
 #include "gc.h"
 #include "import.h"
@@ -29,6 +30,7 @@ static const char usage[] =
 	"  import    load images into a store without a server\n"
 	"  push      push an image from a file, stdin or the docker daemon to a registry\n"
 	"  gc        remove unreferenced blobs and upload leftovers from a stopped store\n"
+	"  copy      copy images between registries, digests kept (or from a file)\n"
 	"  probe     exit 0 when a registry is ready (the image's HEALTHCHECK)\n"
 	"  version   print the version, the libraries built in and the SHA-256 in use\n"
 	"  help      this text\n";
@@ -58,6 +60,8 @@ int main(int argc, char **argv)
 		return push_main(argc - 1, argv + 1);
 	if (strcmp(verb, "gc") == 0)
 		return gc_main(argc - 1, argv + 1);
+	if (strcmp(verb, "copy") == 0)
+		return copy_main(argc - 1, argv + 1);
 	if (strcmp(verb, "probe") == 0)
 		return probe_main(argc - 1, argv + 1);
 	if (strcmp(verb, "version") == 0 || strcmp(verb, "--version") == 0)

@@ -8,6 +8,24 @@
 #include <string.h>
 #include <strings.h>
 
+int manifest_write_referrer(struct buf *b, const char *media_type, const char *digest, size_t size,
+			    const char *artifact_type, const char *annotations, size_t annotations_len)
+{
+	int r = buf_puts(b, "{\"mediaType\":");
+	r |= json_write_str(b, media_type, strlen(media_type));
+	r |= buf_printf(b, ",\"digest\":\"%s\",\"size\":%zu", digest, size);
+	if (artifact_type[0]) {
+		r |= buf_puts(b, ",\"artifactType\":");
+		r |= json_write_str(b, artifact_type, strlen(artifact_type));
+	}
+	if (annotations) {
+		r |= buf_puts(b, ",\"annotations\":");
+		r |= buf_append(b, annotations, annotations_len);
+	}
+	r |= buf_puts(b, "}");
+	return r ? -1 : 0;
+}
+
 int manifest_type_known(const char *mt)
 {
 	return strcmp(mt, MT_OCI_MANIFEST) == 0 || strcmp(mt, MT_OCI_INDEX) == 0 ||

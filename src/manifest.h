@@ -52,6 +52,11 @@ struct manifest {
 int manifest_parse(struct manifest *m, const char *body, size_t len, const char *content_type,
 		   char *why, size_t whycap);
 void manifest_free(struct manifest *m);
+/* Append the descriptor of a referrer (a manifest with a subject) as the
+ * referrers API lists it: mediaType, digest, size, artifactType when not "",
+ * annotations (raw JSON object text) when not NULL.  0, or -1 past b's max. */
+int manifest_write_referrer(struct buf *b, const char *media_type, const char *digest, size_t size,
+			    const char *artifact_type, const char *annotations, size_t annotations_len);
 /* A media type this registry stores as a manifest. */
 int manifest_type_known(const char *mt);
 /* Is mt (a manifest media type) acceptable under the Accept header values?

@@ -15,17 +15,13 @@
 #include "image.h"
 #include "import.h"
 #include "log.h"
-#include "progress.h"
 #include "push_blob.h"
 #include "ref.h"
+#include "regsink.h"
 #include "tmpdir.h"
 
 #define MAX_REFS 32
 #define MAX_TAGS 32
-/* An hour: well above a multi-GiB push on an ordinary link (1 GiB at
- * 1 MB/s is 18 minutes), and a bound on a registry that trickles without
- * ever stalling.  Longer pushes say --timeout 0 or a bigger value. */
-#define DEFAULT_TIMEOUT_MS ((int64_t)3600 * 1000)
 
 static const char usage[] =
 	"usage: packhelper push [options] SRC[#NAME] REF [REF...]\n"
@@ -55,15 +51,10 @@ static const char usage[] =
 
 struct push {
 	/* options */
-	struct client_opts copt;
-	const char *mount_from;
-	int jobs;
+	struct regsink_opts o;    /* o.gzip_level 0 until --compression gzip */
 	int gzip;
 	int gzip_level;
-	enum image_format format;
-	uint64_t chunk;
 	int quiet;
-	int progress;             /* redraw on a TTY */
 	/* the loaded image, the same for every target */
 	struct tmpdir scratch;    /* the source's temporary files, compressed layers:
 	                             our own directory in $TMPDIR, removed whole */
@@ -73,7 +64,7 @@ struct push {
 /* Before the blobs: media types for --format docker. */
 static void prepare_image(const struct push *p, struct image *img)
 {
-	if (!img->generated || p->format != IMAGE_FORMAT_DOCKER)
+	if (!img->generated || p->o.format != IMAGE_FORMAT_DOCKER)
 		return;
 	snprintf(img->blobs[img->config].media_type, MEDIA_TYPE_MAX,
 		 "application/vnd.docker.container.image.v1+json");
@@ -91,7 +82,7 @@ static int finish_manifest(const struct push *p, struct image *img, char *err, s
 	const struct image_blob **lp;
 	struct image_manifest *top = &img->manifests[img->nmanifests - 1];
 
-	if (!img->generated || (!p->gzip && p->format == IMAGE_FORMAT_OCI))
+	if (!img->generated || (!p->gzip && p->o.format == IMAGE_FORMAT_OCI))
 		return 0;
 	lp = calloc(img->nlayers ? img->nlayers : 1, sizeof *lp);
 	if (!lp)
@@ -99,7 +90,7 @@ static int finish_manifest(const struct push *p, struct image *img, char *err, s
 	for (size_t i = 0; i < img->nlayers; i++)
 		lp[i] = &img->blobs[img->layers[i]];
 	buf_init(&m, (size_t)4 << 20);
-	if (image_write_manifest(&m, p->format, &img->blobs[img->config], lp, img->nlayers) < 0) {
+	if (image_write_manifest(&m, p->o.format, &img->blobs[img->config], lp, img->nlayers) < 0) {
 		free(lp);
 		buf_free(&m);
 		return log_fail(err, cap, "manifest too large");
@@ -110,33 +101,8 @@ static int finish_manifest(const struct push *p, struct image *img, char *err, s
 	top->len = m.len;
 	digest_of(DIGEST_SHA256, m.p, m.len, top->digest);
 	snprintf(top->media_type, MEDIA_TYPE_MAX, "%s",
-		 p->format == IMAGE_FORMAT_DOCKER ? MT_DOCKER_MANIFEST : MT_OCI_MANIFEST);
+		 p->o.format == IMAGE_FORMAT_DOCKER ? MT_DOCKER_MANIFEST : MT_OCI_MANIFEST);
 	return 0;
-}
-
-static int put_manifest(struct client *cl, CURL *h, const struct ref *target, const char *mount_from,
-			const struct image_manifest *m, const char *ref, char *err, size_t cap)
-{
-	char path[1024], scope[800], d[600];
-	struct client_body body = { .mem = m->bytes, .mem_len = m->len, .fd = -1 };
-	struct client_resp r;
-	int rc = 0;
-
-	push_blob_scope(target, mount_from, scope, sizeof scope);
-	snprintf(path, sizeof path, "/v2/%s/manifests/%s", target->repo, ref);
-	client_resp_init(&r);
-	if (client_request(cl, h, "PUT", path, scope, m->media_type, &body, 1, &r, err, cap) < 0) {
-		rc = -1;
-	} else if (r.status != 201) {
-		client_describe(&r, d, sizeof d);
-		rc = log_fail(err, cap, "manifest %s to %s/%s:%s: %s", m->digest, target->host, target->repo,
-			  ref, d);
-	} else if (r.digest[0] && strcmp(r.digest, m->digest) != 0) {
-		rc = log_fail(err, cap, "manifest to %s/%s:%s: the registry says %s, we sent %s",
-			  target->host, target->repo, ref, r.digest, m->digest);
-	}
-	client_resp_free(&r);
-	return rc;
 }
 
 /* Push img to one target: blobs (layers first, then configs), then
@@ -144,59 +110,18 @@ static int put_manifest(struct client *cl, CURL *h, const struct ref *target, co
 static int push_image(const struct push *p, struct image *img, const struct ref *ref,
 		      const char *const *tags, size_t ntags, char *err, size_t cap)
 {
-	struct client cl;
-	struct push_blobs pb;
-	struct progress pg;
-	CURL *h = NULL;
+	struct regsink k;
+	struct sink_stats st;
+	struct sink_from from = { .src = p->src, .scratch = &p->scratch };
 	int rc = -1;
-	size_t nlayers = 0;
 	int64_t t0;
 
-	if (client_init(&cl, ref->host, &p->copt, err, cap) < 0)
+	memset(&st, 0, sizeof st);
+	if (regsink_open(&k, ref, &p->o, err, cap) < 0)
 		return -1;
-	memset(&pb, 0, sizeof pb);
-	h = client_handle(&cl);
-	if (!h) {
-		log_fail(err, cap, "cannot start libcurl");
-		goto out;
-	}
-	if (client_connect(&cl, h, err, cap) < 0)
-		goto out;
-	pb.cl = &cl;
-	pb.ref = ref;
-	pb.mount_from = p->mount_from;
-	pb.chunk = p->chunk;
-	/* docker-save layers are ours to compress; an OCI layout keeps its
-	 * manifests byte for byte, so its layers go as they are */
-	pb.gzip_level = p->gzip && img->generated ? p->gzip_level : 0;
-	pb.format = p->format;
-	pb.scratch = &p->scratch;
-	pb.src = p->src;
-	pb.threads = p->jobs;
-	pb.jobs = calloc(img->nblobs ? img->nblobs : 1, sizeof *pb.jobs);
-	if (!pb.jobs) {
-		log_fail(err, cap, "out of memory");
-		goto out;
-	}
-	for (int pass = 0; pass < 2; pass++)
-		for (size_t i = 0; i < img->nblobs; i++)
-			if (img->blobs[i].is_config == pass) {
-				pb.jobs[pb.njobs].blob = &img->blobs[i];
-				pb.jobs[pb.njobs++].state = PUSH_BLOB_WAIT;
-				if (!pass)
-					nlayers++;
-			}
 	t0 = clock_us();
-	if (p->progress)
-		progress_start(&pg, pb.jobs, pb.njobs, t0);
-	rc = push_blob_run(&pb, 0, nlayers, err, cap);
-	if (rc == 0)
-		rc = push_blob_run(&pb, nlayers, pb.njobs, err, cap);
-	if (p->progress)
-		progress_stop(&pg);
-	if (rc < 0)
+	if (k.sink.ops->put_blobs(&k, img, NULL, &from, &st, err, cap) < 0)
 		goto out;
-	rc = -1;
 	if (finish_manifest(p, img, err, cap) < 0)
 		goto out;
 	for (size_t i = 0; i < img->nmanifests; i++) {
@@ -208,15 +133,14 @@ static int push_image(const struct push *p, struct image *img, const struct ref 
 					 m->digest);
 				goto out;
 			}
-			if (put_manifest(&cl, h, ref, p->mount_from, m, m->digest, err, cap) < 0)
+			if (k.sink.ops->put_manifest(&k, m, m->digest, &st, err, cap) < 0)
 				goto out;
 		}
 		if (top) {
-			if (ref->tag[0] &&
-			    put_manifest(&cl, h, ref, p->mount_from, m, ref->tag, err, cap) < 0)
+			if (ref->tag[0] && k.sink.ops->put_manifest(&k, m, ref->tag, &st, err, cap) < 0)
 				goto out;
 			for (size_t t = 0; t < ntags; t++)
-				if (put_manifest(&cl, h, ref, p->mount_from, m, tags[t], err, cap) < 0)
+				if (k.sink.ops->put_manifest(&k, m, tags[t], &st, err, cap) < 0)
 					goto out;
 		}
 	}
@@ -226,32 +150,8 @@ static int push_image(const struct push *p, struct image *img, const struct ref 
 			(double)(clock_us() - t0) / 1e6);
 	rc = 0;
 out:
-	free(pb.jobs);
-	if (h)
-		curl_easy_cleanup(h);
-	client_fini(&cl);
+	regsink_close(&k);
 	return rc;
-}
-
-static uint64_t parse_size(const char *s)
-{
-	char *end;
-	double v;
-	uint64_t mul = 1;
-	errno = 0;
-	v = strtod(s, &end);
-	/* !(v >= 0) is also NaN; 2^52 keeps the conversion below exact */
-	if (errno || end == s || !(v >= 0) || v >= 4503599627370496.0)
-		return UINT64_MAX;
-	if (*end == 'k' || *end == 'K')
-		mul = 1024;
-	else if (*end == 'm' || *end == 'M')
-		mul = 1 << 20;
-	else if (*end == 'g' || *end == 'G')
-		mul = 1 << 30;
-	else if (*end)
-		return UINT64_MAX;
-	return (uint64_t)(v * (double)mul);
 }
 
 int push_main(int argc, char **argv)
@@ -259,7 +159,7 @@ int push_main(int argc, char **argv)
 	struct push p;
 	const char *srcarg = NULL, *refs[MAX_REFS], *tags[MAX_TAGS];
 	size_t nrefs = 0, ntags = 0;
-	int password_stdin = 0, verbose = 0;
+	int password_stdin = 0;
 	char err[2048], pass[1024];
 	struct import_spec spec;
 	struct source src;
@@ -268,40 +168,28 @@ int push_main(int argc, char **argv)
 	int rc = 0;
 
 	memset(&p, 0, sizeof p);
-	p.jobs = 4;
+	regsink_opts_init(&p.o, "push");
+	p.o.configs_last = 1;
 	p.gzip_level = 1;
-	p.chunk = (uint64_t)128 << 20;
-	p.copt.timeout_ms = DEFAULT_TIMEOUT_MS;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if (strcmp(a, "-t") == 0 || strcmp(a, "--tag") == 0) {
+		if (regsink_option(&p.o, argc, argv, &i, usage)) {
+			continue;
+		} else if (strcmp(a, "-t") == 0 || strcmp(a, "--tag") == 0) {
 			if (ntags == MAX_TAGS)
 				fatal(2, "push: at most %d --tag", MAX_TAGS);
 			tags[ntags] = cli_arg(argc, argv, &i, usage);
 			if (!ref_tag_valid(tags[ntags]))
 				fatal(2, "push: --tag %s is not a valid tag", tags[ntags]);
 			ntags++;
-		} else if (strcmp(a, "--insecure") == 0) {
-			p.copt.insecure = 1;
-		} else if (strcmp(a, "--ca-file") == 0) {
-			p.copt.ca_file = cli_arg(argc, argv, &i, usage);
-			if (access(p.copt.ca_file, R_OK) < 0)
-				fatal(2, "push: --ca-file %s: %s", p.copt.ca_file, strerror(errno));
 		} else if (strcmp(a, "-u") == 0 || strcmp(a, "--username") == 0) {
-			p.copt.username = cli_arg(argc, argv, &i, usage);
+			p.o.copt.username = cli_arg(argc, argv, &i, usage);
 		} else if (strcmp(a, "--password-stdin") == 0) {
 			password_stdin = 1;
 		} else if (strcmp(a, "--mount-from") == 0) {
-			p.mount_from = cli_arg(argc, argv, &i, usage);
-			if (!ref_name_valid(p.mount_from))
-				fatal(2, "push: --mount-from %s is not a repository name", p.mount_from);
-		} else if (strcmp(a, "-j") == 0 || strcmp(a, "--jobs") == 0) {
-			const char *v = cli_arg(argc, argv, &i, usage);
-			long n;
-			if (cli_int(v, 1, PUSH_BLOB_THREADS_MAX, &n) < 0)
-				fatal(2, "push: --jobs takes a whole number from 1 to %d, not \"%s\"",
-				      PUSH_BLOB_THREADS_MAX, v);
-			p.jobs = (int)n;
+			p.o.mount_from = cli_arg(argc, argv, &i, usage);
+			if (!ref_name_valid(p.o.mount_from))
+				fatal(2, "push: --mount-from %s is not a repository name", p.o.mount_from);
 		} else if (strcmp(a, "--compression") == 0) {
 			const char *v = cli_arg(argc, argv, &i, usage);
 			if (strcmp(v, "gzip") == 0)
@@ -318,26 +206,11 @@ int push_main(int argc, char **argv)
 		} else if (strcmp(a, "--format") == 0) {
 			const char *v = cli_arg(argc, argv, &i, usage);
 			if (strcmp(v, "docker") == 0)
-				p.format = IMAGE_FORMAT_DOCKER;
+				p.o.format = IMAGE_FORMAT_DOCKER;
 			else if (strcmp(v, "oci") != 0)
 				fatal(2, "push: --format takes oci or docker");
-		} else if (strcmp(a, "--chunk-size") == 0) {
-			p.chunk = parse_size(cli_arg(argc, argv, &i, usage));
-			if (p.chunk == UINT64_MAX || p.chunk < 4096)
-				fatal(2, "push: --chunk-size takes a size such as 64M (at least 4K)");
-		} else if (strcmp(a, "--timeout") == 0) {
-			p.copt.timeout_ms = cli_duration_ms(cli_arg(argc, argv, &i, usage));
-			if (p.copt.timeout_ms < 0)
-				fatal(2, "push: --timeout takes a duration such as 30m (0: no limit; at most 24h)");
-		} else if (strcmp(a, "--stall-timeout") == 0) {
-			int64_t ms = cli_duration_ms(cli_arg(argc, argv, &i, usage));
-			if (ms < 1000 || ms % 1000)
-				fatal(2, "push: --stall-timeout takes whole seconds, at least 1s");
-			p.copt.stall_s = (long)(ms / 1000);
 		} else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
 			p.quiet = 1;
-		} else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-			verbose = 1;
 		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			fputs(usage, stdout);
 			return 0;
@@ -358,25 +231,19 @@ int push_main(int argc, char **argv)
 			fatal(2, "push: %s (%s) is not host[:port]/repo[:tag|@digest]", refs[i], err);
 	if (password_stdin) {
 		size_t n;
-		if (!p.copt.username)
+		if (!p.o.copt.username)
 			fatal(2, "push: --password-stdin needs --username");
 		if (strcmp(srcarg, "-") == 0)
 			fatal(2, "push: stdin cannot carry both the password and the image");
 		n = fread(pass, 1, sizeof pass - 1, stdin);
 		pass[n] = '\0';
 		pass[strcspn(pass, "\r\n")] = '\0';
-		p.copt.password = pass;
+		p.o.copt.password = pass;
 	}
-	p.copt.verbose = verbose;
 	/* the whole command: loading the image counts too */
-	if (p.copt.timeout_ms)
-		p.copt.deadline_ms = clock_ms() + p.copt.timeout_ms;
-	log_immediate = 1; /* -v lines as they happen, between curl's */
-	if (verbose && log_level < LOG_DEBUG)
-		log_level = LOG_DEBUG;
-	else if (log_level > LOG_WARN)
-		log_level = LOG_WARN;
-	p.progress = !p.quiet && !verbose && isatty(2);
+	regsink_opts_start(&p.o, p.quiet);
+	if (p.gzip)
+		p.o.gzip_level = p.gzip_level;
 
 	if (import_parse_spec(srcarg, &spec, err, sizeof err) < 0)
 		fatal(2, "push: %s", err);
@@ -406,12 +273,12 @@ int push_main(int argc, char **argv)
 				"an OCI layout's manifests and layers go as they are\n");
 	for (size_t i = 0; i < nrefs; i++) {
 		/* later references on the same registry mount from the first */
-		const char *mount = p.mount_from;
+		const char *mount = p.o.mount_from;
 		if (i > 0 && !mount && strcmp(parsed[i].host, parsed[0].host) == 0 &&
 		    strcmp(parsed[i].repo, parsed[0].repo) != 0)
-			p.mount_from = parsed[0].repo;
+			p.o.mount_from = parsed[0].repo;
 		rc = push_image(&p, &set.v[0], &parsed[i], tags, ntags, err, sizeof err) < 0;
-		p.mount_from = mount;
+		p.o.mount_from = mount;
 		if (rc) {
 			fprintf(stderr, "packhelper: push: %s\n", err);
 			rc = 1;

@@ -168,8 +168,46 @@ static void blob_context(const struct push_blobs *pb, const struct image_blob *b
 	log_fail(err, cap, "blob %s to %s/%s: %s", b->digest, pb->ref->host, pb->ref->repo, last);
 }
 
-/* Upload (or find) one blob.  0, or -1 with err. */
-static int one_blob(struct push_blobs *pb, CURL *h, struct push_blob_job *j, char *err, size_t cap)
+/* The bytes [off, off + n) of blob b as a request body: from fd at base +
+ * off, or from the reader rd. */
+static void body_of(struct client_body *body, int fd, uint64_t base, const struct push_blobs *pb,
+		    void *rd, uint64_t off, uint64_t n, struct push_blob_job *j)
+{
+	memset(body, 0, sizeof *body);
+	body->fd = fd;
+	body->off = fd >= 0 ? base + off : off;
+	body->len = n;
+	if (rd) {
+		body->read_at = pb->reader->read_at;
+		body->read_ctx = rd;
+	}
+	body->progress = on_progress;
+	body->progress_ctx = j;
+}
+
+/* A request that failed while the reader fed it: may it be tried again?
+ * 0 yes; -1 no, with the reader's reason in err. */
+static int reader_says(const struct push_blobs *pb, void *rd, char *err, size_t cap)
+{
+	return rd ? pb->reader->failed(rd, err, cap) : 0;
+}
+
+/* Drop an upload session that must not be committed (best effort). */
+static void cancel_upload(struct push_blobs *pb, CURL *h, const char *loc, const char *scope)
+{
+	char url[URL_MAX], e[256];
+	struct client_resp r;
+	if (client_abs_url(pb->cl, loc, url, sizeof url, e, sizeof e) < 0)
+		return;
+	client_resp_init(&r);
+	client_request(pb->cl, h, "DELETE", url, scope, NULL, NULL, 0, &r, e, sizeof e);
+	client_resp_free(&r);
+}
+
+/* Upload (or find) one blob.  0, or -1 with err.  rd: the worker's reader
+ * (for blobs in no file), or NULL. */
+static int one_blob(struct push_blobs *pb, CURL *h, void *rd, struct push_blob_job *j, char *err,
+		    size_t cap)
 {
 	struct image_blob *b = j->blob;
 	char scope[800], path[1024], loc[2048], url[URL_MAX + 100];
@@ -204,10 +242,15 @@ static int one_blob(struct push_blobs *pb, CURL *h, struct push_blob_job *j, cha
 		rc = 0;
 		goto out;
 	}
-	fd = blob_open(pb, b, &base);
-	if (fd < 0) {
-		log_fail(err, cap, "blob %s: %s", b->digest, strerror(errno));
-		goto out;
+	if (b->off < 0 && !b->tmp[0] && pb->reader) {
+		pb->reader->start(rd, b);
+	} else {
+		rd = NULL;
+		fd = blob_open(pb, b, &base);
+		if (fd < 0) {
+			log_fail(err, cap, "blob %s: %s", b->digest, strerror(errno));
+			goto out;
+		}
 	}
 	for (int attempt = 0; attempt < BLOB_ATTEMPTS; attempt++) {
 		uint64_t off = 0;
@@ -233,8 +276,8 @@ static int one_blob(struct push_blobs *pb, CURL *h, struct push_blob_job *j, cha
 		set_state(j, PUSH_BLOB_UPLOAD);
 		j->base = 0;
 		if (b->size <= MONOLITHIC_MAX && b->size <= pb->chunk) {
-			struct client_body body = { .fd = fd, .off = base, .len = b->size,
-						    .progress = on_progress, .progress_ctx = j };
+			struct client_body body;
+			body_of(&body, fd, base, pb, rd, 0, b->size, j);
 			if (with_digest(pb->cl, loc, b->digest, url, sizeof url, err, cap) < 0)
 				goto out;
 			if (client_request(pb->cl, h, "PUT", url, scope, "application/octet-stream", &body, 0,
@@ -242,6 +285,10 @@ static int one_blob(struct push_blobs *pb, CURL *h, struct push_blob_job *j, cha
 				/* a second stall: the registry, not a glitch */
 				if (client_expired(pb->cl))
 					goto out;
+				if (reader_says(pb, rd, err, cap) < 0) {
+					cancel_upload(pb, h, loc, scope);
+					goto out;
+				}
 				if (r.stalled && ++stalls >= 2) {
 					blob_context(pb, b, err, cap);
 					goto out;
@@ -266,11 +313,11 @@ static int one_blob(struct push_blobs *pb, CURL *h, struct push_blob_job *j, cha
 		for (int misses = 0; off < b->size && misses < BLOB_ATTEMPTS;) {
 			uint64_t n = b->size - off < pb->chunk ? b->size - off : pb->chunk;
 			char cr[80];
-			struct client_body body = { .fd = fd, .off = base + off, .len = n,
-						    .progress = on_progress, .progress_ctx = j };
+			struct client_body body;
 			struct client_resp s;
 			const char *dash;
 
+			body_of(&body, fd, base, pb, rd, off, n, j);
 			j->base = off;
 			snprintf(cr, sizeof cr, "%llu-%llu", (unsigned long long)off,
 				 (unsigned long long)(off + n - 1));
@@ -287,6 +334,10 @@ static int one_blob(struct push_blobs *pb, CURL *h, struct push_blob_job *j, cha
 			}
 			if (client_expired(pb->cl))
 				goto out;
+			if (reader_says(pb, rd, err, cap) < 0) {
+				cancel_upload(pb, h, loc, scope);
+				goto out;
+			}
 			if (r.stalled && ++stalls >= 2) {
 				blob_context(pb, b, err, cap);
 				goto out;
@@ -311,6 +362,11 @@ static int one_blob(struct push_blobs *pb, CURL *h, struct push_blob_job *j, cha
 			goto out;
 		if (off < b->size)
 			continue;
+		/* the closing PUT commits: only bytes that hash to the digest */
+		if (rd && pb->reader->verify(rd, err, cap) < 0) {
+			cancel_upload(pb, h, loc, scope);
+			goto out;
+		}
 		if (with_digest(pb->cl, loc, b->digest, url, sizeof url, err, cap) < 0)
 			goto out;
 		if (client_request(pb->cl, h, "PUT", url, scope, NULL, NULL, 1, &r, err, cap) < 0)
@@ -346,6 +402,7 @@ static void *worker(void *arg)
 {
 	struct push_blobs *pb = arg;
 	CURL *h = client_handle(pb->cl);
+	void *rd = pb->reader ? pb->reader->open(pb->reader->ctx) : NULL;
 	char err[1024];
 
 	for (;;) {
@@ -356,16 +413,19 @@ static void *worker(void *arg)
 		if (!j)
 			break;
 		err[0] = '\0';
-		if (!h || one_blob(pb, h, j, err, sizeof err) < 0) {
+		if (!h || (pb->reader && !rd) || one_blob(pb, h, rd, j, err, sizeof err) < 0) {
 			pthread_mutex_lock(&pb->lock);
 			if (!pb->failed) {
 				pb->failed = 1;
-				snprintf(pb->err, sizeof pb->err, "%s", h ? err : "cannot start libcurl");
+				snprintf(pb->err, sizeof pb->err, "%s",
+					 !h || (pb->reader && !rd) ? "cannot start libcurl" : err);
 			}
 			pthread_mutex_unlock(&pb->lock);
 			break;
 		}
 	}
+	if (rd)
+		pb->reader->close(rd);
 	if (h)
 		curl_easy_cleanup(h);
 	return NULL;

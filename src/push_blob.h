@@ -11,6 +11,15 @@
  * second stall on one blob, the deadline, or any other error ends it.  The
  * first failure stops the pool; its message names the blob and the target.
  *
+ * A blob whose bytes are in no file (off -1, no tmp: copy from a registry)
+ * is read through the caller's push_blob_reader, which each worker opens
+ * once and aims at blob after blob.  The reader hashes what it reads and
+ * refuses to hand over the last byte of a blob whose bytes are not its
+ * digest, so such a blob's upload fails before the registry has all of it
+ * (a monolithic PUT never completes; a chunked upload never gets its closing
+ * PUT, and its session is cancelled): nothing is committed.  Resuming works
+ * as for files: the reader serves any position again (a new ranged GET).
+ *
  * Ownership: everything in struct push_blobs is the caller's and outlives
  * push_blob_run; a worker only writes its job's blob (a compressed layer's
  * new digest, size, media type and scratch file) and its job's state. */
@@ -43,6 +52,26 @@ struct push_blob_job {
 	uint64_t base;            /* bytes confirmed before the current request */
 };
 
+/* Where blobs with no file come from (copy: regsrc.c).  Called from one
+ * worker at a time per reader. */
+struct push_blob_reader {
+	/* A reader for one worker, kept from blob to blob.  NULL: cannot. */
+	void *(*open)(void *ctx);
+	void (*close)(void *r);
+	/* Aim r at blob b, from its first byte (no I/O yet). */
+	void (*start)(void *r, const struct image_blob *b);
+	/* client_body's read_at: bytes of b at pos, hashed on the way. */
+	long (*read_at)(void *r, void *buf, size_t n, uint64_t pos);
+	/* After a request that failed: 0 when a new attempt may do better (the
+	 * upload's trouble, a source connection dropped), -1 when not (the
+	 * bytes are not the blob's, the source refused it), with why in err. */
+	int (*failed)(void *r, char *err, size_t cap);
+	/* Every byte of b hashed (reading what was not), and they are its
+	 * digest: 0, or -1 with err. */
+	int (*verify)(void *r, char *err, size_t cap);
+	void *ctx;
+};
+
 struct push_blobs {
 	/* the caller's */
 	struct client *cl;        /* connected */
@@ -53,6 +82,7 @@ struct push_blobs {
 	enum image_format format; /* the media type a compressed layer gets */
 	const struct tmpdir *scratch; /* blobs' temporary files, compressed layers */
 	const struct source *src; /* in-place blobs are read from its tar */
+	const struct push_blob_reader *reader; /* blobs with no file, or NULL */
 	int threads;              /* 1..PUSH_BLOB_THREADS_MAX */
 	struct push_blob_job *jobs;
 	size_t njobs;

@@ -37,19 +37,11 @@ enum regerr reg_referrers(struct conn *c, struct reg_req *q)
 		const struct store_manifest *m = list[i];
 		if (flen >= 0 && strcmp(m->artifact_type, filter) != 0)
 			continue;
-		r |= buf_puts(&b, first ? "{\"mediaType\":" : ",{\"mediaType\":");
+		if (!first)
+			r |= buf_puts(&b, ",");
 		first = 0;
-		r |= json_write_str(&b, m->media_type, strlen(m->media_type));
-		r |= buf_printf(&b, ",\"digest\":\"%s\",\"size\":%zu", m->digest, m->len);
-		if (m->artifact_type[0]) {
-			r |= buf_puts(&b, ",\"artifactType\":");
-			r |= json_write_str(&b, m->artifact_type, strlen(m->artifact_type));
-		}
-		if (m->annotations) {
-			r |= buf_puts(&b, ",\"annotations\":");
-			r |= buf_append(&b, m->annotations, m->annotations_len);
-		}
-		r |= buf_puts(&b, "}");
+		r |= manifest_write_referrer(&b, m->media_type, m->digest, m->len, m->artifact_type,
+					     m->annotations, m->annotations_len);
 	}
 	r |= buf_puts(&b, "]}\n");
 	free(list);

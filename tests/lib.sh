@@ -1,5 +1,5 @@
 # tests/lib.sh - the one library every shell suite sources (interop, oneshot,
-# push, soak, conformance, with-server.sh, bench/push.sh). What a suite's own
+# push, copy, soak, conformance, with-server.sh, bench/lib.sh). What a suite's own
 # lib.sh keeps is only what belongs to that suite (registry stand-ins, docker
 # containers...). The Python counterpart is tests/e2e/phtest.py.
 #

@@ -23,21 +23,13 @@
 # BENCH_REPS (3), BENCH_LAYERS_MIB ("40 100 160"), BENCH_SKOPEO=0 to
 # skip skopeo (its default gzip level makes it the slowest by far).
 set -uo pipefail
-# shellcheck source-path=SCRIPTDIR source=../lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+BENCH_NAME=bench-push
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 BIN=$(realpath "${1:-$PH_ROOT/build/packhelper}")
 REPS=${BENCH_REPS:-3}
 LAYERS=${BENCH_LAYERS_MIB:-"40 100 160"}
 SKOPEO=${BENCH_SKOPEO:-1}
-# the registry pushed to: docker-registry (2.8, the default) or packhelper's own
-TARGET=${BENCH_TARGET:-docker-registry}
-[[ $TARGET == docker-registry || $TARGET == packhelper ]] || { echo "BENCH_TARGET: docker-registry or packhelper" >&2; exit 2; }
-TARGET_NAME=$([[ $TARGET == packhelper ]] && echo "packhelper serve" || echo "docker-registry 2.8")
-
-say() { printf '%s\n' "$*" >&2; }
-die() { say "bench-push: ERROR: $*"; exit 1; }
-now_ns() { date +%s%N; }
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 [[ -x $BIN ]] || die "no executable $BIN (run make)"
 TOOLS=$("$PH_ROOT/mk/tools.sh") || die "mk/tools.sh failed"
@@ -59,35 +51,13 @@ TAR_MIB=$(($(stat -c %s "$TAR") >> 20))
 say "bench-push: tarball $TAR_MIB MiB"
 
 # ---- one run: a fresh registry, the timed command, a check ------------------
-PH=$BIN PH_SERVE_ROOT=$WORK/store
-start_registry() {
-  rm -rf "$WORK/store" "$WORK/reg.log"
-  if [[ $TARGET == packhelper ]]; then
-    ph_serve_start reg --log-level warn && REG_PID=$PID && return 0
-  else
-    ph_spawn reg dist_registry && REG_PID=$PID && return 0
-  fi
-  die "$TARGET did not start: $(tail -n2 "$WORK/reg.log")"
-}
-# the quietest docker-registry: errors only, no access log, on $PORT
-dist_registry() {
-  printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n' >"$WORK/reg.yml"
-  printf 'storage:\n  filesystem:\n    rootdirectory: %s\n' "$WORK/store" >>"$WORK/reg.yml"
-  printf 'http:\n  addr: 127.0.0.1:%s\n  secret: %s\n' "$PORT" "$RAND" >>"$WORK/reg.yml"
-  exec docker-registry serve "$WORK/reg.yml"
-}
-
-stop_registry() {
-  kill "$REG_PID" 2>/dev/null
-  wait "$REG_PID" 2>/dev/null
-  rm -rf "$WORK/store"
-}
+PH=$BIN
 
 # run_one NAME : time one push of $TAR with tool NAME to a fresh registry;
 # sets RUN_T (seconds) and LAYER_INFO[NAME]
 run_one() {
   local name=$1 ref t0 t1 rc
-  start_registry
+  bench_target_start
   ref=localhost:$PORT/bench-$RAND/image:$name
   sync
   t0=$(now_ns)
@@ -103,16 +73,15 @@ run_one() {
   t1=$(now_ns)
   if [[ $rc -ne 0 ]] || ! crane manifest --insecure "$ref" >"$WORK/manifest.json" 2>/dev/null; then
     say "bench-push: $name failed (exit $rc): $(tail -n3 "$WORK/run.err")"
-    stop_registry
+    bench_target_stop
     return 1
   fi
   # what went over the wire: the layers' media types and total size
   LAYER_INFO[$name]=$(jq -r '[(.layers | map(.mediaType | sub(".*[./]"; "")) | unique | join(",")), ((.layers | map(.size) | add) / 1048576 | floor | tostring) + " MiB"] | join(" ")' "$WORK/manifest.json")
-  stop_registry
+  bench_target_stop
   RUN_T=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", (b - a) / 1e9 }')
 }
 
-median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 NAMES=(ph-none ph-gzip crane)
 [[ $SKOPEO == 0 ]] || NAMES+=(skopeo skopeo-decompress skopeo-gzip1)

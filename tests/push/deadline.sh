@@ -19,14 +19,7 @@ pt_image
 repo=push-$RAND/deadline
 PT_WRAP=(timeout 40)
 
-# fake MODE : start helper.py fake in MODE; sets PORT
-fake() {
-  ph_spawn "fake-$1" python3 "$HELPER" fake --port {PORT} --mode "$1" --log "$WORK/fake-$1.jsonl" && return 0
-  ph_not_ok "start the fake server ($1)"
-  return 1
-}
-
-if fake garbage; then
+if pt_fake garbage; then
   pt_push_fails "garbage on 127.0.0.1: exit 1, one line saying it is not HTTP" 1 \
     "^packhelper: push: 127\.0\.0\.1:$PORT does not speak HTTP: GET http://127\.0\.0\.1:$PORT/v2/ was answered with \"SSH-2\.0" \
     "$IMG_TAR" "127.0.0.1:$PORT/$repo:x"
@@ -34,25 +27,25 @@ if fake garbage; then
   pt_push_fails "garbage on localhost: exit 1, one line saying it is not HTTP" 1 \
     "^packhelper: push: localhost:$PORT does not speak HTTP" "$IMG_TAR" "localhost:$PORT/$repo:x"
 fi
-if fake junk; then
+if pt_fake junk; then
   pt_push_fails "HTTP with a broken header: exit 1, one line saying the answer is not valid HTTP" 1 \
     "^packhelper: push: GET http://127\.0\.0\.1:$PORT/v2/: the answer is not valid HTTP" \
     "$IMG_TAR" "127.0.0.1:$PORT/$repo:x"
 fi
-if fake endless; then
+if pt_fake endless; then
   pt_push_fails "an endless chunked body: exit 1, one line naming the size cap" 1 \
     "^packhelper: push: GET http://localhost:$PORT/v2/: the answer is over 1024 KiB" \
     "$IMG_TAR" "localhost:$PORT/$repo:x"
   ph_le "an endless chunked body: gives up within 5 s (${MS} ms)" "$MS" 5000
 fi
-if fake trickle; then
+if pt_fake trickle; then
   pt_push_fails "a 2 KiB/s trickle with --timeout 3s: exit 1, one timeout line" 1 \
     "^packhelper: push: timed out: the push took longer than --timeout 3s \(during GET http://localhost:$PORT/v2/\)" \
     --timeout 3s "$IMG_TAR" "localhost:$PORT/$repo:x"
   ph_ge "a 2 KiB/s trickle: ran until the timeout (${MS} ms)" "$MS" 2900
   ph_le "a 2 KiB/s trickle: and stopped there (${MS} ms)" "$MS" 6000
 fi
-if fake stall; then
+if pt_fake stall; then
   pt_push_fails "headers then nothing, --stall-timeout 1s: exit 1, one stall line" 1 \
     "^packhelper: push: GET http://localhost:$PORT/v2/: stalled: under 1024 bytes/s for 1 s" \
     --stall-timeout 1s "$IMG_TAR" "localhost:$PORT/$repo:x"

@@ -38,9 +38,15 @@ servers: those are tests/lib.sh's ph_serve_start; free ports and waiting are the
       those credentials get 401 with a Basic challenge.
       --location-origin URL rewrites the Location of every upload POST and
       PATCH answer to that origin (scheme://host:port), keeping the path.
+      --corrupt DIGEST serves GET .../blobs/DIGEST with its last byte changed
+      (same length: a source that lies; a Range answer is corrupted the same
+      way, so the blob's last byte is always wrong).
+      --redirect-blobs URL answers every blob GET with 307 to that origin,
+      keeping the path (a registry whose blobs are on a CDN).
       --tls CERT,KEY serves HTTPS.
-      Every logged request has "host" (the Host header) and "authz" (the
-      whole Authorization header: the tests look for the secret in it).
+      Every logged request has "host" (the Host header), "authz" (the
+      whole Authorization header: the tests look for the secret in it) and
+      "range" (the Range header, "" when none).
   helper.py fake --port P --mode MODE --log FILE
       a server that is not (quite) a registry, for the pusher's budgets:
         garbage   answers every request with bytes that are not HTTP
@@ -48,6 +54,8 @@ servers: those are tests/lib.sh's ph_serve_start; free ports and waiting are the
         endless   GET /v2/ -> 200 with an endless, fast chunked body
         trickle   GET /v2/ -> 200, Content-Length 100 MB, 2 KiB/s
         stall     GET /v2/ -> 200, Content-Length 100, then nothing
+        huge      GET /v2/ -> 200 {}; anything else -> 200, an OCI manifest
+                  Content-Type and a 5 MiB body (over a manifest's 4 MiB)
       each connection is logged as {"mode": ..., "t": ...}.
 
 The proxy keeps the client's Host header, so registries that build absolute
@@ -149,6 +157,8 @@ class Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         entry["authz"] = auth
         entry["auth"] = auth.split(" ", 1)[0] if auth else ""
+        entry["range"] = self.headers.get("Range", "")
+        is_blob_get = method == "GET" and re.match(r"^/v2/.+/blobs/[a-z0-9]+:[a-f0-9]+$", path)
         is_upload = "/blobs/uploads/" in path and method in ("PUT", "PATCH")
         clen = int(self.headers.get("Content-Length") or 0)
 
@@ -216,6 +226,10 @@ class Handler(BaseHTTPRequestHandler):
                                    ("Docker-Distribution-API-Version", "registry/2.0")])
 
         # ---- faults
+        if a.redirect_blobs and is_blob_get:
+            entry.update(status=307, redirect=a.redirect_blobs + path)
+            st.log(**entry)
+            return self.reply(307, b"", [("Location", a.redirect_blobs + path)])
         if a.fault == "503-once" and is_upload and st.fire_once():
             self.read_body()
             entry.update(status=503, fault="503")
@@ -293,6 +307,10 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             conn.close()
         entry["status"] = r.status
+        if a.corrupt and is_blob_get and path.endswith("/" + a.corrupt) and data and \
+                r.status in (200, 206):
+            data = data[:-1] + bytes([data[-1] ^ 0xff])
+            entry["corrupted"] = True
         st.log(**entry)
         self.send_response(r.status)
         for k, v in r.getheaders():
@@ -358,6 +376,16 @@ def fake_conn(c, mode, log):
             while True:
                 c.sendall(b" " * 512)
                 time.sleep(0.25)
+        elif mode == "huge":
+            if data.startswith(b"GET /v2/ "):
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
+            else:
+                n = 5 << 20
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: "
+                          b"application/vnd.oci.image.manifest.v1+json\r\n"
+                          b"Content-Length: %d\r\nConnection: close\r\n\r\n" % n)
+                c.sendall(b"{" + b" " * (n - 2) + b"}")
         elif mode == "stall":
             c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{")
             time.sleep(600)
@@ -399,9 +427,11 @@ def main():
     p.add_argument("--basic", default="")
     p.add_argument("--location-origin", default="")
     p.add_argument("--tls", default="")
+    p.add_argument("--corrupt", default="")
+    p.add_argument("--redirect-blobs", default="")
     f = sub.add_parser("fake")
     f.add_argument("--port", type=int, required=True)
-    f.add_argument("--mode", required=True, choices=["garbage", "junk", "endless", "trickle", "stall"])
+    f.add_argument("--mode", required=True, choices=["garbage", "junk", "endless", "trickle", "stall", "huge"])
     f.add_argument("--log", required=True)
     args = ap.parse_args()
     return {"proxy": cmd_proxy, "fake": cmd_fake}[args.cmd](args)

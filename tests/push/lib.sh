@@ -25,8 +25,9 @@ HELPER=$PT_DIR/helper.py
 PH_KEEP=${PUSHTEST_KEEP:-}
 PH_KEEP_FAILED=${PUSHTEST_KEEP_FAILED:-}
 
+# pt_init NAME [LABEL]: LABEL names the work dir (default push-NAME)
 pt_init() {
-  ph_init "$1" "push-$1"
+  ph_init "$1" "${2:-push-$1}"
   ph_tools
   export PATH="$PATH:/usr/sbin"
   ph_binary
@@ -55,56 +56,61 @@ pt_start_ph() { ph_serve_start "$@" || { ph_not_ok "start packhelper serve ($1)"
 
 # ---- running the pusher ------------------------------------------------------
 
-# pt_push ARGS... : packhelper push, stdin from /dev/null (or $PT_STDIN_FILE),
-# run under "${PT_WRAP[@]}" (default: env; e.g. PT_WRAP=(env -u VAR)).
-# Sets RC, OUT (stdout), ERR (stderr), MS (wall time), and keeps the files
-# $WORK/push.out / $WORK/push.err.
+# pt_run VERB ARGS... : packhelper VERB (push, copy), stdin from /dev/null (or
+# $PT_STDIN_FILE), run under "${PT_WRAP[@]}" (default: env; e.g.
+# PT_WRAP=(env -u VAR)). Sets RC, OUT (stdout), ERR (stderr), MS (wall time),
+# and keeps the files $WORK/VERB.out / $WORK/VERB.err.
 PT_WRAP=(env)
-pt_push() {
-  local t0
+pt_run() {
+  local verb=$1 t0
+  shift
   t0=$(ph_now_ms)
-  "${PT_WRAP[@]}" "$PH" push "$@" <"${PT_STDIN_FILE:-/dev/null}" >"$WORK/push.out" 2>"$WORK/push.err"
+  "${PT_WRAP[@]}" "$PH" "$verb" "$@" <"${PT_STDIN_FILE:-/dev/null}" >"$WORK/$verb.out" 2>"$WORK/$verb.err"
   RC=$?
   MS=$(($(ph_now_ms) - t0))
-  OUT=$(cat "$WORK/push.out")
-  ERR=$(cat "$WORK/push.err")
+  OUT=$(cat "$WORK/$verb.out")
+  ERR=$(cat "$WORK/$verb.err")
   if ((RC != 0)) && [[ -n ${PT_VERBOSE:-} ]]; then
-    ph_log "push $* -> exit $RC: $(tail -n3 "$WORK/push.err")"
+    ph_log "$verb $* -> exit $RC: $(tail -n3 "$WORK/$verb.err")"
   fi
   return 0
 }
+pt_push() { pt_run push "$@"; }
 
-# pt_push_ok DESC ARGS... : the push exits 0 and prints one sha256 digest
-# (DIGEST); on failure the stderr tail goes to the log.
-pt_push_ok() {
-  local desc=$1
-  shift
-  pt_push "$@"
+# pt_run_ok VERB DESC ARGS... : the command exits 0 and prints one sha256
+# digest (DIGEST); on failure the stderr tail goes to the log.
+pt_run_ok() {
+  local verb=$1 desc=$2
+  shift 2
+  pt_run "$verb" "$@"
   DIGEST=$OUT
   if [[ $RC == 0 && $OUT =~ ^sha256:[0-9a-f]{64}$ ]]; then
     ph_ok "$desc"
   else
     ph_not_ok "$desc (exit $RC, stdout '$OUT')"
-    grep -v '^[<>*] ' "$WORK/push.err" | tail -n 5 | sed 's/^/#   /' >&2
+    grep -v '^[<>*] ' "$WORK/$verb.err" | tail -n 5 | sed 's/^/#   /' >&2
     return 1
   fi
 }
+pt_push_ok() { pt_run_ok push "$@"; }
 
-# pt_push_fails DESC WANT_RC ERE ARGS... : the push exits WANT_RC with exactly
-# one line on stderr, matching ERE; nothing on stdout. The line is in LINE.
-pt_push_fails() {
-  local desc=$1 want=$2 re=$3 n
-  shift 3
-  pt_push "$@"
-  n=$(grep -c . "$WORK/push.err")
-  LINE=$(head -n1 "$WORK/push.err")
+# pt_run_fails VERB DESC WANT_RC ERE ARGS... : the command exits WANT_RC with
+# exactly one line on stderr, matching ERE; nothing on stdout. The line is in
+# LINE.
+pt_run_fails() {
+  local verb=$1 desc=$2 want=$3 re=$4 n
+  shift 4
+  pt_run "$verb" "$@"
+  n=$(grep -c . "$WORK/$verb.err")
+  LINE=$(head -n1 "$WORK/$verb.err")
   if [[ $RC == "$want" && $n == 1 && -z $OUT ]] && grep -Eq -- "$re" <<<"$LINE"; then
     ph_ok "$desc (exit $RC: $LINE)"
   else
-    ph_not_ok "$desc (exit $RC, want $want; $n stderr lines, want 1 matching /$re/; stdout '$OUT'): $(tr '\n' '|' <"$WORK/push.err" | cut -c1-500)"
+    ph_not_ok "$desc (exit $RC, want $want; $n stderr lines, want 1 matching /$re/; stdout '$OUT'): $(tr '\n' '|' <"$WORK/$verb.err" | cut -c1-500)"
     return 1
   fi
 }
+pt_push_fails() { pt_run_fails push "$@"; }
 
 # ---- registry stand-ins -------------------------------------------------------
 
@@ -148,6 +154,14 @@ pt_start_proxy() {
   ph_spawn "$name" python3 "$HELPER" proxy --port {PORT} --upstream "127.0.0.1:$up" \
     --log "$WORK/$name.jsonl" "$@" && return 0
   ph_not_ok "start proxy ($name): $(tail -n3 "$WORK/$name.log")"
+  return 1
+}
+
+# pt_fake MODE : helper.py fake in MODE (log $WORK/fake-MODE.jsonl); sets
+# PORT, or fails a check
+pt_fake() {
+  ph_spawn "fake-$1" python3 "$HELPER" fake --port {PORT} --mode "$1" --log "$WORK/fake-$1.jsonl" && return 0
+  ph_not_ok "start the fake server ($1)"
   return 1
 }
 

@@ -1,0 +1,46 @@
+# tests/bench/lib.sh - what the client benchmarks (push.sh, copy.sh) share on
+# top of tests/lib.sh: messages, the clock, medians, and the target registry
+# each run writes to, started afresh with empty storage.
+#
+# Source it with BENCH_NAME set ("bench-push"); it reads BENCH_TARGET
+# (docker-registry, the default, or packhelper) into TARGET and TARGET_NAME.
+# bench_target_start needs WORK (ph_init) and PH (the packhelper that serves,
+# for BENCH_TARGET=packhelper).
+# shellcheck shell=bash disable=SC2034  # variables set here are for the caller
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+TARGET=${BENCH_TARGET:-docker-registry}
+[[ $TARGET == docker-registry || $TARGET == packhelper ]] || { echo "BENCH_TARGET: docker-registry or packhelper" >&2; exit 2; }
+TARGET_NAME=$([[ $TARGET == packhelper ]] && echo "packhelper serve" || echo "docker-registry 2.8")
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "$BENCH_NAME: ERROR: $*"; exit 1; }
+now_ns() { date +%s%N; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+# median < "1.2 0.9 1.4" -> 1.2
+median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# bench_target_start: a fresh target on a free port (PORT; TARGET_PID), its
+# storage $WORK/store, its log $WORK/target.log; dies if it does not start
+bench_target_start() {
+  rm -rf "$WORK/store" "$WORK/target.log"
+  if [[ $TARGET == packhelper ]]; then
+    PH_SERVE_ROOT=$WORK/store ph_serve_start target --log-level warn && TARGET_PID=$PID && return 0
+  else
+    ph_spawn target bench__dist && TARGET_PID=$PID && return 0
+  fi
+  die "$TARGET did not start: $(tail -n2 "$WORK/target.log")"
+}
+# the quietest docker-registry: errors only, no access log, on $PORT
+bench__dist() {
+  printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n' >"$WORK/target.yml"
+  printf 'storage:\n  filesystem:\n    rootdirectory: %s\n' "$WORK/store" >>"$WORK/target.yml"
+  printf 'http:\n  addr: 127.0.0.1:%s\n  secret: %s\n' "$PORT" "$RAND" >>"$WORK/target.yml"
+  exec docker-registry serve "$WORK/target.yml"
+}
+bench_target_stop() {
+  kill "$TARGET_PID" 2>/dev/null
+  wait "$TARGET_PID" 2>/dev/null
+  rm -rf "$WORK/store"
+}

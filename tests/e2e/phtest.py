@@ -108,7 +108,11 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                if not last and "listen on 127.0.0.1:%d: Address in use" % port in self.output():
+                # EADDRINUSE: "Address in use" (musl), "Address already in use" (glibc: ASan)
+                out = self.output()
+                lost = any("listen on 127.0.0.1:%d: %s" % (port, m) in out
+                           for m in ("Address in use", "Address already in use"))
+                if not last and lost:
                     self.log.close()
                     return False
                 raise RuntimeError("packhelper exited early:\n" + self.output())

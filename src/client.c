@@ -59,17 +59,6 @@ int client_expired(const struct client *c)
 	return c->opt.deadline_ms && clock_ms() >= c->opt.deadline_ms;
 }
 
-/* s as it may be shown in one line: bytes outside printable ASCII become
- * '?', and it is cut at cap - 4 with "...". */
-static void printable(const char *s, size_t len, char *out, size_t cap)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < len && o + 4 < cap; i++)
-		out[o++] = (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x7f ? s[i] : '?';
-	if (o + 4 >= cap && len > o)
-		memcpy(out + o, "...", 3), o += 3;
-	out[o] = '\0';
-}
 
 int client_init(struct client *c, const char *host, const struct client_opts *opt, char *err,
 		size_t cap)
@@ -379,7 +368,7 @@ int client_abs_url(const struct client *c, const char *loc, char *out, size_t ca
 	struct url u;
 	char shown[300];
 
-	printable(loc, strlen(loc), shown, sizeof shown);
+	log_printable(loc, strlen(loc), shown, sizeof shown);
 	if (url_resolve(&c->origin, loc, strlen(loc), &u) < 0)
 		return log_fail(err, ecap, "%s gave a URL packhelper does not follow: \"%s\"", c->host,
 				shown);
@@ -579,7 +568,7 @@ static int fetch_token(struct client *c, CURL *h, const char *scope, char *err, 
 	snprintf(realm_s, sizeof realm_s, "%s", c->realm);
 	snprintf(service, sizeof service, "%s", c->service);
 	pthread_mutex_unlock(&c->lock);
-	printable(realm_s, strlen(realm_s), shown, sizeof shown);
+	log_printable(realm_s, strlen(realm_s), shown, sizeof shown);
 	if (url_parse(&realm, realm_s, strlen(realm_s)) < 0 || url_format(&realm, 1, rurl, sizeof rurl) < 0)
 		return log_fail(err, cap, "%s asks for a token from \"%s\", which is not an http(s) URL "
 				"packhelper accepts", c->host, shown);
@@ -790,7 +779,7 @@ static int auth_round(struct client *c, CURL *h, const struct client_resp *resp,
 	*reauthed = 1;
 	if (auth_parse_challenge(&ch, resp->www_auth, strlen(resp->www_auth)) < 0) {
 		char shown[300];
-		printable(resp->www_auth, strlen(resp->www_auth), shown, sizeof shown);
+		log_printable(resp->www_auth, strlen(resp->www_auth), shown, sizeof shown);
 		return log_fail(err, cap, "%s: HTTP 401 with a challenge packhelper does not "
 				"understand: \"%s\"", what, shown);
 	}
@@ -948,7 +937,7 @@ int client_connect(struct client *c, CURL *h, char *err, size_t cap)
 		c->plain_http_probe = 0;
 		if (prc == CURLE_OK && r.status == 0 && !looks_like_tls(&r)) {
 			char shown[64];
-			printable(r.body.p ? r.body.p : "", r.body.len, shown, sizeof shown);
+			log_printable(r.body.p ? r.body.p : "", r.body.len, shown, sizeof shown);
 			client_resp_free(&r);
 			return log_fail(err, cap, "%s does not speak HTTP: GET %s was answered with \"%s\"",
 					c->host, url, shown);
@@ -1312,7 +1301,7 @@ int client_stream_open(struct client_stream *s, const char *path, const char *sc
 			if (url_resolve(&target, s->resp.location, strlen(s->resp.location), &l) < 0 ||
 			    url_format(&l, 1, abs, sizeof abs) < 0) {
 				char shown[300];
-				printable(s->resp.location, strlen(s->resp.location), shown, sizeof shown);
+				log_printable(s->resp.location, strlen(s->resp.location), shown, sizeof shown);
 				return log_fail(err, cap, "%s gave a URL packhelper does not follow: \"%s\"",
 						c->host, shown);
 			}

@@ -51,17 +51,6 @@ void cred_clear(struct cred *c)
 	c->kind = CRED_NONE;
 }
 
-/* s[0..len) as it may appear in one line: bytes outside printable ASCII
- * become '?', cut at cap - 4 with "...". */
-static void printable(const char *s, size_t len, char *out, size_t cap)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < len && o + 4 < cap; i++)
-		out[o++] = (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x7f ? s[i] : '?';
-	if (o + 4 >= cap && len > o)
-		memcpy(out + o, "...", 3), o += 3;
-	out[o] = '\0';
-}
 
 int cred_key(const char *host, char *out, size_t cap)
 {
@@ -362,7 +351,7 @@ int cred_plan(const char *cfg, size_t len, const char *host, struct cred_plan *p
 		if (!cred_helper_name_ok(name)) {
 			size_t rl;
 			const char *raw = json_raw(&j, ent, &rl);
-			printable(raw, rl, shown, sizeof shown);
+			log_printable(raw, rl, shown, sizeof shown);
 			rc = log_fail(err, cap, "%s names the helper %s, which packhelper does not run "
 				      "(a name is [A-Za-z0-9._-], at most %d)", p->field, shown,
 				      CRED_NAME_MAX);
@@ -591,7 +580,7 @@ static void first_line(const char *s, size_t len, char *out, size_t cap)
 		e++;
 	while (e > i && (s[e - 1] == ' ' || s[e - 1] == '\t'))
 		e--;
-	printable(s + i, e - i, out, cap);
+	log_printable(s + i, e - i, out, cap);
 }
 
 static int run_helper(const struct cred_plan *p, int64_t deadline_ms, struct cred *c, char *err,

@@ -207,3 +207,13 @@ int log_fail(char *err, size_t cap, const char *fmt, ...)
 	va_end(ap);
 	return -1;
 }
+
+void log_printable(const char *s, size_t len, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < len && o + 4 < cap; i++)
+		out[o++] = (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x7f ? s[i] : '?';
+	if (o + 4 >= cap && len > o)
+		memcpy(out + o, "...", 3), o += 3;
+	out[o] = '\0';
+}

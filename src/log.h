@@ -62,4 +62,8 @@ void fatal(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 #define log_info(...)  do { if (log_level >= LOG_INFO) log_msg(LOG_INFO, __VA_ARGS__); } while (0)
 #define log_debug(...) do { if (log_level >= LOG_DEBUG) log_msg(LOG_DEBUG, __VA_ARGS__); } while (0)
 
+/* s[0..len) as it may appear in one log or error line: bytes outside
+ * printable ASCII become '?', and it is cut at cap - 4 with "...". */
+void log_printable(const char *s, size_t len, char *out, size_t cap);
+
 #endif

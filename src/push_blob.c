@@ -204,6 +204,27 @@ static void cancel_upload(struct push_blobs *pb, CURL *h, const char *loc, const
 	client_resp_free(&r);
 }
 
+/* After a PUT or PATCH of b that failed: 1 when its upload gives up for good
+ * (the deadline passed; the source failed, and the session is cancelled; a
+ * second stall, which is the registry, not a glitch), err saying why; else 0,
+ * to retry. */
+static int gives_up(struct push_blobs *pb, CURL *h, const struct image_blob *b, void *rd,
+		    const char *loc, const char *scope, const struct client_resp *r, int *stalls,
+		    char *err, size_t cap)
+{
+	if (client_expired(pb->cl))
+		return 1;
+	if (reader_says(pb, rd, err, cap) < 0) {
+		cancel_upload(pb, h, loc, scope);
+		return 1;
+	}
+	if (r->stalled && ++*stalls >= 2) {
+		blob_context(pb, b, err, cap);
+		return 1;
+	}
+	return 0;
+}
+
 /* Upload (or find) one blob.  0, or -1 with err.  rd: the worker's reader
  * (for blobs in no file), or NULL. */
 static int one_blob(struct push_blobs *pb, CURL *h, void *rd, struct push_blob_job *j, char *err,
@@ -282,17 +303,8 @@ static int one_blob(struct push_blobs *pb, CURL *h, void *rd, struct push_blob_j
 				goto out;
 			if (client_request(pb->cl, h, "PUT", url, scope, "application/octet-stream", &body, 0,
 					   &r, err, cap) < 0) {
-				/* a second stall: the registry, not a glitch */
-				if (client_expired(pb->cl))
+				if (gives_up(pb, h, b, rd, loc, scope, &r, &stalls, err, cap))
 					goto out;
-				if (reader_says(pb, rd, err, cap) < 0) {
-					cancel_upload(pb, h, loc, scope);
-					goto out;
-				}
-				if (r.stalled && ++stalls >= 2) {
-					blob_context(pb, b, err, cap);
-					goto out;
-				}
 				log_debug("%s", err);
 				continue; /* a new session */
 			}
@@ -332,16 +344,8 @@ static int one_blob(struct push_blobs *pb, CURL *h, void *rd, struct push_blob_j
 				off += n;
 				continue;
 			}
-			if (client_expired(pb->cl))
+			if (gives_up(pb, h, b, rd, loc, scope, &r, &stalls, err, cap))
 				goto out;
-			if (reader_says(pb, rd, err, cap) < 0) {
-				cancel_upload(pb, h, loc, scope);
-				goto out;
-			}
-			if (r.stalled && ++stalls >= 2) {
-				blob_context(pb, b, err, cap);
-				goto out;
-			}
 			misses++;
 			/* resume from what the server holds ("0-E": E+1 bytes) */
 			client_resp_init(&s);

@@ -8,9 +8,10 @@
 #   tests/binfmt.sh down    unregister qemu-aarch64
 #   tests/binfmt.sh status  "registered" / "absent"; exit 0 only if registered
 #
-# Sourced (tests/lib.sh does), it gives ph_binfmt_up: register if needed and,
-# only when this run registered it, unregister at exit, so a suite never
-# removes a registration it did not make.  Needs root and a kernel that lets
+# Sourced (tests/lib.sh does), it gives ph_binfmt_up: register if needed, and
+# unregister when the last suite using it exits, if a suite registered it (so
+# a suite never removes a registration made by hand, nor one another suite
+# running beside it still needs).  Needs root and a kernel that lets
 # binfmt_misc be mounted; otherwise `up` fails with one line saying why, and
 # callers that only run binaries (not containers) can fall back to
 # `qemu-aarch64-static BINARY` (tests/arm64.sh does).
@@ -49,13 +50,44 @@ ph_binfmt_unregister() {
   return 0
 }
 
-# For suites that source tests/lib.sh: register now, unregister at exit if we did.
+# For suites that source tests/lib.sh.  Suites run side by side (make
+# test-interop runs four at once), so "unregister what we registered" is not
+# enough: the suite that registered may finish while another still runs arm64
+# containers.  Each suite holds a shared flock on PH_BINFMT_LOCK for its life;
+# registration happens under the exclusive lock and leaves PH_BINFMT_MARK;
+# the last suite out (the one that gets the exclusive lock without waiting)
+# unregisters, and only if a suite registered it (a registration made by hand
+# with `tests/binfmt.sh up` has no mark and stays).
+PH_BINFMT_LOCK=${PH_BINFMT_LOCK:-/run/lock/packhelper-binfmt.lock}
+PH_BINFMT_MARK=$PH_BINFMT_LOCK.registered
+
 ph_binfmt_up() {
   local how
-  how=$(ph_binfmt_register) || return 1
-  if [[ $how == registered ]] && declare -F ph_cleanup >/dev/null; then
-    ph_cleanup ph_binfmt_unregister
+  [[ -n ${PH_BINFMT_FD:-} ]] && { ph_binfmt_status; return; }
+  exec {PH_BINFMT_FD}>>"$PH_BINFMT_LOCK" || return 1
+  flock -x "$PH_BINFMT_FD"
+  if ! how=$(ph_binfmt_register); then
+    exec {PH_BINFMT_FD}>&-
+    PH_BINFMT_FD=
+    return 1
   fi
+  [[ $how == registered ]] && : >"$PH_BINFMT_MARK"
+  flock -s "$PH_BINFMT_FD"
+  declare -F ph_cleanup >/dev/null && ph_cleanup ph_binfmt_leave
+  return 0
+}
+
+ph_binfmt_leave() {
+  local x
+  [[ -n ${PH_BINFMT_FD:-} ]] || return 0
+  exec {PH_BINFMT_FD}>&-
+  PH_BINFMT_FD=
+  exec {x}>>"$PH_BINFMT_LOCK" || return 0
+  if flock -xn "$x" && [[ -f $PH_BINFMT_MARK ]]; then
+    ph_binfmt_unregister
+    rm -f "$PH_BINFMT_MARK"
+  fi
+  exec {x}>&-
   return 0
 }
 

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "credhelper.h"
 #include "clock.h"
 #include "image.h"
 #include "import.h"
@@ -160,7 +161,8 @@ int push_main(int argc, char **argv)
 	const char *srcarg = NULL, *refs[MAX_REFS], *tags[MAX_TAGS];
 	size_t nrefs = 0, ntags = 0;
 	int password_stdin = 0;
-	char err[2048], pass[1024];
+	char err[2048];
+	static char pass[CRED_SECRET_MAX + 2]; /* one more to see a longer one */
 	struct import_spec spec;
 	struct source src;
 	struct image_set set;
@@ -237,7 +239,12 @@ int push_main(int argc, char **argv)
 			fatal(2, "push: stdin cannot carry both the password and the image");
 		n = fread(pass, 1, sizeof pass - 1, stdin);
 		pass[n] = '\0';
-		pass[strcspn(pass, "\r\n")] = '\0';
+		n = strcspn(pass, "\r\n");
+		if (n >= CRED_SECRET_MAX)
+			fatal(2, "push: the password on stdin is longer than %d bytes", CRED_SECRET_MAX - 1);
+		pass[n] = '\0';
+		if (n == 0)
+			fatal(2, "push: --password-stdin read an empty password");
 		p.o.copt.password = pass;
 	}
 	/* the whole command: loading the image counts too */

@@ -130,4 +130,15 @@ if pt_start_ph up && up=$PORT && pt_start_proxy bearer "$up" --bearer "$USER_:$P
   pt_push_fails "bearer: anonymous push (no credentials) fails with one line" 1 \
     "^packhelper: push: .*(401|credentials)" "$IMG_TAR" "$reg/$repo:anon"
 fi
+# ---- a long password (ECR's and GCP's tokens are a few KiB): sent whole, not cut at 1 KiB
+LONGPASS=$(head -c 2400 /dev/urandom | base64 -w0 | tr -d '+/=' | head -c 3000)
+printf '%s\n' "$LONGPASS" >"$WORK/longpass"
+head -c 20000 /dev/zero | tr '\0' 'x' >"$WORK/hugepass"
+if [[ -n ${up:-} ]] && pt_start_proxy bearer-long "$up" --bearer "$USER_:$LONGPASS"; then
+  reg=localhost:$PORT
+  PT_STDIN_FILE=$WORK/longpass pt_push_ok "bearer: a ${#LONGPASS}-byte password from --password-stdin is sent whole" \
+    -u "$USER_" --password-stdin "$IMG_TAR" "$reg/$repo:longpass"
+  PT_STDIN_FILE=$WORK/hugepass pt_push_fails "a password over 16 KiB on stdin is refused with one line, exit 2" 2 \
+    "^packhelper: push: the password on stdin is longer than" -u "$USER_" --password-stdin "$IMG_TAR" "$reg/$repo:huge"
+fi
 ph_finish

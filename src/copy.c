@@ -28,9 +28,6 @@
 #include "tmpdir.h"
 #include "transfer.h"
 
-/* Referrers of referrers, and how many images one copy may gather. */
-#define COPY_REFERRERS_DEPTH 4
-#define COPY_MAX_IMAGES 1024
 /* --from-file: the whole list is read at once */
 #define COPY_LIST_MAX ((size_t)16 << 20)
 #define REF_TEXT_MAX (REF_MAX + 8)
@@ -153,60 +150,6 @@ static struct regsink *open_dst(struct copy *c, const struct ref *dst, char *err
 
 /* ---- one copy ---- */
 
-/* The referrers of every manifest of imgs[from..*n), and theirs, breadth
- * first, each manifest once (seen). */
-static int add_referrers(struct copy *c, struct regsrc *s, struct image **imgs, size_t *n,
-			 struct map *seen, char *err, size_t cap)
-{
-	size_t level_start = 0, level_end = *n;
-
-	for (int depth = 0; depth < COPY_REFERRERS_DEPTH && level_start < level_end; depth++) {
-		for (size_t k = level_start; k < level_end; k++) {
-			for (size_t i = 0; i < (*imgs)[k].nmanifests; i++) {
-				struct descriptor *refs;
-				size_t nrefs;
-				if (regsrc_referrers(s, (*imgs)[k].manifests[i].digest, &refs, &nrefs, err,
-						     cap) < 0)
-					return -1;
-				for (size_t j = 0; j < nrefs; j++) {
-					struct image *v, *img;
-					if (map_get(seen, refs[j].digest))
-						continue;
-					if (*n == COPY_MAX_IMAGES) {
-						free(refs);
-						return log_fail(err, cap, "more than %d referrers",
-								COPY_MAX_IMAGES - 1);
-					}
-					v = realloc(*imgs, (*n + 1) * sizeof *v);
-					if (!v) {
-						free(refs);
-						return log_fail(err, cap, "out of memory");
-					}
-					*imgs = v;
-					img = &v[(*n)++];
-					memset(img, 0, sizeof *img);
-					if (regsrc_image(s, &refs[j], NULL, img, err, cap) < 0) {
-						free(refs);
-						return -1;
-					}
-					for (size_t m = 0; m < img->nmanifests; m++)
-						if (map_put(seen, img->manifests[m].digest, (void *)1) < 0) {
-							free(refs);
-							return log_fail(err, cap, "out of memory");
-						}
-				}
-				free(refs);
-			}
-		}
-		level_start = level_end;
-		level_end = *n;
-	}
-	if (c->referrers && level_start < level_end && !c->quiet)
-		fprintf(stderr, "packhelper: copy: note: referrers deeper than %d levels are left out\n",
-			COPY_REFERRERS_DEPTH);
-	return 0;
-}
-
 /* Say what one copy did; stdout gets the digest. */
 static void report(struct copy *c, struct result *r, const struct sink_stats *st, int64_t t0)
 {
@@ -279,8 +222,14 @@ static void copy_registry(struct copy *c, const struct ref *src, const struct re
 	for (size_t m = 0; m < imgs[0].nmanifests; m++)
 		if (map_put(&seen, imgs[0].manifests[m].digest, (void *)1) < 0)
 			goto oom;
-	if (c->referrers && add_referrers(c, s, &imgs, &n, &seen, err, sizeof err) < 0)
-		goto failed;
+	if (c->referrers) {
+		int deeper = 0;
+		if (regsrc_add_referrers(s, &imgs, &n, &seen, &deeper, err, sizeof err) < 0)
+			goto failed;
+		if (deeper && !c->quiet)
+			fprintf(stderr, "packhelper: copy: note: referrers deeper than %d levels are "
+				"left out\n", REGSRC_REFERRERS_DEPTH);
+	}
 	/* the same registry: blobs are mounted from the source repository */
 	k->o.mount_from = strcmp(src->host, dst->host) == 0 && strcmp(src->repo, dst->repo) != 0 ?
 				  src->repo : NULL;

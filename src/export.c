@@ -242,7 +242,7 @@ int export_main(int argc, char **argv)
 			fputs(usage, stdout);
 			return 0;
 		} else if (a[0] == '-' && a[1] && strncmp(a, "-=", 2) != 0) {
-			fatal(2, "export: unknown option %s\n%s", a, usage);
+			fatal(2, "export: unknown option %s (packhelper export --help)", a);
 		} else if (nrefs < sizeof refs / sizeof *refs) {
 			refs[nrefs++] = a;
 		} else {
@@ -250,9 +250,9 @@ int export_main(int argc, char **argv)
 		}
 	}
 	if (!out)
-		fatal(2, "export: no output: -o FILE, -o DIR/ or -o -\n%s", usage);
+		fatal(2, "export: no output: -o FILE, -o DIR/ or -o - (packhelper export --help)");
 	if (!nrefs)
-		fatal(2, "export: no REF to export\n%s", usage);
+		fatal(2, "export: no REF to export (packhelper export --help)");
 	len = strlen(out);
 	dir = len > 1 && out[len - 1] == '/';
 	if (fmt == SINK_FILE_DOCKER && dir)

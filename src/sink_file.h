@@ -7,9 +7,10 @@
  *
  *   oci-layout                 {"imageLayoutVersion":"1.0.0"}, first
  *   blobs/<alg>/<hex>          every blob and manifest, once, as it came
- *   index.json                 last: one entry per name, and one per
- *                              manifest that nothing else names (referrers,
- *                              images given by digest)
+ *   index.json                 last: one entry per name, in the order
+ *                              given, then one per manifest that nothing
+ *                              else names (referrers, images given by
+ *                              digest), in the order put
  *
  * An index.json entry for a tag carries org.opencontainers.image.ref.name
  * "repo:tag" (the repository as a local store names it, no host: what

@@ -123,13 +123,12 @@ int sink_layout_finish(struct sink_file *f, char *err, size_t cap)
 
 	buf_init(&b, INDEX_MAX);
 	r = buf_puts(&b, head);
+	/* the names in the order given, then what nothing names, in the order put */
+	for (size_t i = 0; i < f->nnames; i++)
+		r |= entry(&b, &first, &f->m[f->names[i].manifest], f->names[i].full, f->names[i].ref);
 	for (size_t k = 0; k < f->nm; k++) {
 		const struct sink_file_manifest *m = &f->m[k];
-		if (m->named) {
-			for (size_t i = 0; i < f->nnames; i++)
-				if (f->names[i].manifest == k)
-					r |= entry(&b, &first, m, f->names[i].full, f->names[i].ref);
-		} else if (!m->child) {
+		if (!m->named && !m->child) {
 			char full[SINK_FILE_NAME_MAX + DIGEST_STR_MAX];
 			snprintf(full, sizeof full, "%s@%s", m->repo, m->digest);
 			r |= entry(&b, &first, m, full, NULL);

@@ -255,7 +255,11 @@ static int remove_one(const char *path, const struct stat *sb, int flag, struct 
 void fileout_abort(struct fileout *o)
 {
 	if (o->a) {
-		archive_write_fail(o->a); /* no trailer after a failure */
+		/* no trailer after a failure on stdout (libarchive then keeps its
+		 * 10 KiB block: the process is about to exit); a temporary file
+		 * is removed anyway */
+		if (o->to_stdout)
+			archive_write_fail(o->a);
 		archive_write_free(o->a); /* the fd stays ours */
 		o->a = NULL;
 	}

@@ -62,7 +62,8 @@ run=export-$RAND/run
 ph_require "build the test index at serve A" ct_index "$A" "$repo"
 ph_require "attach an artifact to the index" ct_attach "$A" "$repo:multi"
 mkdir -p "$WORK/bin"
-cp "$PH" "$WORK/bin/packhelper"
+# the static build runs FROM scratch (an ASan build under test is dynamic)
+cp "${PH_STATIC:-$PH_ROOT/build/packhelper}" "$WORK/bin/packhelper"
 tar -C "$WORK/bin" -cf "$WORK/bin.tar" packhelper
 ph_require "push a FROM-scratch image of a static binary to A" \
   bash -c "crane append --insecure --oci-empty-base -f '$WORK/bin.tar' -t '$A/$run:base' >/dev/null 2>&1 &&

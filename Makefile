@@ -62,7 +62,7 @@ ASAN_LIBS   := -I/usr/include/bearssl -larchive -lcurl -lbearssl -lz
 IMAGE     ?= bot-bottle/packhelper:latest
 
 .PHONY: all run test check image image-arch publish test-image test-unit test-e2e compile_commands.json test-conformance test-arm64 test-interop test-oneshot test-push \
-        test-copy \
+        test-copy test-export \
         test-asan asan \
         test-fuzz tools bench bench-sha fuzz clean
 .PHONY: soak
@@ -216,6 +216,9 @@ test-push: $(BUILD)/packhelper tools
 test-copy: $(BUILD)/packhelper tools
 	@tests/copy/all.sh
 
+test-export: $(BUILD)/packhelper tools
+	@tests/export/all.sh
+
 # ---- sanitizers
 asan: $(BUILD)/asan/packhelper
 
@@ -233,6 +236,7 @@ test-asan: $(BUILD)/asan/packhelper
 	@tests/conformance-gc.sh $(BUILD)/asan/packhelper
 	@PACKHELPER=$(CURDIR)/$(BUILD)/asan/packhelper tests/push/all.sh registries tags faults errors sources auth credhelpers origins deadline
 	@PACKHELPER=$(CURDIR)/$(BUILD)/asan/packhelper tests/copy/all.sh
+	@PACKHELPER=$(CURDIR)/$(BUILD)/asan/packhelper tests/export/all.sh
 
 # the fuzzers are built and run briefly on every test run, so they cannot rot
 test-fuzz:
@@ -240,7 +244,7 @@ test-fuzz:
 
 # the arm64 run only where it is emulated (on an arm64 machine test-unit and test-e2e are it)
 test: all test-unit test-e2e test-conformance $(if $(filter amd64,$(HOST_ARCH)),test-arm64) \
-      test-interop test-oneshot test-image test-push test-copy test-asan test-fuzz
+      test-interop test-oneshot test-image test-push test-copy test-export test-asan test-fuzz
 
 # ---- fuzzing (clang libFuzzer, glibc; Debian: clang libclang-rt-14-dev libbearssl-dev)
 # Only the parsers are linked (libc and BearSSL, whose Debian headers live in

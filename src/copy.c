@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "copylist.h"
+#include "export.h"
 #include "import.h"
 #include "log.h"
 #include "platform.h"
@@ -28,9 +29,6 @@
 #include "tmpdir.h"
 #include "transfer.h"
 
-/* Referrers of referrers, and how many images one copy may gather. */
-#define COPY_REFERRERS_DEPTH 4
-#define COPY_MAX_IMAGES 1024
 /* --from-file: the whole list is read at once */
 #define COPY_LIST_MAX ((size_t)16 << 20)
 #define REF_TEXT_MAX (REF_MAX + 8)
@@ -42,7 +40,12 @@ static const char usage[] =
 	"       packhelper copy [options] --from-file FILE\n"
 	"  SRC  host[:port]/repo[:tag|@digest], or what push reads: a docker-save\n"
 	"       tarball, an OCI layout (dir or tar), - (stdin), docker://IMAGE\n"
-	"  DST  host[:port]/repo[:tag|@digest] (no tag: latest)\n"
+	"  DST  host[:port]/repo[:tag|@digest] (no tag: latest), or a file:\n"
+	"       oci:DIR[:NAME]             a new OCI layout directory\n"
+	"       oci-archive:FILE[:NAME]    an OCI layout tar (- for stdout)\n"
+	"       docker-archive:FILE[:NAME] a docker-save tarball (one platform)\n"
+	"       NAME (repo[:tag]) names the image there; default: the source's.\n"
+	"       The path ends at the first ':'.  Many images into one file: export\n"
 	"options:\n"
 	"  --platform OS/ARCH[/VARIANT]  copy that platform's manifest of an index,\n"
 	"                          as it is (by its digest), instead of the index\n"
@@ -153,60 +156,6 @@ static struct regsink *open_dst(struct copy *c, const struct ref *dst, char *err
 
 /* ---- one copy ---- */
 
-/* The referrers of every manifest of imgs[from..*n), and theirs, breadth
- * first, each manifest once (seen). */
-static int add_referrers(struct copy *c, struct regsrc *s, struct image **imgs, size_t *n,
-			 struct map *seen, char *err, size_t cap)
-{
-	size_t level_start = 0, level_end = *n;
-
-	for (int depth = 0; depth < COPY_REFERRERS_DEPTH && level_start < level_end; depth++) {
-		for (size_t k = level_start; k < level_end; k++) {
-			for (size_t i = 0; i < (*imgs)[k].nmanifests; i++) {
-				struct descriptor *refs;
-				size_t nrefs;
-				if (regsrc_referrers(s, (*imgs)[k].manifests[i].digest, &refs, &nrefs, err,
-						     cap) < 0)
-					return -1;
-				for (size_t j = 0; j < nrefs; j++) {
-					struct image *v, *img;
-					if (map_get(seen, refs[j].digest))
-						continue;
-					if (*n == COPY_MAX_IMAGES) {
-						free(refs);
-						return log_fail(err, cap, "more than %d referrers",
-								COPY_MAX_IMAGES - 1);
-					}
-					v = realloc(*imgs, (*n + 1) * sizeof *v);
-					if (!v) {
-						free(refs);
-						return log_fail(err, cap, "out of memory");
-					}
-					*imgs = v;
-					img = &v[(*n)++];
-					memset(img, 0, sizeof *img);
-					if (regsrc_image(s, &refs[j], NULL, img, err, cap) < 0) {
-						free(refs);
-						return -1;
-					}
-					for (size_t m = 0; m < img->nmanifests; m++)
-						if (map_put(seen, img->manifests[m].digest, (void *)1) < 0) {
-							free(refs);
-							return log_fail(err, cap, "out of memory");
-						}
-				}
-				free(refs);
-			}
-		}
-		level_start = level_end;
-		level_end = *n;
-	}
-	if (c->referrers && level_start < level_end && !c->quiet)
-		fprintf(stderr, "packhelper: copy: note: referrers deeper than %d levels are left out\n",
-			COPY_REFERRERS_DEPTH);
-	return 0;
-}
-
 /* Say what one copy did; stdout gets the digest. */
 static void report(struct copy *c, struct result *r, const struct sink_stats *st, int64_t t0)
 {
@@ -279,8 +228,14 @@ static void copy_registry(struct copy *c, const struct ref *src, const struct re
 	for (size_t m = 0; m < imgs[0].nmanifests; m++)
 		if (map_put(&seen, imgs[0].manifests[m].digest, (void *)1) < 0)
 			goto oom;
-	if (c->referrers && add_referrers(c, s, &imgs, &n, &seen, err, sizeof err) < 0)
-		goto failed;
+	if (c->referrers) {
+		int deeper = 0;
+		if (regsrc_add_referrers(s, &imgs, &n, &seen, &deeper, err, sizeof err) < 0)
+			goto failed;
+		if (deeper && !c->quiet)
+			fprintf(stderr, "packhelper: copy: note: referrers deeper than %d levels are "
+				"left out\n", REGSRC_REFERRERS_DEPTH);
+	}
 	/* the same registry: blobs are mounted from the source repository */
 	k->o.mount_from = strcmp(src->host, dst->host) == 0 && strcmp(src->repo, dst->repo) != 0 ?
 				  src->repo : NULL;
@@ -361,23 +316,6 @@ out:
 	tmpdir_fini(&scratch);
 }
 
-/* Is s something push reads (a path that exists, -, docker://) rather than
- * a registry reference? */
-static int is_file_source(const char *s)
-{
-	char path[4096];
-	struct stat sb;
-	const char *hash = strrchr(s, '#');
-	size_t n = hash ? (size_t)(hash - s) : strlen(s);
-	if (strcmp(s, "-") == 0 || strncmp(s, "docker://", 9) == 0)
-		return 1;
-	if (n >= sizeof path)
-		return 0;
-	memcpy(path, s, n);
-	path[n] = '\0';
-	return stat(path, &sb) == 0;
-}
-
 /* Does reference s say a tag or a digest (rather than ref_parse's
  * "latest")? */
 static int names_version(const char *s)
@@ -442,18 +380,121 @@ static void copy_repository(struct copy *c, const struct ref *src, const struct 
 	names_free(&tags);
 }
 
+/* A file destination: oci:DIR[:NAME], oci-archive:FILE[:NAME],
+ * docker-archive:FILE[:NAME].  1 with its parts, 0 when dst is none. */
+static int file_dst(const char *dst, enum sink_file_format *fmt, int *dir, char *path, size_t pcap,
+		    char *name, size_t ncap)
+{
+	static const struct {
+		const char *prefix;
+		enum sink_file_format fmt;
+		int dir;
+	} kinds[] = { { "oci:", SINK_FILE_OCI, 1 },
+		      { "oci-archive:", SINK_FILE_OCI, 0 },
+		      { "docker-archive:", SINK_FILE_DOCKER, 0 } };
+	for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+		size_t k = strlen(kinds[i].prefix);
+		const char *rest, *colon;
+		if (strncmp(dst, kinds[i].prefix, k) != 0)
+			continue;
+		rest = dst + k;
+		colon = strchr(rest, ':');
+		*fmt = kinds[i].fmt;
+		*dir = kinds[i].dir;
+		snprintf(path, pcap, "%.*s", colon ? (int)(colon - rest) : (int)strlen(rest), rest);
+		snprintf(name, ncap, "%s", colon ? colon + 1 : "");
+		return 1;
+	}
+	return 0;
+}
+
+/* Copy srcarg (a registry reference or a file) into a new file. */
+static void copy_to_file(struct copy *c, const char *srcarg, const char *dstarg,
+			 enum sink_file_format fmt, int dir, const char *path, const char *name)
+{
+	struct result *r = result_new(c, srcarg, dstarg);
+	char err[2048], repo[REF_NAME_MAX + 1], tag[REF_TAG_MAX + 1];
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	struct export_src x;
+	struct platform host;
+	struct tmpdir scratch;
+	struct sink_file f;
+	struct sink_stats st;
+	int64_t t0 = clock_us();
+
+	memset(&st, 0, sizeof st);
+	if (c->all_tags) {
+		fail(c, r, "--all-tags needs a registry as the destination (export puts many images "
+			   "into one file)");
+		return;
+	}
+	if (!path[0]) {
+		fail(c, r, "no path after the file kind");
+		return;
+	}
+	if (name[0] && image_parse_ref(name, repo, tag) < 0) {
+		log_fail(err, sizeof err, "%s: %s is not repo[:tag]", dstarg, name);
+		fail(c, r, err);
+		return;
+	}
+	if (fmt == SINK_FILE_DOCKER && c->referrers) {
+		fail(c, r, "a docker-save tarball has no place for referrers (-r)");
+		return;
+	}
+	memset(&x, 0, sizeof x);
+	x.copt = &c->o.copt;
+	x.pf = c->pf;
+	if (fmt == SINK_FILE_DOCKER && !x.pf) {
+		platform_host(&host);
+		x.pf = &host;
+	}
+	x.referrers = c->referrers;
+	x.quiet = c->quiet;
+	x.verb = "copy";
+	x.scratch = &scratch;
+	if (tmpdir_make(&scratch, tmp, "packhelper-copy-", "copy-") < 0) {
+		log_fail(err, sizeof err, "cannot create a scratch directory in %s: %s", tmp,
+			 strerror(errno));
+		fail(c, r, err);
+		return;
+	}
+	if (sink_file_open(&f, fmt, path, dir, &scratch, err, sizeof err) < 0) {
+		fail(c, r, err);
+		tmpdir_fini(&scratch);
+		return;
+	}
+	if (export_ref(&x, &f, srcarg, name[0] ? repo : NULL, name[0] ? tag : NULL, r->digest, &st,
+		       err, sizeof err) < 0 ||
+	    sink_file_commit(&f, err, sizeof err) < 0)
+		fail(c, r, err);
+	else if (strcmp(path, "-") == 0)
+		r->outcome = COPIED; /* stdout is the tar */
+	else
+		report(c, r, &st, t0);
+	sink_file_close(&f);
+	export_src_close(&x);
+	tmpdir_fini(&scratch);
+}
+
 /* One SRC DST pair as written (a line of --from-file, or the arguments). */
 static void copy_pair(struct copy *c, const char *srcarg, const char *dstarg)
 {
-	char err[512];
+	char err[512], path[FILEOUT_PATH_MAX], name[REF_MAX];
 	struct ref src, dst;
+	enum sink_file_format fmt;
+	int dir;
+
+	if (file_dst(dstarg, &fmt, &dir, path, sizeof path, name, sizeof name)) {
+		copy_to_file(c, srcarg, dstarg, fmt, dir, path, name);
+		return;
+	}
 
 	if (ref_parse(dstarg, strlen(dstarg), &dst, err, sizeof err) < 0) {
 		log_fail(err, sizeof err, "%s is not host[:port]/repo[:tag|@digest]", dstarg);
 		fail(c, result_new(c, srcarg, dstarg), err);
 		return;
 	}
-	if (is_file_source(srcarg)) {
+	if (export_is_file_source(srcarg)) {
 		if (c->all_tags || c->referrers) {
 			fail(c, result_new(c, srcarg, dstarg),
 			     "--all-tags and --referrers need a registry as the source");

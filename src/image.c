@@ -632,6 +632,29 @@ out:
 	return rc;
 }
 
+/* The name index.json gives descriptor i: its ref name when that is a
+ * repo:tag (skopeo, buildkit, packhelper export), else its containerd name
+ * (ctr export writes the tag alone as the ref name): host/repo:tag, or
+ * host/repo@digest for an image kept untagged (tag "") in repo, such as a
+ * referrer.  The host is dropped, as for every name imported.  0 or -1. */
+static int oci_name(const struct ocindex *idx, size_t i, const char *ref,
+		    char r[STORE_NAME_MAX + 1], char tg[STORE_TAG_MAX + 1])
+{
+	char cn[OCINDEX_REF_MAX], why[256];
+	struct ref parsed;
+
+	if (ref[0] && strchr(ref, ':') && image_parse_ref(ref, r, tg) == 0)
+		return 0;
+	if (ocindex_containerd_name(idx, i, cn, sizeof cn) <= 0 ||
+	    ref_parse(cn, strlen(cn), &parsed, why, sizeof why) < 0)
+		return -1;
+	if (parsed.digest[0] && strcmp(parsed.digest, idx->m.refs[i].digest) != 0)
+		return -1; /* a name by digest must be the entry's own */
+	snprintf(r, STORE_NAME_MAX + 1, "%s", ref_familiar_name(&parsed));
+	snprintf(tg, STORE_TAG_MAX + 1, "%s", parsed.digest[0] ? "" : parsed.tag);
+	return 0;
+}
+
 static int load_oci(struct walk *w, struct source_entry *ie, const char *select,
 		    const char *repo, const char *tag, struct image_set *out)
 {
@@ -666,7 +689,7 @@ static int load_oci(struct walk *w, struct source_entry *ie, const char *select,
 				continue;
 			snprintf(r, sizeof r, "%s", repo);
 			snprintf(tg, sizeof tg, "%s", tag);
-		} else if (!ref[0] || !strchr(ref, ':') || image_parse_ref(ref, r, tg) < 0) {
+		} else if (oci_name(&idx, i, ref, r, tg) < 0) {
 			log_fail(w->err, w->cap,
 				 "%s: manifest %zu has no repo:tag ref name; import it with =REPO:TAG",
 				 src->what, i);
@@ -790,7 +813,7 @@ int image_commit(struct store *st, const struct tmpdir *tmp, const struct image 
 		if (manifest_parse(&pm, m->bytes, m->len, m->media_type, why, sizeof why) < 0)
 			return log_fail(err, cap, "manifest %s: %s", m->digest, why);
 		r = store_manifest_put(st, img->repo, m->digest, &pm, m->bytes, m->len, tags,
-				       last ? 1 : 0);
+				       last && img->tag[0] ? 1 : 0);
 		manifest_free(&pm);
 		if (r < 0)
 			return log_fail(err, cap, "store manifest %s: %s", m->digest, strerror(errno));

@@ -47,7 +47,7 @@ struct image_manifest {
 
 struct image {
 	char repo[REF_NAME_MAX + 1];
-	char tag[REF_TAG_MAX + 1];
+	char tag[REF_TAG_MAX + 1];        /* "": kept untagged (a referrer) */
 	struct image_blob *blobs;         /* deduplicated by digest */
 	size_t nblobs;
 	struct image_manifest *manifests; /* children first; the last is tagged */

@@ -117,7 +117,8 @@ int import_main(int argc, char **argv)
 			rc = 1;
 			break;
 		}
-		printf("%s:%s %s\n", set.v[i].repo, set.v[i].tag, image_digest(&set.v[i]));
+		printf("%s%s%s %s\n", set.v[i].repo, set.v[i].tag[0] ? ":" : "@",
+		       set.v[i].tag[0] ? set.v[i].tag : image_digest(&set.v[i]), image_digest(&set.v[i]));
 	}
 	source_close(&src);
 	image_set_free(&set);

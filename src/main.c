@@ -11,6 +11,7 @@
 
 #include "copy.h"
 #include "digest.h"
+#include "export.h"
 #include "gc.h"
 #include "import.h"
 #include "log.h"
@@ -31,6 +32,7 @@ static const char usage[] =
 	"  push      push an image from a file, stdin or the docker daemon to a registry\n"
 	"  gc        remove unreferenced blobs and upload leftovers from a stopped store\n"
 	"  copy      copy images between registries, digests kept (or from a file)\n"
+	"  export    write images into one OCI layout or docker-save tarball\n"
 	"  probe     exit 0 when a registry is ready (the image's HEALTHCHECK)\n"
 	"  version   print the version, the libraries built in and the SHA-256 in use\n"
 	"  help      this text\n";
@@ -62,6 +64,8 @@ int main(int argc, char **argv)
 		return gc_main(argc - 1, argv + 1);
 	if (strcmp(verb, "copy") == 0)
 		return copy_main(argc - 1, argv + 1);
+	if (strcmp(verb, "export") == 0)
+		return export_main(argc - 1, argv + 1);
 	if (strcmp(verb, "probe") == 0)
 		return probe_main(argc - 1, argv + 1);
 	if (strcmp(verb, "version") == 0 || strcmp(verb, "--version") == 0)

@@ -139,3 +139,24 @@ void platform_list(const struct manifest *idx, char *out, size_t cap)
 		o += (size_t)n;
 	}
 }
+
+void platform_host(struct platform *p)
+{
+#if defined(__x86_64__)
+	platform_parse("linux/amd64", p);
+#elif defined(__aarch64__)
+	platform_parse("linux/arm64", p);
+#elif defined(__arm__)
+	platform_parse("linux/arm/v7", p);
+#elif defined(__i386__)
+	platform_parse("linux/386", p);
+#elif defined(__riscv) && __riscv_xlen == 64
+	platform_parse("linux/riscv64", p);
+#elif defined(__s390x__)
+	platform_parse("linux/s390x", p);
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	platform_parse("linux/ppc64le", p);
+#else
+	platform_parse("linux/unknown", p);
+#endif
+}

@@ -30,6 +30,8 @@ struct platform {
 
 /* Parse s ("linux/amd64", "linux/arm64/v8"), normalised.  0, or -1. */
 int platform_parse(const char *s, struct platform *p);
+/* The platform this binary was built for (linux/amd64, linux/arm64...). */
+void platform_host(struct platform *p);
 /* "os/arch[/variant]" into out[cap] (PLATFORM_STR_MAX fits). */
 void platform_format(const struct platform *p, char *out, size_t cap);
 /* The child of index idx (manifest_parse'd, MANIFEST_INDEX) that matches

@@ -487,3 +487,53 @@ void regsrc_close(struct regsrc *s)
 	s->top = NULL;
 	client_close(&s->cl, &s->h);
 }
+
+int regsrc_add_referrers(struct regsrc *s, struct image **imgs, size_t *n, struct map *seen,
+			 int *deeper, char *err, size_t cap)
+{
+	size_t level_start = 0, level_end = *n;
+
+	for (int depth = 0; depth < REGSRC_REFERRERS_DEPTH && level_start < level_end; depth++) {
+		for (size_t k = level_start; k < level_end; k++) {
+			for (size_t i = 0; i < (*imgs)[k].nmanifests; i++) {
+				struct descriptor *refs;
+				size_t nrefs;
+				if (regsrc_referrers(s, (*imgs)[k].manifests[i].digest, &refs, &nrefs, err,
+						     cap) < 0)
+					return -1;
+				for (size_t j = 0; j < nrefs; j++) {
+					struct image *v, *img;
+					if (map_get(seen, refs[j].digest))
+						continue;
+					if (*n == REGSRC_MAX_IMAGES) {
+						free(refs);
+						return log_fail(err, cap, "more than %d referrers",
+								REGSRC_MAX_IMAGES - 1);
+					}
+					v = realloc(*imgs, (*n + 1) * sizeof *v);
+					if (!v) {
+						free(refs);
+						return log_fail(err, cap, "out of memory");
+					}
+					*imgs = v;
+					img = &v[(*n)++];
+					memset(img, 0, sizeof *img);
+					if (regsrc_image(s, &refs[j], NULL, img, err, cap) < 0) {
+						free(refs);
+						return -1;
+					}
+					for (size_t m = 0; m < img->nmanifests; m++)
+						if (map_put(seen, img->manifests[m].digest, (void *)1) < 0) {
+							free(refs);
+							return log_fail(err, cap, "out of memory");
+						}
+				}
+				free(refs);
+			}
+		}
+		level_start = level_end;
+		level_end = *n;
+	}
+	*deeper = level_start < level_end;
+	return 0;
+}

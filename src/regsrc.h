@@ -27,12 +27,17 @@
 #include "client.h"
 #include "image.h"
 #include "manifest.h"
+#include "map.h"
 #include "push_blob.h"
 #include "ref.h"
 
 #define REGSRC_PAGE 1000
 #define REGSRC_PAGE_MAX ((size_t)4 << 20)
 #define REGSRC_MAX_NAMES 100000
+/* Referrers of referrers, and how many images one image and its referrers
+ * may make. */
+#define REGSRC_REFERRERS_DEPTH 4
+#define REGSRC_MAX_IMAGES 1024
 
 struct platform;
 
@@ -66,6 +71,13 @@ int regsrc_image(struct regsrc *s, const struct descriptor *top, const struct pl
  * array (*out, *n; free it).  0, or -1 with err. */
 int regsrc_referrers(struct regsrc *s, const char *digest, struct descriptor **out, size_t *n,
 		     char *err, size_t cap);
+/* Append to (*imgs)[0..*n) the referrers of every manifest there, and
+ * theirs, breadth first, each manifest once (seen: digests taken already,
+ * kept up to date), at most REGSRC_REFERRERS_DEPTH levels and
+ * REGSRC_MAX_IMAGES images.  *deeper: a level was left out.  0, or -1 with
+ * err (what was appended is the caller's to free either way). */
+int regsrc_add_referrers(struct regsrc *s, struct image **imgs, size_t *n, struct map *seen,
+			 int *deeper, char *err, size_t cap);
 /* Every tag of repo, every repository (the catalog): each(ctx, name) in the
  * registry's order; each returns 0 to go on, -1 to stop (its error in err).
  * The count, or -1 with err. */

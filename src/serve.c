@@ -446,15 +446,16 @@ static void on_import(struct ev *ev, struct ev_io *io, unsigned events)
 				free(job);
 				return;
 			}
-			log_info("imported %s:%s %s from %s (%.1f MiB in %.3f s)", img->repo, img->tag,
-				 image_digest(img), job->spec.src, (double)job->src.bytes / 1048576.0,
+			log_info("imported %s%s%s %s from %s (%.1f MiB in %.3f s)", img->repo,
+				 img->tag[0] ? ":" : "", img->tag, image_digest(img), job->spec.src, (double)job->src.bytes / 1048576.0,
 				 job->seconds);
 			if (srv->ready_images->len)
 				buf_puts(srv->ready_images, ",");
 			buf_puts(srv->ready_images, "{\"ref\":");
 			{
-				char ref[STORE_NAME_MAX + STORE_TAG_MAX + 2];
-				snprintf(ref, sizeof ref, "%s:%s", img->repo, img->tag);
+				char ref[STORE_NAME_MAX + DIGEST_STR_MAX + 2];
+				snprintf(ref, sizeof ref, "%s%s%s", img->repo, img->tag[0] ? ":" : "@",
+					 img->tag[0] ? img->tag : image_digest(img));
 				json_write_str(srv->ready_images, ref, strlen(ref));
 			}
 			buf_printf(srv->ready_images, ",\"digest\":\"%s\"}", image_digest(img));

@@ -1,5 +1,6 @@
 /* fuzz_ocindex.c - ocindex_parse of an OCI layout's index.json; on success
- * every descriptor's ref name reads back within its bound.  (The image
+ * every descriptor's ref name and containerd name read back within their
+ * bound.  (The image
  * manifests below it are manifest_parse's, fuzzed by fuzz_json.) */
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,6 +24,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	for (size_t i = 0; i < x.m.nrefs; i++) {
 		long n = ocindex_ref(&x, i, ref, sizeof ref);
+		if (n < 0 || n >= OCINDEX_REF_MAX || strlen(ref) != (size_t)n)
+			abort();
+		n = ocindex_containerd_name(&x, i, ref, sizeof ref);
 		if (n < 0 || n >= OCINDEX_REF_MAX || strlen(ref) != (size_t)n)
 			abort();
 		enum digest_alg alg;

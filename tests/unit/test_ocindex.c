@@ -40,9 +40,30 @@ TEST(ref_names)
 	unit_guard_free(&guard);
 }
 
+/* ctr export and packhelper export: the full name in io.containerd.image.name */
+TEST(containerd_names)
+{
+	struct ocindex x;
+	char n[OCINDEX_REF_MAX];
+	CHECK_EQ_STR(parse(&x, "{\"schemaVersion\":2,\"manifests\":[" M(",\"annotations\":{\"io.containerd.image.name\":"
+			      "\"reg:5000/a/b:v1\",\"org.opencontainers.image.ref.name\":\"v1\"}") "," M("") "]}"),
+		     "");
+	CHECK_EQ_INT(ocindex_containerd_name(&x, 0, n, sizeof n), 15);
+	CHECK_EQ_STR(n, "reg:5000/a/b:v1");
+	ocindex_ref(&x, 0, n, sizeof n);
+	CHECK_EQ_STR(n, "v1");
+	CHECK_EQ_INT(ocindex_containerd_name(&x, 1, n, sizeof n), 0);
+	CHECK_EQ_STR(n, "");
+	CHECK_EQ_INT(ocindex_containerd_name(&x, 2, n, sizeof n), 0);
+	ocindex_free(&x);
+	unit_guard_free(&guard);
+}
+
 static const struct {
 	const char *text, *why;
 } bad[] = {
+	{ "{\"schemaVersion\":2,\"manifests\":[" M(",\"annotations\":{\"io.containerd.image.name\":7}") "]}",
+	  "manifest 0: its io.containerd.image.name is not a string of 1 to 511 bytes" },
 	{ "{\"schemaVersion\":2,\"manifests\":[" M(",\"annotations\":{\"org.opencontainers.image.ref.name\":1}") "]}",
 	  "manifest 0: its ref name is not a string of 1 to 511 bytes" },
 	{ "{\"schemaVersion\":2,\"manifests\":[" M(",\"annotations\":{\"org.opencontainers.image.ref.name\":\"\"}") "]}",
@@ -68,6 +89,7 @@ TEST(refusals_golden)
 int main(void)
 {
 	RUN(ref_names);
+	RUN(containerd_names);
 	RUN(refusals_golden);
 	return unit_report("unit ocindex");
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/random.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@ enum { BODY_NONE, BODY_DISCARD, BODY_MEM, BODY_STREAM };
 #define READS_PER_EVENT 16
 #define SENDFILE_CHUNK ((size_t)1 << 20)
 #define SENDFILE_BUDGET ((size_t)4 << 20)  /* per wake-up, then others' turn */
+#define PART_COST ((size_t)4096)           /* of that budget, at least, per multipart part */
 
 /* Body bytes are read here and go straight to their sink (single-threaded). */
 static char rbuf[256 * 1024];
@@ -65,6 +67,19 @@ static void in_acquire(struct conn *c)
 
 static void conn_run(struct conn *c);
 
+static void parts_free(struct conn *c)
+{
+	free(c->parts);
+	c->parts = NULL;
+	c->nparts = c->part_next = 0;
+}
+
+/* A file body (one range or several) is still going out. */
+static int sending_file(const struct conn *c)
+{
+	return c->file_left || c->parts;
+}
+
 static void on_io(struct ev *ev, struct ev_io *io, unsigned events)
 {
 	struct conn *c = io->data;
@@ -80,7 +95,8 @@ static void on_io(struct ev *ev, struct ev_io *io, unsigned events)
 static size_t holding(const struct conn *c)
 {
 	return c->in.cap + c->out.cap + c->body.cap +
-	       (c->out_body && c->out_body_charged ? c->out_body->len : 0);
+	       (c->out_body && c->out_body_charged ? c->out_body->len : 0) +
+	       c->nparts * sizeof *c->parts;
 }
 
 /* Bring the server's total up to date with what c holds now. */
@@ -145,6 +161,7 @@ void conn_close(struct conn *c)
 	if (c->file_fd >= 0)
 		close(c->file_fd);
 	c->file_fd = -1;
+	parts_free(c);
 	bytes_unref(c->out_body);
 	c->out_body = NULL;
 	charge(c);
@@ -193,8 +210,13 @@ static void log_request(struct conn *c)
 	if (log_level < level)
 		return;
 	us = (long long)(clock_us() - c->t_start_us);
-	log_msg(level, "%s \"%s\" %d %llu %lld.%03lldms", c->peer, c->log_req, c->status,
-		(unsigned long long)c->bytes_out, us / 1000, us % 1000);
+	/* a multipart answer says how many parts it had */
+	if (c->log_parts)
+		log_msg(level, "%s \"%s\" %d %llu %lld.%03lldms %zu ranges", c->peer, c->log_req,
+			c->status, (unsigned long long)c->bytes_out, us / 1000, us % 1000, c->log_parts);
+	else
+		log_msg(level, "%s \"%s\" %d %llu %lld.%03lldms", c->peer, c->log_req, c->status,
+			(unsigned long long)c->bytes_out, us / 1000, us % 1000);
 }
 
 void conn_stage(struct conn *c, const char *fmt, ...)
@@ -365,6 +387,102 @@ void conn_end_file(struct conn *c, const char *content_type, int fd, off_t off, 
 	/* logged when the last byte is sent */
 }
 
+/* A boundary no blob can be made to contain ahead of time: 96 random bits. */
+static void make_boundary(char out[HTTP_BOUNDARY_MAX])
+{
+	static const char hexd[] = "0123456789abcdef";
+	unsigned char rnd[12];
+	size_t o;
+	if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd) {
+		/* no entropy yet (early boot): time and a counter, unguessable enough
+		 * to avoid accidents, which is all a boundary protects against here */
+		static uint64_t counter;
+		uint64_t x = (uint64_t)clock_us() ^ (++counter * 0x9e3779b97f4a7c15ULL);
+		for (size_t i = 0; i < sizeof rnd; i++, x = x * 6364136223846793005ULL + 1)
+			rnd[i] = (unsigned char)(x >> 56);
+	}
+	memcpy(out, "ph-byteranges-", 14);
+	o = 14;
+	for (size_t i = 0; i < sizeof rnd; i++) {
+		out[o++] = hexd[rnd[i] >> 4];
+		out[o++] = hexd[rnd[i] & 15];
+	}
+	out[o] = '\0';
+}
+
+/* Queue the head of the next part (and set up its bytes), or the closing
+ * delimiter after the last part.  Called only when the previous part's bytes
+ * are all sent. */
+static void next_part(struct conn *c)
+{
+	char head[HTTP_PART_HEAD_MAX];
+	size_t i = c->part_next, n;
+	if (i == c->nparts) {
+		n = http_part_tail(head, c->boundary);
+		parts_free(c);
+		charge(c);
+		close(c->file_fd);
+		c->file_fd = -1;
+		log_request(c);
+	} else {
+		struct http_range r = c->parts[i];
+		n = http_part_head(head, c->boundary, c->part_type, i, r, c->parts_size);
+		c->file_off = c->parts_base + (off_t)r.first;
+		c->file_left = r.last - r.first + 1;
+		c->part_next++;
+	}
+	/* out was drained before: a part head always fits */
+	buf_append(&c->out, head, n);
+}
+
+void conn_end_file_ranges(struct conn *c, const char *part_type, int fd, off_t base, uint64_t size,
+			  const struct http_range *r, size_t n)
+{
+	size_t bytes = n * sizeof *r;
+	uint64_t total;
+	int err = 0;
+
+	make_boundary(c->boundary);
+	snprintf(c->part_type, sizeof c->part_type, "%s", part_type);
+	total = http_multipart_length(c->boundary, c->part_type, r, n, size);
+	if (c->method != HTTP_HEAD && fd >= 0) {
+		if (over_budget(c, bytes) || !(c->parts = malloc(bytes))) {
+			close(fd);
+			end_unavailable(c, RESPONSE_BUFFERS_FULL);
+			return;
+		}
+		memcpy(c->parts, r, bytes);
+		c->nparts = n;
+		c->part_next = 0;
+		c->parts_base = base;
+		c->parts_size = size;
+		charge(c);
+	} else if (fd >= 0) {
+		close(fd);
+		fd = -1;
+	}
+	err |= buf_printf(&c->out, "Content-Type: multipart/byteranges; boundary=%s\r\n",
+			  c->boundary);
+	err |= buf_printf(&c->out, "Content-Length: %llu\r\n\r\n", (unsigned long long)total);
+	if (err) {
+		if (fd >= 0)
+			close(fd);
+		parts_free(c);
+		charge(c);
+		end_unavailable(c, "response head too large");
+		return;
+	}
+	c->log_parts = n;
+	if (fd < 0) {
+		log_request(c);
+		return;
+	}
+	c->file_fd = fd;
+	c->bytes_out = total;
+	next_part(c);
+	/* logged when the closing delimiter is queued */
+}
+
 /* A response of our own, outside the registry handlers (400, 408, 431, 503):
  * the spec's error envelope, then close.  msg is a literal without quotes. */
 static void respond_plain(struct conn *c, int status, const char *code, const char *msg)
@@ -476,6 +594,7 @@ static void start_request(struct conn *c)
 	c->t_start_us = clock_us();
 	c->status = 0;
 	c->bytes_out = 0;
+	c->log_parts = 0;
 	c->quiet = 0;
 	c->body_mode = BODY_NONE;
 	c->body_seen = 0;
@@ -651,7 +770,7 @@ static int process_input(struct conn *c)
 	while (!c->closed && !c->close_after) {
 		if (c->state == CS_HEAD) {
 			int n;
-			if (c->in.len == 0 || c->out.len > OUT_HIGH || c->file_left || c->out_body)
+			if (c->in.len == 0 || c->out.len > OUT_HIGH || sending_file(c) || c->out_body)
 				break;
 			c->req = &dispatch_req;
 			n = http_parse_request(c->in.p, c->in.len, c->req);
@@ -682,9 +801,9 @@ static int process_input(struct conn *c)
 	return progress;
 }
 
-/* Write what is queued.  Returns 1 when everything is out, 0 if it must wait,
+/* Write out and out_body.  Returns 1 when both are out, 0 if it must wait,
  * -1 if the connection closed. */
-static int flush_output(struct conn *c)
+static int flush_buffers(struct conn *c)
 {
 	/* the head and a body held by reference leave in one call */
 	while (c->out.len || c->out_body) {
@@ -698,7 +817,7 @@ static int flush_output(struct conn *c)
 			iov[mh.msg_iovlen++] = (struct iovec){
 				(void *)(uintptr_t)(c->out_body->p + c->out_body_off),
 				c->out_body->len - c->out_body_off };
-		w = sendmsg(c->io.fd, &mh, MSG_NOSIGNAL | (c->file_left ? MSG_MORE : 0));
+		w = sendmsg(c->io.fd, &mh, MSG_NOSIGNAL | (sending_file(c) ? MSG_MORE : 0));
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -721,12 +840,19 @@ static int flush_output(struct conn *c)
 			}
 		}
 	}
-	/* a large blob goes in bounded pieces, so one download cannot hold the
-	 * loop: after SENDFILE_BUDGET the connection waits its turn for EV_WRITE */
-	for (size_t budget = SENDFILE_BUDGET; c->file_left;) {
+	return 1;
+}
+
+/* sendfile the current file range while *budget lasts.  Returns 1 when the
+ * range is out, 0 if it must wait (budget spent or socket full), -1 if the
+ * connection closed.  The descriptor is closed, and the request logged, after
+ * the last range. */
+static int flush_file(struct conn *c, size_t *budget)
+{
+	while (c->file_left) {
 		size_t chunk = c->file_left > SENDFILE_CHUNK ? SENDFILE_CHUNK : (size_t)c->file_left;
 		ssize_t n;
-		if (budget == 0)
+		if (*budget == 0)
 			return 0;
 		n = sendfile(c->io.fd, c->file_fd, &c->file_off, chunk);
 		if (n < 0) {
@@ -748,12 +874,39 @@ static int flush_output(struct conn *c)
 		}
 		c->file_left -= (uint64_t)n;
 		c->moved += (uint64_t)n;
-		budget = (size_t)n < budget ? budget - (size_t)n : 0;
-		if (c->file_left == 0) {
+		*budget = (size_t)n < *budget ? *budget - (size_t)n : 0;
+		if (c->file_left == 0 && !c->parts) {
 			close(c->file_fd);
 			c->file_fd = -1;
 			log_request(c);
 		}
+	}
+	return 1;
+}
+
+/* Write what is queued: buffers, then a file range, then (multipart) the next
+ * part's head and range, and so on.  Returns 1 when everything is out, 0 if it
+ * must wait, -1 if the connection closed. */
+static int flush_output(struct conn *c)
+{
+	/* a large blob goes in bounded pieces, so one download cannot hold the
+	 * loop: after SENDFILE_BUDGET the connection waits its turn for EV_WRITE;
+	 * every part costs at least PART_COST of it, so a thousand tiny ranges
+	 * do not take a whole turn's worth of system calls either */
+	size_t budget = SENDFILE_BUDGET;
+	for (;;) {
+		int r = flush_buffers(c);
+		if (r <= 0)
+			return r;
+		r = flush_file(c, &budget);
+		if (r <= 0)
+			return r;
+		if (!c->parts)
+			break;
+		if (budget == 0)
+			return 0; /* parts remain: EV_WRITE brings us back */
+		next_part(c);
+		budget = budget > PART_COST ? budget - PART_COST : 0;
 	}
 	if (c->out.cap > OUT_HIGH)
 		buf_free(&c->out);
@@ -861,7 +1014,7 @@ static void conn_run(struct conn *c)
 		return;
 	/* wait: for writing if output is pending, else for reading */
 	{
-		unsigned mask = (c->out.len || c->out_body || c->file_left) ? EV_WRITE : EV_READ;
+		unsigned mask = (c->out.len || c->out_body || sending_file(c)) ? EV_WRITE : EV_READ;
 		if (c->state == CS_BODY && c->body_mode == BODY_DISCARD && mask == EV_WRITE)
 			mask |= EV_READ;
 		if (mask == EV_READ && c->state == CS_HEAD && c->in.len == 0) {
@@ -883,7 +1036,7 @@ static void conn_run(struct conn *c)
 /* Is c moving a body (either way) rather than idle or waiting for a head? */
 static int transferring(const struct conn *c)
 {
-	return c->state == CS_BODY || c->out.len || c->out_body || c->file_left;
+	return c->state == CS_BODY || c->out.len || c->out_body || sending_file(c);
 }
 
 void conn_tick(struct conn_set *set, int64_t now)
@@ -911,7 +1064,7 @@ void conn_tick(struct conn_set *set, int64_t now)
 			rate_restart(c, now);
 		}
 		if (now >= c->deadline) {
-			if (c->state == CS_HEAD && c->in.len && !c->out.len && !c->file_left) {
+			if (c->state == CS_HEAD && c->in.len && !c->out.len && !sending_file(c)) {
 				c->in.len = 0;
 				unparsed_request(c, 408);
 				conn_run(c);

@@ -109,6 +109,7 @@ struct conn {
 	int quiet;                  /* log at debug level only */
 	int status;
 	uint64_t bytes_out;
+	size_t log_parts;           /* parts of a multipart answer, for the log */
 
 	/* the request body */
 	int body_mode;
@@ -125,6 +126,14 @@ struct conn {
 	int file_fd;
 	off_t file_off;
 	uint64_t file_left;
+	/* a multipart/byteranges body: the parts of the body at parts_base in
+	 * file_fd still to send after the current one (parts[part_next..nparts)) */
+	struct http_range *parts;   /* malloc'd, counted against the buffer budget */
+	size_t nparts, part_next;
+	off_t parts_base;
+	uint64_t parts_size;        /* the whole body's size, for Content-Range */
+	char part_type[96];
+	char boundary[HTTP_BOUNDARY_MAX];
 
 	int64_t deadline;           /* ev_now() ms after which the tick acts */
 	int64_t rate_t0;            /* start of the current transfer-rate window */
@@ -167,6 +176,15 @@ void conn_end_bytes(struct conn *c, const char *content_type, struct bytes *b);
 void conn_end_buf(struct conn *c, const char *content_type, struct buf *b);
 /* End the head and send len bytes of fd from off (the conn owns fd). */
 void conn_end_file(struct conn *c, const char *content_type, int fd, off_t off, uint64_t len);
+/* End the head of a multipart/byteranges response (the caller began it with
+ * 206) and send the n ranges r (n >= 2, each inside size; copied) of the
+ * size-byte body at base in fd, each part labelled part_type (at most 80
+ * characters are used): the part heads from a small buffer, the bytes with
+ * sendfile from fd at base + first.  The conn owns fd; -1 for HEAD.  When
+ * the buffer budget cannot hold the list of ranges, the head is taken back
+ * and a 503 goes out instead. */
+void conn_end_file_ranges(struct conn *c, const char *part_type, int fd, off_t base, uint64_t size,
+			  const struct http_range *r, size_t n);
 
 /* Read the request body into c->body (at most max bytes), then call done. */
 void conn_read_body_mem(struct conn *c, size_t max, conn_body_fn *done);

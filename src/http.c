@@ -1,6 +1,8 @@
-/* http.c - request head parser, chunked decoder, status texts. */
+/* http.c - request head parser, chunked decoder, status texts, ranges and
+ * multipart/byteranges framing. */
 #include "http.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -380,51 +382,136 @@ static size_t parse_dec(const char *p, size_t n, uint64_t *v)
 	return i;
 }
 
-int http_parse_range(struct http_slice v, uint64_t size, uint64_t *first, uint64_t *last)
+static int is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* One range-spec, p[0..n) with no blanks around it: 0 with [*a, *b] (b is
+ * UINT64_MAX for "a-"; *suffix set for "-b"), or -1 if malformed. */
+static int parse_spec(const char *p, size_t n, uint64_t *a, uint64_t *b, int *suffix)
+{
+	size_t i, k;
+
+	*suffix = p[0] == '-';
+	if (*suffix) {
+		k = parse_dec(p + 1, n - 1, b);
+		return k == 0 || k != n - 1 ? -1 : 0;
+	}
+	i = parse_dec(p, n, a);
+	if (i == 0 || i >= n || p[i] != '-')
+		return -1;
+	if (++i == n) {
+		*b = UINT64_MAX;
+		return 0;
+	}
+	k = parse_dec(p + i, n - i, b);
+	return k == 0 || i + k != n ? -1 : 0;
+}
+
+int http_parse_ranges(struct http_slice v, uint64_t size, struct http_range *out, size_t cap,
+		      size_t *n)
 {
 	const char *p = v.p;
-	size_t n = v.n, i, k;
-	uint64_t a, b;
+	size_t len = v.n, i, specs = 0;
+	uint64_t sum = 0;
+	int backwards = 0, overflow = 0;
 
-	if (n < 7 || strncasecmp(p, "bytes=", 6) != 0)
+	*n = 0;
+	if (len < 6 || strncasecmp(p, "bytes=", 6) != 0)
 		return HTTP_RANGE_NONE;
-	p += 6;
-	n -= 6;
-	while (n && (*p == ' ' || *p == '\t')) {
-		p++;
-		n--;
+	i = 6;
+	/* 1#range-spec: elements between commas, blanks around them, empty
+	 * elements ignored (RFC 9110 5.6.1) */
+	while (i < len) {
+		size_t s0, e;
+		uint64_t a = 0, b = 0;
+		int suffix;
+
+		while (i < len && is_ows(p[i]))
+			i++;
+		s0 = i;
+		while (i < len && p[i] != ',' && !is_ows(p[i]))
+			i++;
+		e = i;
+		while (i < len && is_ows(p[i]))
+			i++;
+		if (i < len && p[i] != ',')
+			goto none; /* a blank inside a spec */
+		i++; /* past the comma (or the end) */
+		if (e == s0)
+			continue;
+		if (parse_spec(p + s0, e - s0, &a, &b, &suffix) < 0 || ++specs > cap)
+			goto none;
+		if (suffix) {
+			if (b == 0 || size == 0)
+				continue; /* unsatisfiable: dropped */
+			a = b >= size ? 0 : size - b;
+			b = size - 1;
+		} else if (b < a) {
+			backwards = 1;
+			continue;
+		} else if (a >= size) {
+			continue;
+		} else if (b >= size) {
+			b = size - 1;
+		}
+		out[*n] = (struct http_range){ a, b };
+		*n += 1;
+		if (sum + (b - a + 1) < sum)
+			overflow = 1;
+		sum += b - a + 1;
 	}
-	if (memchr(p, ',', n))
-		return HTTP_RANGE_NONE;
-	while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-		n--;
-	if (n && p[0] == '-') {
-		/* suffix: the last b bytes */
-		k = parse_dec(p + 1, n - 1, &b);
-		if (k == 0 || k != n - 1)
-			return HTTP_RANGE_NONE;
-		if (b == 0 || size == 0)
-			return HTTP_RANGE_UNSATISFIABLE;
-		*first = b >= size ? 0 : size - b;
-		*last = size - 1;
-		return HTTP_RANGE_OK;
-	}
-	i = parse_dec(p, n, &a);
-	if (i == 0 || i >= n || p[i] != '-')
-		return HTTP_RANGE_NONE;
-	i++;
-	if (i == n) {
-		b = UINT64_MAX;
-	} else {
-		k = parse_dec(p + i, n - i, &b);
-		if (k == 0 || i + k != n)
-			return HTTP_RANGE_NONE;
-	}
-	/* last before first is invalid (RFC 9110 14.1.1), which a server "MAY
-	 * ignore or reject" (14.2); the OCI conformance suite wants it rejected */
-	if (a >= size || b < a)
+	if (specs == 0 || overflow || sum > size)
+		goto none;
+	if (backwards || *n == 0) {
+		*n = 0;
 		return HTTP_RANGE_UNSATISFIABLE;
-	*first = a;
-	*last = b >= size ? size - 1 : b;
+	}
 	return HTTP_RANGE_OK;
+none:
+	*n = 0;
+	return HTTP_RANGE_NONE;
+}
+
+int http_if_range_matches(struct http_slice v, const char *etag)
+{
+	size_t n = strlen(etag);
+	/* strong comparison (RFC 9110 8.8.3.2): byte for byte, quotes included,
+	 * so W/"..." never matches */
+	return v.n == n + 2 && v.p[0] == '"' && v.p[n + 1] == '"' && memcmp(v.p + 1, etag, n) == 0;
+}
+
+static size_t clamp_len(int r, size_t cap)
+{
+	return r < 0 ? 0 : (size_t)r >= cap ? cap - 1 : (size_t)r;
+}
+
+size_t http_part_head(char *out, const char *boundary, const char *type, size_t i,
+		      struct http_range r, uint64_t size)
+{
+	/* the first delimiter needs no CRLF before it (Go's mime/multipart
+	 * writes none); every later one starts with the CRLF that ends the
+	 * previous part's bytes (RFC 2046 5.1.1) */
+	int k = snprintf(out, HTTP_PART_HEAD_MAX,
+			 "%s--%s\r\nContent-Type: %.80s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
+			 i ? "\r\n" : "", boundary, type, (unsigned long long)r.first,
+			 (unsigned long long)r.last, (unsigned long long)size);
+	return clamp_len(k, HTTP_PART_HEAD_MAX);
+}
+
+size_t http_part_tail(char *out, const char *boundary)
+{
+	return clamp_len(snprintf(out, HTTP_PART_HEAD_MAX, "\r\n--%s--\r\n", boundary),
+			 HTTP_PART_HEAD_MAX);
+}
+
+uint64_t http_multipart_length(const char *boundary, const char *type,
+			       const struct http_range *r, size_t n, uint64_t size)
+{
+	char tmp[HTTP_PART_HEAD_MAX];
+	uint64_t total = http_part_tail(tmp, boundary);
+	for (size_t i = 0; i < n; i++)
+		total += http_part_head(tmp, boundary, type, i, r[i], size) + (r[i].last - r[i].first + 1);
+	return total;
 }

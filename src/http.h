@@ -81,13 +81,56 @@ const char *http_status_text(int status);
 void http_date(long t, char out[30]);
 
 
-/* A Range header against a body of size bytes.  HTTP_RANGE_NONE: serve the
- * whole body (absent, not bytes=, several ranges, or malformed: RFC 9110
- * lets a server ignore those); HTTP_RANGE_OK with [*first, *last];
- * HTTP_RANGE_UNSATISFIABLE: answer 416 (first past the end, an empty suffix,
- * or last < first: RFC 9110 14.2 lets a server ignore or reject that, and the
- * OCI conformance suite expects the 416). */
+/* ---- ranges (RFC 9110 14) ---- */
+
+/* At most this many ranges in one Range header; more and the header is
+ * ignored (the whole body, as nginx's max_ranges and Apache's MaxRanges do).
+ * containers/storage asks for up to 1024 chunks of a zstd:chunked layer at
+ * once, so the limit is that, not lower: a client that asks for more gets 200. */
+#define HTTP_MAX_RANGES 1024
+
+/* One satisfiable range: bytes first..last (inclusive) of the body. */
+struct http_range {
+	uint64_t first, last;
+};
+
+/* A Range header against a body of size bytes.  Returns
+ *   HTTP_RANGE_NONE: serve the whole body: the header is not "bytes=", is
+ *     malformed, has more than cap ranges, or asks for more bytes in all than
+ *     the body holds (overlaps: nginx and Go's http.ServeContent do the same);
+ *   HTTP_RANGE_OK: out[0..*n) holds the satisfiable ranges, in the order
+ *     asked, clamped to the body, neither merged nor sorted (a client such
+ *     as containers/image matches parts to its chunks by position); ranges
+ *     that start past the end are dropped;
+ *   HTTP_RANGE_UNSATISFIABLE: answer 416: no range is satisfiable, or one
+ *     has last < first (RFC 9110 14.2 lets a server ignore or reject that;
+ *     the OCI conformance suite expects the 416).
+ * The grammar is RFC 9110's: 1#range-spec with optional whitespace around
+ * commas and empty list elements ignored; positions are plain decimal
+ * numbers of at most 64 bits. */
 enum { HTTP_RANGE_NONE = 0, HTTP_RANGE_OK = 1, HTTP_RANGE_UNSATISFIABLE = -1 };
-int http_parse_range(struct http_slice v, uint64_t size, uint64_t *first, uint64_t *last);
+int http_parse_ranges(struct http_slice v, uint64_t size, struct http_range *out, size_t cap,
+		      size_t *n);
+
+/* If-Range (RFC 9110 13.1.5) against a representation whose strong ETag is
+ * "etag" (etag without the quotes): 1 only for that exact entity tag.  A weak
+ * tag, another tag, a date (this server sends no Last-Modified, so no date
+ * is a strong validator) or anything else is 0: the Range is then ignored. */
+int http_if_range_matches(struct http_slice v, const char *etag);
+
+/* multipart/byteranges (RFC 9110 14.6).  A boundary is at most
+ * HTTP_BOUNDARY_MAX - 1 characters.  A body is, for each part i,
+ * http_part_head(i) then the part's bytes, and http_part_tail once. */
+#define HTTP_BOUNDARY_MAX 48
+#define HTTP_PART_HEAD_MAX 256
+/* The head of part i (0-based) for bytes r of a size-byte body into
+ * out[HTTP_PART_HEAD_MAX]; returns its length. */
+size_t http_part_head(char *out, const char *boundary, const char *type, size_t i,
+		      struct http_range r, uint64_t size);
+/* The closing delimiter into out[HTTP_PART_HEAD_MAX]; returns its length. */
+size_t http_part_tail(char *out, const char *boundary);
+/* The Content-Length of the whole multipart body. */
+uint64_t http_multipart_length(const char *boundary, const char *type,
+			       const struct http_range *r, size_t n, uint64_t size);
 
 #endif

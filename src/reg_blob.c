@@ -1,28 +1,62 @@
-/* reg_blob.c - GET/HEAD/DELETE /v2/<name>/blobs/<digest>. */
+/* reg_blob.c - GET/HEAD/DELETE /v2/<name>/blobs/<digest>.
+ *
+ * A blob's bytes are served as (fd, base, size): size bytes of fd starting at
+ * base, so a blob need not be a whole file.  Range (RFC 9110 14): one
+ * satisfiable range is a 206 with Content-Range, several a 206
+ * multipart/byteranges, every range sent with sendfile from fd at base +
+ * first; If-Range honours the Range only for the blob's own strong ETag. */
 #include "reg.h"
 
 #include <errno.h>
 
 #include "store.h"
 
+/* Parsed ranges of the request being served (one loop: one at a time). */
+static struct http_range ranges[HTTP_MAX_RANGES];
+
+/* The Range to honour: HTTP_RANGE_NONE (no Range, or one to ignore),
+ * HTTP_RANGE_OK with ranges[0..*n), or HTTP_RANGE_UNSATISFIABLE. */
+static int requested_ranges(const struct conn *c, const char *digest, uint64_t size, size_t *n)
+{
+	const struct http_header *range = NULL;
+	*n = 0;
+	for (size_t i = 0; i < c->req->nheaders; i++) {
+		const struct http_header *h = &c->req->headers[i];
+		if (http_slice_ieq(h->name, "Range")) {
+			if (range)
+				return HTTP_RANGE_NONE; /* Range is no list: two are ignored */
+			range = h;
+		}
+	}
+	if (!range)
+		return HTTP_RANGE_NONE;
+	/* If-Range (RFC 9110 13.1.5): with anything but our ETag, ignore Range */
+	for (size_t i = 0; i < c->req->nheaders; i++) {
+		const struct http_header *h = &c->req->headers[i];
+		if (http_slice_ieq(h->name, "If-Range") && !http_if_range_matches(h->value, digest))
+			return HTTP_RANGE_NONE;
+	}
+	return http_parse_ranges(range->value, size, ranges, HTTP_MAX_RANGES, n);
+}
+
 enum regerr reg_blob_get(struct conn *c, struct reg_req *q)
 {
 	const char *digest = q->rt.ref;
 	const struct store_blob *b = store_blob_get(q->reg->store, q->rt.name, digest);
-	const struct http_header *range;
-	uint64_t first = 0, last = 0;
-	int r = HTTP_RANGE_NONE, fd;
+	uint64_t size, first = 0, last = 0;
+	off_t base = 0; /* where the blob's bytes start in fd */
+	size_t n = 0;
+	int r, fd = -1;
 
 	q->detail = digest;
 	if (!b)
 		return RE_BLOB_UNKNOWN;
+	size = b->size;
 	/* a pusher that found it here skips it: gc's grace period starts again */
 	store_touch(q->reg->store, q->rt.name, digest);
-	range = http_find_header(c->req, "Range");
-	if (range)
-		r = http_parse_range(range->value, b->size, &first, &last);
+	r = requested_ranges(c, digest, size, &n);
 	if (r == HTTP_RANGE_UNSATISFIABLE) {
-		conn_stage(c, "Content-Range: bytes */%llu", (unsigned long long)b->size);
+		conn_stage(c, "Content-Range: bytes */%llu", (unsigned long long)size);
 		q->detail = NULL;
 		return RE_RANGE_UNSATISFIABLE;
 	}
@@ -30,27 +64,33 @@ enum regerr reg_blob_get(struct conn *c, struct reg_req *q)
 	conn_stage(c, "ETag: \"%s\"", digest);
 	conn_stage(c, "Accept-Ranges: bytes");
 	conn_stage(c, "Cache-Control: max-age=31536000");
-	if (r == HTTP_RANGE_OK)
+	if (r == HTTP_RANGE_OK && n == 1) {
+		first = ranges[0].first;
+		last = ranges[0].last;
 		conn_stage(c, "Content-Range: bytes %llu-%llu/%llu", (unsigned long long)first,
-			   (unsigned long long)last, (unsigned long long)b->size);
-	else
-		last = b->size ? b->size - 1 : 0;
-	if (c->method == HTTP_HEAD || b->size == 0) {
-		conn_begin(c, r == HTTP_RANGE_OK ? 206 : 200);
-		conn_end(c, "application/octet-stream", NULL,
-			 b->size ? (size_t)(last - first + 1) : 0);
-		return RE_OK;
+			   (unsigned long long)last, (unsigned long long)size);
+	} else {
+		last = size ? size - 1 : 0;
 	}
-	fd = store_blob_open(q->reg->store, digest);
-	if (fd < 0) {
-		c->staged.len = 0; /* the headers above were for the blob */
-		return errno == ENOENT ? RE_BLOB_UNKNOWN : reg_store_error(q, errno, "open blob");
+	if (c->method != HTTP_HEAD && size > 0) {
+		fd = store_blob_open(q->reg->store, digest);
+		if (fd < 0) {
+			c->staged.len = 0; /* the headers above were for the blob */
+			return errno == ENOENT ? RE_BLOB_UNKNOWN : reg_store_error(q, errno, "open blob");
+		}
 	}
 	conn_begin(c, r == HTTP_RANGE_OK ? 206 : 200);
-	conn_end_file(c, "application/octet-stream", fd, (off_t)first, last - first + 1);
+	if (r == HTTP_RANGE_OK && n > 1) {
+		conn_end_file_ranges(c, "application/octet-stream", fd, base, size, ranges, n);
+		return RE_OK;
+	}
+	if (fd < 0) {
+		conn_end(c, "application/octet-stream", NULL, size ? (size_t)(last - first + 1) : 0);
+		return RE_OK;
+	}
+	conn_end_file(c, "application/octet-stream", fd, base + (off_t)first, last - first + 1);
 	return RE_OK;
 }
-
 enum regerr reg_blob_delete(struct conn *c, struct reg_req *q)
 {
 	struct store *st = q->reg->store;

@@ -209,6 +209,59 @@ class TestBufferBudget(ServerTest):
         self.assertEqual(st, 201, b)
 
 
+class TestMultiRangeBudgets(ServerTest):
+    """A multipart/byteranges answer holds its list of ranges (16 bytes each,
+    up to 1024 ranges) against --max-buffered, and is judged by the body
+    timeout like any response."""
+    server_args = ("--max-buffered", "12K", "--body-timeout", "2")
+
+    def test_range_list_over_the_budget_is_503_and_the_server_goes_on(self):
+        d = self.srv.push_blob("mr/budget", os.urandom(4096))
+        path = "/v2/mr/budget/blobs/" + d
+        st, h, body = self.srv.request("GET", path, headers={"Range": "bytes=0-9,20-29"})
+        self.assertEqual(st, 206)
+        many = "bytes=" + ",".join("%d-%d" % (i, i) for i in range(1024))
+        st, h, body = self.srv.request("GET", path, headers={"Range": many})
+        self.assertEqual(st, 503)
+        self.assertEqual(error_code(body), "UNAVAILABLE")
+        self.assertEqual(h["retry-after"], "1")
+        self.assertEqual(len(body), int(h["content-length"]))
+        # the same ranges asked with HEAD hold nothing: answered
+        st, h, body = self.srv.request("HEAD", path, headers={"Range": many})
+        self.assertEqual(st, 206)
+        st, h, body = self.srv.request("GET", path, headers={"Range": "bytes=0-9,20-29"})
+        self.assertEqual(st, 206)
+
+    def test_multirange_reader_that_stops_reading_is_cut_by_the_body_timeout(self):
+        data = os.urandom(8 * 1024 * 1024)
+        d = self.srv.push_blob("mr/slow", data)
+        step = len(data) // 16
+        rng = "bytes=" + ",".join("%d-%d" % (i * step, (i + 1) * step - 1) for i in range(16))
+        c = RawConn(self.srv, rcvbuf=4096)
+        try:
+            c.send(("GET /v2/mr/slow/blobs/%s HTTP/1.1\r\nHost: t\r\nRange: %s\r\n\r\n"
+                    % (d, rng)).encode())
+            status, _, headers = c.read_head()
+            self.assertEqual(status, 206)
+            want = int(dict(headers)["content-length"])
+            time.sleep(4)  # read nothing for twice the body timeout
+            got = len(c.buf)
+            c.sock.settimeout(5)
+            try:
+                while True:
+                    chunk = c.sock.recv(1 << 20)
+                    if not chunk:
+                        break
+                    got += len(chunk)
+            except ConnectionResetError:
+                pass
+            self.assertLess(got, want)
+            st, _, _ = self.srv.request("GET", "/v2/")
+            self.assertEqual(st, 200)
+        finally:
+            c.close()
+
+
 class TestPerPeerConnections(ServerTest):
     """Finding 5: one peer cannot hold every connection slot."""
     server_args = ("--max-conns-per-peer", "5")

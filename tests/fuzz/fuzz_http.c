@@ -39,7 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *s = (const char *)data;
 	struct http_request req;
-	uint64_t first, last;
+	static struct http_range rg[HTTP_MAX_RANGES];
+	size_t n;
 	static const uint64_t sizes[] = { 0, 1, 1000, UINT64_MAX };
 	int r = http_parse_request(s, size, &req);
 
@@ -50,15 +51,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		for (size_t i = 0; i < req.nheaders; i++) {
 			http_parse_u64(req.headers[i].value);
-			if (http_parse_range(req.headers[i].value, 1000, &first, &last) == HTTP_RANGE_OK &&
-			    (first > last || last >= 1000))
+			if (http_parse_ranges(req.headers[i].value, 1000, rg, HTTP_MAX_RANGES, &n) ==
+				    HTTP_RANGE_OK && (n == 0 || rg[0].first > rg[0].last || rg[n - 1].last >= 1000))
 				abort();
 		}
 		http_find_header(&req, "transfer-encoding");
 	}
 	for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
-		if (http_parse_range((struct http_slice){ s, size }, sizes[k], &first, &last) == HTTP_RANGE_OK &&
-		    (first > last || last >= sizes[k]))
+		if (http_parse_ranges((struct http_slice){ s, size }, sizes[k], rg, HTTP_MAX_RANGES, &n) ==
+			    HTTP_RANGE_OK && (n == 0 || rg[0].first > rg[0].last || rg[n - 1].last >= sizes[k]))
 			abort();
 	{
 		char *o1 = malloc(size + 1), *o2 = malloc(size + 1);

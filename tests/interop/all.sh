@@ -10,7 +10,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 reg=$1
-clients=(docker crane skopeo regctl oras podman ctr)
+clients=(docker crane skopeo regctl oras podman podman-partial ctr)
 jobs=${INTEROP_JOBS:-4}
 passed=0 failed=0 next=0 t0=$SECONDS
 declare -A pid=() start=() shown=()

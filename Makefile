@@ -288,6 +288,7 @@ bench: $(BUILD)/packhelper tools
 	@tests/bench/push.sh $(BUILD)/packhelper
 	@BENCH_TARGET=packhelper BENCH_SKOPEO=0 tests/bench/push.sh $(BUILD)/packhelper
 	@tests/bench/copy.sh $(BUILD)/packhelper
+	@tests/bench/ranges.sh $(BUILD)/packhelper
 
 # SHA-256 throughput of digest.c's paths against openssl (tests/bench/README.md):
 # shabench is digest.o and BearSSL, for this machine and, from amd64, linux/arm64

@@ -2,26 +2,47 @@
 #include "reg.h"
 
 #include <errno.h>
+#include <unistd.h>
 
 #include "store.h"
+
+/* The blob cannot be read: gone, or its source changed after it was
+ * verified (then it is absent from now on, as if deleted). */
+static enum regerr blob_unavailable(struct reg_req *q, int err)
+{
+	if (err == ESTALE) {
+		q->detail = "the file this blob was served from changed after it was verified; "
+			    "import it again";
+		return RE_BLOB_UNKNOWN;
+	}
+	return err == ENOENT ? RE_BLOB_UNKNOWN : reg_store_error(q, err, "open blob");
+}
 
 enum regerr reg_blob_get(struct conn *c, struct reg_req *q)
 {
 	const char *digest = q->rt.ref;
 	const struct store_blob *b = store_blob_get(q->reg->store, q->rt.name, digest);
 	const struct http_header *range;
-	uint64_t first = 0, last = 0;
-	int r = HTTP_RANGE_NONE, fd;
+	uint64_t first = 0, last = 0, base = 0;
+	int r = HTTP_RANGE_NONE, fd = -1;
 
 	q->detail = digest;
 	if (!b)
 		return RE_BLOB_UNKNOWN;
+	/* (fd, base): the blob is [base, base + size) of fd; a file of its own
+	 * (base 0), or its range of the source it is served from in place,
+	 * whose identity is checked here, before any header goes out */
+	if (c->method == HTTP_HEAD || b->size == 0 ? store_blob_check(q->reg->store, digest) < 0
+	    : (fd = store_blob_open(q->reg->store, digest, &base)) < 0)
+		return blob_unavailable(q, errno);
 	/* a pusher that found it here skips it: gc's grace period starts again */
 	store_touch(q->reg->store, q->rt.name, digest);
 	range = http_find_header(c->req, "Range");
 	if (range)
 		r = http_parse_range(range->value, b->size, &first, &last);
 	if (r == HTTP_RANGE_UNSATISFIABLE) {
+		if (fd >= 0)
+			close(fd);
 		conn_stage(c, "Content-Range: bytes */%llu", (unsigned long long)b->size);
 		q->detail = NULL;
 		return RE_RANGE_UNSATISFIABLE;
@@ -41,13 +62,8 @@ enum regerr reg_blob_get(struct conn *c, struct reg_req *q)
 			 b->size ? (size_t)(last - first + 1) : 0);
 		return RE_OK;
 	}
-	fd = store_blob_open(q->reg->store, digest);
-	if (fd < 0) {
-		c->staged.len = 0; /* the headers above were for the blob */
-		return errno == ENOENT ? RE_BLOB_UNKNOWN : reg_store_error(q, errno, "open blob");
-	}
 	conn_begin(c, r == HTTP_RANGE_OK ? 206 : 200);
-	conn_end_file(c, "application/octet-stream", fd, (off_t)first, last - first + 1);
+	conn_end_file(c, "application/octet-stream", fd, (off_t)(base + first), last - first + 1);
 	return RE_OK;
 }
 

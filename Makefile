@@ -252,7 +252,7 @@ FUZZ_SRCS    := src/http.c src/json.c src/buf.c src/digest.c src/manifest.c src/
                 src/conn.c src/ev.c src/bytes.c
 FUZZ_SRCS    += src/url.c src/auth.c src/credhelper.c
 FUZZ_SRCS    += src/tarname.c src/dockersave.c src/imageconfig.c src/ocindex.c
-FUZZ_SRCS    += src/platform.c src/listing.c src/copylist.c
+FUZZ_SRCS    += src/platform.c src/listing.c src/copylist.c src/inplace.c
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Isrc -I/usr/include/bearssl \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 

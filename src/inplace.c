@@ -41,13 +41,12 @@ int inplace_format(const struct inplace_rec *rec, struct buf *out)
 	int r = 0;
 	r |= buf_printf(out, "{\"v\":1,\"digest\":\"%s\",\"path\":", rec->digest);
 	r |= json_write_str(out, rec->path, strlen(rec->path));
-	/* times as unsigned: two's complement, read back the same way */
 	r |= buf_printf(out,
-			",\"dev\":%llu,\"ino\":%llu,\"fsize\":%llu,\"mtime_ns\":%llu,\"ctime_ns\":%llu,"
+			",\"dev\":%llu,\"ino\":%llu,\"fsize\":%llu,\"mtime_ns\":%lld,\"ctime_ns\":%lld,"
 			"\"off\":%llu,\"len\":%llu}\n",
 			(unsigned long long)rec->id.dev, (unsigned long long)rec->id.ino,
-			(unsigned long long)rec->id.size, (unsigned long long)rec->id.mtime_ns,
-			(unsigned long long)rec->id.ctime_ns, (unsigned long long)rec->off,
+			(unsigned long long)rec->id.size, (long long)rec->id.mtime_ns,
+			(long long)rec->id.ctime_ns, (unsigned long long)rec->off,
 			(unsigned long long)rec->len);
 	if (r)
 		return -1;
@@ -66,13 +65,38 @@ static int get_u64(const struct json *j, const char *key, uint64_t *out)
 	return json_u64(j, json_get(j, 0, key), out);
 }
 
+/* A time: an integer that may be negative (a file dated before 1970). */
+static int get_i64(const struct json *j, const char *key, int64_t *out)
+{
+	int tok = json_get(j, 0, key);
+	size_t n;
+	const char *p;
+	uint64_t v = 0;
+	int neg;
+	if (tok < 0 || j->t[tok].type != JSON_NUMBER)
+		return -1;
+	p = json_raw(j, tok, &n);
+	neg = n && p[0] == '-';
+	if (n - (size_t)neg == 0 || n - (size_t)neg > 19)
+		return -1;
+	for (size_t i = (size_t)neg; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(p[i] - '0');
+	}
+	if (v > (uint64_t)INT64_MAX)
+		return -1;
+	*out = neg ? -(int64_t)v : (int64_t)v;
+	return 0;
+}
+
 int inplace_parse(struct inplace_rec *rec, const char *text, size_t len, char *why, size_t cap)
 {
 	const char *nl;
 	char sum[DIGEST_STR_MAX];
 	size_t line, sumlen;
 	struct json j;
-	uint64_t v, mt, ct;
+	uint64_t v;
 	enum digest_alg alg;
 	int rc = -1;
 
@@ -104,14 +128,12 @@ int inplace_parse(struct inplace_rec *rec, const char *text, size_t len, char *w
 		goto out;
 	}
 	if (get_u64(&j, "dev", &rec->id.dev) < 0 || get_u64(&j, "ino", &rec->id.ino) < 0 ||
-	    get_u64(&j, "fsize", &rec->id.size) < 0 || get_u64(&j, "mtime_ns", &mt) < 0 ||
-	    get_u64(&j, "ctime_ns", &ct) < 0 || get_u64(&j, "off", &rec->off) < 0 ||
+	    get_u64(&j, "fsize", &rec->id.size) < 0 || get_i64(&j, "mtime_ns", &rec->id.mtime_ns) < 0 ||
+	    get_i64(&j, "ctime_ns", &rec->id.ctime_ns) < 0 || get_u64(&j, "off", &rec->off) < 0 ||
 	    get_u64(&j, "len", &rec->len) < 0) {
 		fail(why, cap, "a number is missing or bad");
 		goto out;
 	}
-	rec->id.mtime_ns = (int64_t)mt;
-	rec->id.ctime_ns = (int64_t)ct;
 	if (rec->off > rec->id.size || rec->len > rec->id.size - rec->off) {
 		fail(why, cap, "range outside the file");
 		goto out;

@@ -299,10 +299,15 @@ int store_record_to_file(struct store *st, struct store_blob *b, const char *dig
 	}
 	store_record_rel(rel, digest);
 	unlinkat(st->rootfd, rel, 0);
-	if (b->src && !b->src->attached)
-		st->hidden_stale = 1;
-	store_source_release(st, b);
-	b->off = 0;
+	{
+		int was_detached = b->src && !b->src->attached;
+		store_source_release(st, b);
+		b->off = 0;
+		/* a client's upload made the blob whole again: its manifests
+		 * show at once */
+		if (was_detached)
+			store_refresh_hidden(st);
+	}
 	return 0;
 }
 

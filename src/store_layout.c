@@ -308,6 +308,7 @@ void store_tick(struct store *st, int64_t now_ms)
 		st->appended = 0;
 		st->last_append = now_ms;
 	}
+	store_sources_tick(st);
 	if (st->hidden_stale)
 		store_refresh_hidden(st);
 	store_compact_if_due(st, now_ms - st->last_append >= JOURNAL_IDLE_MS);

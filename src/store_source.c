@@ -132,6 +132,19 @@ void store_source_release(struct store *st, struct store_blob *b)
 	source_put(st, src);
 }
 
+void store_sources_tick(struct store *st)
+{
+	size_t pos = 0;
+	const char *k;
+	void *v;
+	/* a detach rehashes nothing (sources stay until their blobs go) */
+	while (map_next(&st->sources, &pos, &k, &v)) {
+		struct store_source *src = v;
+		if (src->attached)
+			(void)store_source_check(st, src);
+	}
+}
+
 void store_sources_free(struct store *st)
 {
 	size_t pos = 0;

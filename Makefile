@@ -188,6 +188,7 @@ test-conformance: $(BUILD)/packhelper tools
 	@PACKHELPER_SERVE_ARGS=--allow-sparse tests/with-server.sh $(BUILD)/packhelper tests/conformance.sh
 	@OCI_DATA_SPARSE=false tests/with-server.sh $(BUILD)/packhelper tests/conformance.sh
 	@tests/conformance-gc.sh $(BUILD)/packhelper
+	@tests/conformance-inplace.sh $(BUILD)/packhelper
 
 # linux/arm64 under qemu user emulation (tests/arm64.sh: by binfmt_misc, else
 # qemu-aarch64-static by hand): build/arm64's unit tests, the end-to-end suite
@@ -234,6 +235,7 @@ test-asan: $(BUILD)/asan/packhelper
 	@PACKHELPER_SERVE_ARGS=--allow-sparse tests/with-server.sh $(BUILD)/asan/packhelper tests/conformance.sh
 	@OCI_DATA_SPARSE=false tests/with-server.sh $(BUILD)/asan/packhelper tests/conformance.sh
 	@tests/conformance-gc.sh $(BUILD)/asan/packhelper
+	@tests/conformance-inplace.sh $(BUILD)/asan/packhelper
 	@PACKHELPER=$(CURDIR)/$(BUILD)/asan/packhelper tests/push/all.sh registries tags faults errors sources auth credhelpers origins deadline
 	@PACKHELPER=$(CURDIR)/$(BUILD)/asan/packhelper tests/copy/all.sh
 	@PACKHELPER=$(CURDIR)/$(BUILD)/asan/packhelper tests/export/all.sh
@@ -256,7 +258,7 @@ FUZZ_SRCS    := src/http.c src/json.c src/buf.c src/digest.c src/manifest.c src/
                 src/conn.c src/ev.c src/bytes.c
 FUZZ_SRCS    += src/url.c src/auth.c src/credhelper.c
 FUZZ_SRCS    += src/tarname.c src/dockersave.c src/imageconfig.c src/ocindex.c
-FUZZ_SRCS    += src/platform.c src/listing.c src/copylist.c
+FUZZ_SRCS    += src/platform.c src/listing.c src/copylist.c src/inplace.c
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Isrc -I/usr/include/bearssl \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
@@ -289,6 +291,7 @@ bench: $(BUILD)/packhelper tools
 	@BENCH_TARGET=packhelper BENCH_SKOPEO=0 tests/bench/push.sh $(BUILD)/packhelper
 	@tests/bench/copy.sh $(BUILD)/packhelper
 	@tests/bench/ranges.sh $(BUILD)/packhelper
+	@tests/bench/inplace.sh $(BUILD)/packhelper
 
 # SHA-256 throughput of digest.c's paths against openssl (tests/bench/README.md):
 # shabench is digest.o and BearSSL, for this machine and, from amd64, linux/arm64

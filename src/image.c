@@ -787,16 +787,27 @@ int image_walk(const struct image_fetch *f, const struct descriptor *top,
 	return rc;
 }
 
-int image_commit(struct store *st, const struct tmpdir *tmp, const struct image *img, char *err,
+int image_commit(struct store *st, const struct source *src, const struct image *img, char *err,
 		 size_t cap)
 {
+	const struct tmpdir *tmp = src->tmp;
 	for (size_t i = 0; i < img->nblobs; i++) {
 		const struct image_blob *b = &img->blobs[i];
+		struct inplace_rec rec;
+		int fd;
 		if (store_blob_get(st, img->repo, b->digest))
 			continue;
 		if (store_blob_get(st, NULL, b->digest)) {
 			if (store_blob_mount(st, img->repo, b->digest) < 0)
 				return log_fail(err, cap, "link %s: %s", b->digest, strerror(errno));
+			continue;
+		}
+		if (!b->tmp[0] && source_place(src, &src->e[b->entry], &rec, &fd) == 0) {
+			snprintf(rec.digest, sizeof rec.digest, "%s", b->digest);
+			if (store_blob_commit_inplace(st, img->repo, &rec, fd) < 0)
+				return log_fail(err, cap, "commit %s in place: %s", b->digest,
+						errno == ESTALE ? "the file changed after it was verified"
+								: strerror(errno));
 			continue;
 		}
 		if (!b->tmp[0])

@@ -118,10 +118,11 @@ struct image_fetch {
  * image_free it). */
 int image_walk(const struct image_fetch *f, const struct descriptor *top,
 	       const struct platform *platform, struct image *img, char *err, size_t cap);
-/* Commit an image into the store: blobs (their temporary files in tmp, on
- * the store's filesystem: store_tmpdir), then manifests, the tag last.
+/* Commit an image into the store: blobs (their temporary files in src's
+ * tmpdir, on the store's filesystem: store_tmpdir; or, read from src in
+ * place, their place in it: source_place), then manifests, the tag last.
  * Main thread only.  0, or -1 with a reason in err. */
-int image_commit(struct store *st, const struct tmpdir *tmp, const struct image *img, char *err,
+int image_commit(struct store *st, const struct source *src, const struct image *img, char *err,
 		 size_t cap);
 /* Write an image manifest for config and layers (their media types as given)
  * in the chosen format.  0, or -1 when the buffer's limit is hit. */

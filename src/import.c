@@ -45,17 +45,45 @@ int import_parse_spec(const char *arg, struct import_spec *spec, char *err, size
 	return 0;
 }
 
+int import_mode_parse(const char *s)
+{
+	if (strcmp(s, "auto") == 0)
+		return IMPORT_AUTO;
+	if (strcmp(s, "copy") == 0)
+		return IMPORT_COPY;
+	if (strcmp(s, "in-place") == 0)
+		return IMPORT_IN_PLACE;
+	return -1;
+}
+
+int import_mode_flags(enum import_mode mode)
+{
+	switch (mode) {
+	case IMPORT_IN_PLACE:
+		return SOURCE_SERVE | SOURCE_SERVE_ONLY;
+	case IMPORT_AUTO:
+		return SOURCE_SERVE;
+	default:
+		return 0;
+	}
+}
+
 int import_load(const struct tmpdir *tmp, const struct import_spec *spec, int flags,
 		struct source *src, struct image_set *set, char *err, size_t cap)
 {
 	int r;
 	const char *select = spec->select[0] ? spec->select : NULL;
 
-	if (strcmp(spec->src, "-") == 0)
-		r = source_open_fd(src, tmp, 0, "stdin", err, cap);
-	else if (strncmp(spec->src, "docker://", 9) == 0)
+	if (strcmp(spec->src, "-") == 0) {
+		r = source_open_fd(src, tmp, 0, "stdin", flags, err, cap);
+	} else if (strncmp(spec->src, "docker://", 9) == 0) {
+		if (flags & SOURCE_SERVE_ONLY) {
+			log_fail(err, cap, "%s cannot be served in place (a stream from the daemon); "
+				 "--import-mode copy or auto copies it", spec->src);
+			return -1;
+		}
 		r = source_open_daemon(src, tmp, spec->src + 9, err, cap);
-	else
+	} else
 		r = source_open_path(src, tmp, spec->src, flags, err, cap);
 	if (r < 0) {
 		source_close(src);
@@ -70,8 +98,10 @@ int import_load(const struct tmpdir *tmp, const struct import_spec *spec, int fl
 }
 
 static const char import_usage[] =
-	"usage: packhelper import SRC[#NAME] [REPO[:TAG]] [--root DIR]\n"
-	"  SRC: docker-save tarball, OCI layout (dir or tar), - (stdin), docker://IMAGE\n";
+	"usage: packhelper import SRC[#NAME] [REPO[:TAG]] [--root DIR] [--import-mode copy|in-place|auto]\n"
+	"  SRC: docker-save tarball, OCI layout (dir or tar), - (stdin), docker://IMAGE\n"
+	"  --import-mode: copy (the default here: the store stands alone), or serve\n"
+	"  the tarball or layout directory in place (it must then stay as it is)\n";
 
 int import_main(int argc, char **argv)
 {
@@ -82,11 +112,16 @@ int import_main(int argc, char **argv)
 	struct store *st;
 	struct source src;
 	struct image_set set;
-	int rc = 0;
+	int rc = 0, mode = IMPORT_COPY;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--root") == 0)
 			root = cli_arg(argc, argv, &i, import_usage);
+		else if (strcmp(argv[i], "--import-mode") == 0) {
+			const char *v = cli_arg(argc, argv, &i, import_usage);
+			if ((mode = import_mode_parse(v)) < 0)
+				fatal(2, "import: --import-mode: expected copy, in-place or auto, got %s", v);
+		}
 		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			fputs(import_usage, stdout);
 			return 0;
@@ -107,12 +142,13 @@ int import_main(int argc, char **argv)
 	log_level = log_level < LOG_WARN ? log_level : LOG_WARN;
 	if (store_open(&st, root, 0) < 0)
 		fatal(1, "import: cannot open the store at %s", root);
-	if (import_load(store_tmpdir(st), &spec, 0, &src, &set, err, sizeof err) < 0) {
+	if (import_load(store_tmpdir(st), &spec, import_mode_flags((enum import_mode)mode), &src, &set,
+			err, sizeof err) < 0) {
 		store_close(st);
 		fatal(1, "import: %s", err);
 	}
 	for (size_t i = 0; i < set.n && rc == 0; i++) {
-		if (image_commit(st, src.tmp, &set.v[i], err, sizeof err) < 0) {
+		if (image_commit(st, &src, &set.v[i], err, sizeof err) < 0) {
 			fprintf(stderr, "packhelper: import: %s\n", err);
 			rc = 1;
 			break;

@@ -8,6 +8,7 @@
 #include "reg.h"
 
 #include <errno.h>
+#include <unistd.h>
 
 #include "store.h"
 
@@ -39,12 +40,23 @@ static int requested_ranges(const struct conn *c, const char *digest, uint64_t s
 	return http_parse_ranges(range->value, size, ranges, HTTP_MAX_RANGES, n);
 }
 
+/* The blob cannot be read: gone, or its source changed after it was
+ * verified (then it is absent from now on, as if deleted). */
+static enum regerr blob_unavailable(struct reg_req *q, int err)
+{
+	if (err == ESTALE) {
+		q->detail = "the file this blob was served from changed after it was verified; "
+			    "import it again";
+		return RE_BLOB_UNKNOWN;
+	}
+	return err == ENOENT ? RE_BLOB_UNKNOWN : reg_store_error(q, err, "open blob");
+}
+
 enum regerr reg_blob_get(struct conn *c, struct reg_req *q)
 {
 	const char *digest = q->rt.ref;
 	const struct store_blob *b = store_blob_get(q->reg->store, q->rt.name, digest);
-	uint64_t size, first = 0, last = 0;
-	off_t base = 0; /* where the blob's bytes start in fd */
+	uint64_t size, first = 0, last = 0, base = 0;
 	size_t n = 0;
 	int r, fd = -1;
 
@@ -52,10 +64,18 @@ enum regerr reg_blob_get(struct conn *c, struct reg_req *q)
 	if (!b)
 		return RE_BLOB_UNKNOWN;
 	size = b->size;
+	/* (fd, base): the blob is [base, base + size) of fd; a file of its own
+	 * (base 0), or its range of the source it is served from in place,
+	 * whose identity is checked here, before any header goes out */
+	if (c->method == HTTP_HEAD || size == 0 ? store_blob_check(q->reg->store, digest) < 0
+	    : (fd = store_blob_open(q->reg->store, digest, &base)) < 0)
+		return blob_unavailable(q, errno);
 	/* a pusher that found it here skips it: gc's grace period starts again */
 	store_touch(q->reg->store, q->rt.name, digest);
 	r = requested_ranges(c, digest, size, &n);
 	if (r == HTTP_RANGE_UNSATISFIABLE) {
+		if (fd >= 0)
+			close(fd);
 		conn_stage(c, "Content-Range: bytes */%llu", (unsigned long long)size);
 		q->detail = NULL;
 		return RE_RANGE_UNSATISFIABLE;
@@ -72,25 +92,19 @@ enum regerr reg_blob_get(struct conn *c, struct reg_req *q)
 	} else {
 		last = size ? size - 1 : 0;
 	}
-	if (c->method != HTTP_HEAD && size > 0) {
-		fd = store_blob_open(q->reg->store, digest);
-		if (fd < 0) {
-			c->staged.len = 0; /* the headers above were for the blob */
-			return errno == ENOENT ? RE_BLOB_UNKNOWN : reg_store_error(q, errno, "open blob");
-		}
-	}
 	conn_begin(c, r == HTTP_RANGE_OK ? 206 : 200);
 	if (r == HTTP_RANGE_OK && n > 1) {
-		conn_end_file_ranges(c, "application/octet-stream", fd, base, size, ranges, n);
+		conn_end_file_ranges(c, "application/octet-stream", fd, (off_t)base, size, ranges, n);
 		return RE_OK;
 	}
 	if (fd < 0) {
 		conn_end(c, "application/octet-stream", NULL, size ? (size_t)(last - first + 1) : 0);
 		return RE_OK;
 	}
-	conn_end_file(c, "application/octet-stream", fd, base + (off_t)first, last - first + 1);
+	conn_end_file(c, "application/octet-stream", fd, (off_t)(base + first), last - first + 1);
 	return RE_OK;
 }
+
 enum regerr reg_blob_delete(struct conn *c, struct reg_req *q)
 {
 	struct store *st = q->reg->store;

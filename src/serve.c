@@ -64,6 +64,7 @@ struct server {
 static const char usage[] =
 	"usage: packhelper serve [--listen ADDR:PORT] [--root DIR] [--read-only]\n"
 	"                        [--import SRC[#NAME][=REPO[:TAG]]]... [--ready-file PATH]\n"
+	"                        [--import-mode auto|in-place|copy]\n"
 	"                        [--log-level error|warn|info|debug]\n"
 	"                        [--header-timeout S] [--idle-timeout S] [--body-timeout S]\n"
 	"                        [--upload-expiry S] [--min-rate BYTES]\n"
@@ -383,8 +384,9 @@ static void *import_thread(void *arg)
 			abort();
 		job->rc = import_parse_spec(srv->opt->imports[i], &job->spec, job->err, sizeof job->err);
 		if (job->rc == 0)
-			job->rc = import_load(store_tmpdir(srv->store), &job->spec, 0, &job->src, &job->set, job->err,
-					      sizeof job->err);
+			job->rc = import_load(store_tmpdir(srv->store), &job->spec,
+					      import_mode_flags((enum import_mode)srv->opt->import_mode),
+					      &job->src, &job->set, job->err, sizeof job->err);
 		job->seconds = (double)(clock_us() - t0) / 1e6;
 		rc = job->rc; /* once written, job belongs to the loop, which frees it */
 		if (write(srv->import_pipe[1], &job, sizeof job) != (ssize_t)sizeof job)
@@ -439,16 +441,17 @@ static void on_import(struct ev *ev, struct ev_io *io, unsigned events)
 		}
 		for (size_t i = 0; i < job->set.n; i++) {
 			const struct image *img = &job->set.v[i];
-			if (image_commit(srv->store, job->src.tmp, img, err, sizeof err) < 0) {
+			if (image_commit(srv->store, &job->src, img, err, sizeof err) < 0) {
 				import_failed(srv, job->spec.src, err);
 				source_close(&job->src);
 				image_set_free(&job->set);
 				free(job);
 				return;
 			}
-			log_info("imported %s%s%s %s from %s (%.1f MiB in %.3f s)", img->repo,
-				 img->tag[0] ? ":" : "", img->tag, image_digest(img), job->spec.src, (double)job->src.bytes / 1048576.0,
-				 job->seconds);
+			log_info("imported %s%s%s %s from %s (%.1f MiB %s in %.3f s)", img->repo,
+				 img->tag[0] ? ":" : "", img->tag, image_digest(img), job->spec.src,
+				 (double)(job->src.serve ? job->src.verified : job->src.bytes) / 1048576.0,
+				 job->src.serve ? "verified in place" : "copied", job->seconds);
 			if (srv->ready_images->len)
 				buf_puts(srv->ready_images, ",");
 			buf_puts(srv->ready_images, "{\"ref\":");
@@ -639,6 +642,10 @@ int serve_main(int argc, char **argv)
 			if (opt.nimports == SERVE_MAX_IMPORTS)
 				fatal(2, "at most %d --import", SERVE_MAX_IMPORTS);
 			opt.imports[opt.nimports++] = need_arg(argc, argv, &i);
+		} else if (strcmp(a, "--import-mode") == 0) {
+			const char *v = need_arg(argc, argv, &i);
+			if ((opt.import_mode = import_mode_parse(v)) < 0)
+				fatal(2, "--import-mode: expected auto, in-place or copy, got %s", v);
 		} else if (strcmp(a, "--ready-file") == 0) {
 			opt.ready_file = need_arg(argc, argv, &i);
 		} else if (strcmp(a, "--read-only") == 0) {

@@ -20,6 +20,7 @@ struct serve_options {
 	const char *listen;      /* ADDR:PORT */
 	const char *root;
 	int read_only;
+	int import_mode;            /* enum import_mode (import.h): --import-mode */
 	int log_level;
 	int64_t idle_timeout_ms;
 	int64_t header_timeout_ms;

@@ -19,6 +19,16 @@
  * Entry names are only looked up, never used to build paths, except in a
  * directory source after checking they stay inside.
  *
+ * Served in place (SOURCE_SERVE, serve --import-mode in-place|auto): an
+ * uncompressed tar file's members, and a layout directory's files, are never
+ * copied; the store serves them from the file (store_blob_commit_inplace).
+ * source_fetch then hashes every blob an image uses, side by side on every
+ * core (hashjobs.h), and checks that the files did not change meanwhile
+ * (their identity, inplace.h, the same before the first read and after the
+ * last).  The copy path (a pipe, a compressed file, SOURCE_SERVE not given)
+ * copies an uncompressed file's members in parallel the same way, hashing
+ * what it writes.
+ *
  * Temporary files go into the tmpdir the caller lends (tmpdir.h): the
  * store's uploads/ for an import, so a verified file is published by a
  * rename; push's own directory under $TMPDIR. */
@@ -29,6 +39,7 @@
 #include <stdint.h>
 
 #include "digest.h"
+#include "inplace.h"
 #include "map.h"
 #include "tarname.h"
 #include "tmpdir.h"
@@ -59,6 +70,8 @@ struct source_entry {
 	int deferred;                  /* in a compressed file, not read yet */
 	unsigned long member;          /* its ordinal in the tar (a later pass finds it) */
 	int wanted;                    /* an image uses it: source_fetch brings it in */
+	int fd;                        /* a directory's file read in place (SOURCE_SERVE), or -1 */
+	struct inplace_id id;          /* ... and its identity when it was opened */
 };
 
 struct source {
@@ -73,6 +86,10 @@ struct source {
 	size_t n, cap;
 	struct map names;              /* name -> (void *)(index + 1) */
 	uint64_t bytes;                /* total bytes copied into tmp */
+	uint64_t verified;             /* bytes hashed where they are (SOURCE_SERVE) */
+	int serve;                     /* SOURCE_SERVE, and the source can be: in place */
+	char path[INPLACE_PATH_MAX];   /* its absolute path (SOURCE_SERVE) */
+	struct inplace_id id;          /* tarfd's identity when it was opened */
 };
 
 /* Open path: a directory, or a tar file (read completely now).  With
@@ -80,6 +97,11 @@ struct source {
  * members stay where they are (entry->off), for a sink that reads them back
  * (push); otherwise every member is copied.  0, or -1 with a reason in err. */
 #define SOURCE_IN_PLACE 1
+/* SOURCE_SERVE: an uncompressed tar file or a directory is served in place
+ * (see above); anything else is copied.  SOURCE_SERVE_ONLY (with it): fail
+ * rather than copy. */
+#define SOURCE_SERVE 2
+#define SOURCE_SERVE_ONLY 4
 int source_open_path(struct source *src, const struct tmpdir *tmp, const char *path, int flags,
 		     char *err, size_t cap);
 /* An in-place member is not hashed while the tar is scanned (that would
@@ -92,7 +114,7 @@ int source_claim(struct source_entry *e, const char *claim);
 int source_entry_open(const struct source *src, const struct source_entry *e, uint64_t *off);
 /* Read a tar stream from fd completely (fd is not closed). */
 int source_open_fd(struct source *src, const struct tmpdir *tmp, int fd, const char *what,
-		   char *err, size_t cap);
+		   int flags, char *err, size_t cap);
 /* The file called name (symlinks followed), or NULL with the reason in err
  * and errno ENOENT when there is no such file. */
 struct source_entry *source_get(struct source *src, const char *name, char *err,
@@ -106,6 +128,12 @@ int source_read(struct source *src, struct source_entry *e, size_t max, char **o
  * One more pass over a compressed file at most.  Temporary files of
  * entries no image uses are removed.  0, or -1 with a reason. */
 int source_fetch(struct source *src, char *err, size_t cap);
+/* Where e's bytes are, for a blob served in place: rec's path, identity,
+ * offset and length (its digest is the caller's to fill), and the
+ * descriptor they are read from (the source's: dup it to keep it).  0, or -1
+ * when e is not served in place (a copy, or not SOURCE_SERVE). */
+int source_place(const struct source *src, const struct source_entry *e, struct inplace_rec *rec,
+		 int *fd);
 /* Remove every temporary file still present and free the source. */
 void source_close(struct source *src);
 

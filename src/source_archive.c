@@ -3,6 +3,7 @@
  * read on demand. */
 #include "source.h"
 #include "file.h"
+#include "hashjobs.h"
 #include "log.h"
 
 #include <errno.h>
@@ -43,6 +44,9 @@ static void entry_clear(struct source *src, struct source_entry *e)
 		src->cached -= e->size;
 	free(e->mem);
 	free(e->link);
+	if (e->fd >= 0)
+		close(e->fd);
+	e->fd = -1;
 	e->mem = NULL;
 	e->link = NULL;
 	e->tmp[0] = '\0';
@@ -82,6 +86,7 @@ static struct source_entry *add_entry(struct source *src, const char *name, char
 	e = &src->e[src->n];
 	memset(e, 0, sizeof *e);
 	e->off = -1;
+	e->fd = -1;
 	e->name = strdup(name);
 	if (!e->name || map_put(&src->names, name, (void *)(src->n + 1)) < 0) {
 		free(e->name);
@@ -433,23 +438,51 @@ static int open_tar(struct source *src, int fd, int flags, char *err, size_t cap
 	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && lseek(fd, 0, SEEK_CUR) == 0) {
 		src->tarfd = fd;
 		src->in_place = flags & SOURCE_IN_PLACE;
-		return read_tar(src, fd, PASS_SCAN, NULL, err, cap);
+		/* identity first: every byte read from here on is checked
+		 * against it once the last one is (source_fetch) */
+		if (inplace_id_of(fd, &src->id) < 0) {
+			close(fd);
+			src->tarfd = -1;
+			return log_fail(err, cap, "%s: %s", src->what, strerror(errno));
+		}
+		src->serve = (flags & SOURCE_SERVE) && src->path[0];
+		r = read_tar(src, fd, PASS_SCAN, NULL, err, cap);
+		if (r == 0 && src->zfd >= 0) {
+			src->serve = 0; /* compressed: copied */
+			if (flags & SOURCE_SERVE_ONLY)
+				return log_fail(err, cap, "%s is compressed: it cannot be served in place "
+						"(--import-mode copy or auto copies it)", src->what);
+		}
+		return r;
 	}
+	if (flags & SOURCE_SERVE_ONLY) {
+		close(fd);
+		return log_fail(err, cap, "%s is not a regular file: it cannot be served in place "
+				"(--import-mode copy or auto copies it)", src->what);
+	}
+	/* a pipe: larger reads, fewer wake-ups (best effort; the system's
+	 * maximum for an unprivileged process is 1 MiB by default) */
+	if (S_ISFIFO(sb.st_mode))
+		(void)fcntl(fd, F_SETPIPE_SZ, COPY_CHUNK);
 	r = read_tar(src, fd, PASS_SCAN, NULL, err, cap);
 	close(fd);
 	return r;
 }
 
 int source_open_fd(struct source *src, const struct tmpdir *tmp, int fd, const char *what,
-		   char *err, size_t cap)
+		   int flags, char *err, size_t cap)
 {
-	/* a regular file on stdin (< file) is read like a named one */
+	/* a regular file on stdin (< file) is read like a named one; it has no
+	 * path to serve it from after a restart, so it is copied */
 	int own;
 	source_init(src, tmp, what);
+	if (flags & SOURCE_SERVE_ONLY)
+		return log_fail(err, cap, "%s cannot be served in place (no file to serve it from); "
+				"--import-mode copy or auto copies it", src->what);
 	own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (own < 0)
 		return log_fail(err, cap, "%s: %s", src->what, strerror(errno));
-	return open_tar(src, own, 0, err, cap);
+	return open_tar(src, own, flags & ~(SOURCE_SERVE | SOURCE_SERVE_ONLY), err, cap);
 }
 
 int source_open_path(struct source *src, const struct tmpdir *tmp, const char *path, int flags,
@@ -461,10 +494,14 @@ int source_open_path(struct source *src, const struct tmpdir *tmp, const char *p
 	source_init(src, tmp, path);
 	if (stat(path, &sb) < 0)
 		return log_fail(err, cap, "%s: %s", src->what, strerror(errno));
+	/* served in place: found again by its absolute path after a restart */
+	if ((flags & SOURCE_SERVE) && !realpath(path, src->path))
+		return log_fail(err, cap, "%s: %s", src->what, strerror(errno));
 	if (S_ISDIR(sb.st_mode)) {
 		src->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (src->dirfd < 0)
 			return log_fail(err, cap, "%s: %s", src->what, strerror(errno));
+		src->serve = (flags & SOURCE_SERVE) != 0;
 		return 0;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -475,6 +512,10 @@ int source_open_path(struct source *src, const struct tmpdir *tmp, const char *p
 
 int source_entry_open(const struct source *src, const struct source_entry *e, uint64_t *off)
 {
+	if (!e->tmp[0] && e->fd >= 0) {
+		*off = 0;
+		return fcntl(e->fd, F_DUPFD_CLOEXEC, 0);
+	}
 	if (!e->tmp[0] && e->off >= 0) {
 		*off = (uint64_t)e->off;
 		return fcntl(src->tarfd, F_DUPFD_CLOEXEC, 0);
@@ -598,16 +639,124 @@ static int sync_tmp(struct source *src, struct source_entry *e)
 	return r;
 }
 
+/* Is e's bytes' range in a file of the source (a tar member where it is, a
+ * directory's file held open)?  The descriptor, or -1. */
+static int entry_fd(const struct source *src, const struct source_entry *e)
+{
+	if (e->tmp[0] || e->mem || e->deferred)
+		return -1;
+	if (e->fd >= 0)
+		return e->fd;
+	return e->off >= 0 ? src->tarfd : -1;
+}
+
+/* The files the source read may not have changed since they were opened:
+ * then every byte hashed is a byte of the file recorded. */
+static int check_unchanged(struct source *src, char *err, size_t cap)
+{
+	struct inplace_id now;
+	if (src->tarfd >= 0 && (inplace_id_of(src->tarfd, &now) < 0 || !inplace_id_eq(&now, &src->id)))
+		return log_fail(err, cap, "%s changed while it was read (size, mtime or ctime): "
+				"it must not change while it is served", src->what);
+	for (size_t i = 0; i < src->n; i++) {
+		const struct source_entry *e = &src->e[i];
+		if (e->fd >= 0 && (inplace_id_of(e->fd, &now) < 0 || !inplace_id_eq(&now, &e->id)))
+			return log_fail(err, cap, "%s: %s changed while it was read: it must not "
+					"change while it is served", src->what, Q(e->name));
+	}
+	return 0;
+}
+
+/* Hash (SOURCE_SERVE) or copy and hash (else) every wanted entry whose bytes
+ * are in one of the source's files, on every core; check each against the
+ * digest claimed for it. */
+static int fetch_parallel(struct source *src, char *err, size_t cap)
+{
+	struct hashjob *jobs = calloc(src->n + 1, sizeof *jobs);
+	size_t *which = calloc(src->n + 1, sizeof *which);
+	size_t n = 0;
+	int rc = -1, copy = !src->serve;
+
+	if (!jobs || !which) {
+		log_fail(err, cap, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < src->n; i++) {
+		struct source_entry *e = &src->e[i];
+		int fd = entry_fd(src, e);
+		if (!e->wanted || fd < 0 || e->link)
+			continue;
+		if (!copy && e->digest[0] && !e->unverified)
+			continue; /* read and hashed already (a config) */
+		jobs[n] = (struct hashjob){ .fd = fd, .off = e->fd >= 0 ? 0 : (uint64_t)e->off,
+					    .len = e->size, .alg = DIGEST_SHA256, .wfd = -1 };
+		if (copy) {
+			jobs[n].wfd = tmpdir_create(src->tmp, e->tmp);
+			if (jobs[n].wfd < 0) {
+				e->tmp[0] = '\0';
+				log_fail(err, cap, "cannot create a temporary file in %s: %s", src->tmp->path,
+					 strerror(errno));
+				goto out;
+			}
+		}
+		which[n++] = i;
+	}
+	if (hashjobs_run(jobs, n, 0) < 0) {
+		for (size_t k = 0; k < n; k++)
+			if (jobs[k].err) {
+				const struct source_entry *e = &src->e[which[k]];
+				log_fail(err, cap, "%s: reading %s: %s", src->what, Q(e->name),
+					 jobs[k].err == ENODATA ? "the file is shorter than it was"
+								: strerror(jobs[k].err));
+				break;
+			}
+		goto out;
+	}
+	for (size_t k = 0; k < n; k++) {
+		struct source_entry *e = &src->e[which[k]];
+		if (e->digest[0] && strcmp(e->digest, jobs[k].out) != 0) {
+			claim_broken(src, e, jobs[k].out, e->digest, err, cap);
+			goto out;
+		}
+		snprintf(e->digest, sizeof e->digest, "%s", jobs[k].out);
+		e->unverified = 0;
+		if (copy) {
+			e->synced = 0;
+			src->bytes += e->size;
+		} else {
+			src->verified += e->size;
+		}
+	}
+	rc = check_unchanged(src, err, cap);
+out:
+	for (size_t k = 0; k < n; k++) {
+		if (jobs[k].wfd < 0)
+			continue;
+		close(jobs[k].wfd);
+		if (rc < 0) {
+			struct source_entry *e = &src->e[which[k]];
+			tmpdir_remove(src->tmp, e->tmp);
+			e->tmp[0] = '\0';
+		}
+	}
+	free(jobs);
+	free(which);
+	return rc;
+}
+
 int source_fetch(struct source *src, char *err, size_t cap)
 {
 	int deferred = 0;
+	/* push (SOURCE_IN_PLACE) hashes each blob as it sends it */
+	if (!src->in_place && fetch_parallel(src, err, cap) < 0)
+		return -1;
 	for (size_t i = 0; i < src->n; i++) {
 		struct source_entry *e = &src->e[i];
 		if (!e->wanted || e->tmp[0])
 			continue;
 		if (e->deferred)
 			deferred = 1;
-		else if (e->mem || (e->off >= 0 && !src->in_place))
+		else if (e->mem || (e->off >= 0 && !src->in_place && !src->serve))
 			if (fetch_local(src, e, err, cap) < 0)
 				return -1;
 	}
@@ -722,6 +871,23 @@ static struct source_entry *dir_load(struct source *src, const char *name, char 
 	}
 	/* a regular file never blocks; clear the flag for plain reads */
 	fcntl(c.fd, F_SETFL, 0);
+	if (src->serve) {
+		/* served where it is: hashed when read (source_read) or by
+		 * source_fetch, against the identity taken now */
+		e = add_entry(src, name, err, cap);
+		if (!e || inplace_id_of(c.fd, &e->id) < 0) {
+			if (e)
+				log_fail(err, cap, "%s/%s: %s", src->what, Q(name), strerror(errno));
+			close(c.fd);
+			errno = EIO;
+			return NULL;
+		}
+		e->fd = c.fd;
+		e->off = 0;
+		e->size = e->id.size;
+		e->synced = 1;
+		return e;
+	}
 	c.buf = malloc(COPY_CHUNK);
 	e = c.buf ? add_entry(src, name, err, cap) : NULL;
 	if (!c.buf)
@@ -843,6 +1009,8 @@ void source_close(struct source *src)
 		free(src->e[i].name);
 		free(src->e[i].link);
 		free(src->e[i].mem);
+		if (src->e[i].fd >= 0)
+			close(src->e[i].fd);
 	}
 	free(src->e);
 	map_free(&src->names);
@@ -856,4 +1024,26 @@ void source_close(struct source *src)
 	src->e = NULL;
 	src->n = src->cap = 0;
 	src->dirfd = -1;
+}
+
+int source_place(const struct source *src, const struct source_entry *e, struct inplace_rec *rec,
+		 int *fd)
+{
+	if (!src->serve || entry_fd(src, e) < 0 || !e->digest[0] || e->unverified)
+		return -1;
+	if (e->fd >= 0) {
+		if ((size_t)snprintf(rec->path, sizeof rec->path, "%s/%s", src->path, e->name) >=
+		    sizeof rec->path)
+			return -1;
+		rec->id = e->id;
+		rec->off = 0;
+		*fd = e->fd;
+	} else {
+		snprintf(rec->path, sizeof rec->path, "%s", src->path);
+		rec->id = src->id;
+		rec->off = (uint64_t)e->off;
+		*fd = src->tarfd;
+	}
+	rec->len = e->size;
+	return 0;
 }

@@ -146,7 +146,7 @@ int source_open_daemon(struct source *src, const struct tmpdir *tmp, const char 
 		buf_free(&f.errbody);
 		return log_fail(err, cap, "cannot start a thread");
 	}
-	r = source_open_fd(src, tmp, fds[0], what, err, cap);
+	r = source_open_fd(src, tmp, fds[0], what, 0, err, cap);
 	close(fds[0]); /* a writer still blocked gets EPIPE and stops */
 	pthread_join(tid, NULL);
 	if (f.rc != CURLE_OK && f.status != 200)

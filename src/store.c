@@ -72,11 +72,16 @@ const struct store_blob *store_blob_get(const struct store *st, const char *repo
 {
 	const struct store_repo *r;
 	const struct store_link *l;
-	if (!repo)
-		return map_get(&st->blobs, digest);
-	r = map_get(&st->repos, repo);
-	l = r ? map_get(&r->blobs, digest) : NULL;
-	return l ? l->b : NULL;
+	const struct store_blob *b;
+	if (!repo) {
+		b = map_get(&st->blobs, digest);
+	} else {
+		r = map_get(&st->repos, repo);
+		l = r ? map_get(&r->blobs, digest) : NULL;
+		b = l ? l->b : NULL;
+	}
+	/* in place, from a source that changed: not there for any reader */
+	return b && b->src && !b->src->attached ? NULL : b;
 }
 
 void store_touch(struct store *st, const char *repo, const char *digest)
@@ -96,9 +101,35 @@ void store_clock(struct store *st, int64_t now_ms)
 	}
 }
 
-int store_blob_open(const struct store *st, const char *digest)
+/* The blob's source still what was verified?  0, or -1 with ESTALE (then
+ * detached) or ENOENT. */
+static int check_source(struct store *st, const struct store_blob *b)
 {
+	if (!b) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (!b->src)
+		return 0;
+	return store_source_check(st, b->src);
+}
+
+int store_blob_check(struct store *st, const char *digest)
+{
+	return check_source(st, map_get(&st->blobs, digest));
+}
+
+int store_blob_open(struct store *st, const char *digest, uint64_t *base)
+{
+	const struct store_blob *b = map_get(&st->blobs, digest);
 	char rel[STORE_REL_MAX];
+	*base = 0;
+	if (check_source(st, b) < 0)
+		return -1;
+	if (b->src) {
+		*base = b->off;
+		return fcntl(b->src->fd, F_DUPFD_CLOEXEC, 0);
+	}
 	store_blob_rel(rel, digest);
 	return openat(st->rootfd, rel, O_RDONLY | O_CLOEXEC);
 }
@@ -131,8 +162,16 @@ static int repo_link_blob(struct store *st, struct store_repo *r, const char *di
 		l->since = st->now;
 		return 0;
 	}
-	store_blob_rel(from, digest);
-	store_link_rel(to, r->name, digest);
+	store_file_rel(from, b, digest);
+	store_hold_rel(to, r->name, b, digest);
+	if (b->src) {
+		/* _layout/inplace/<alg>/ is made when first needed */
+		char dir[STORE_REL_MAX];
+		snprintf(dir, sizeof dir, "%s", to);
+		*strrchr(dir, '/') = '\0';
+		if (file_mkdirs(st->rootfd, dir) < 0)
+			return -1;
+	}
 	if (linkat(st->rootfd, from, st->rootfd, to, 0) < 0 && errno != EEXIST)
 		return -1;
 	if (file_fsync_parent(st->rootfd, to) < 0)
@@ -175,16 +214,19 @@ int store_repo_unlink(struct store *st, struct store_repo *r, const char *digest
 		errno = ENOENT;
 		return -1;
 	}
-	store_link_rel(rel, r->name, digest);
+	b = l->b;
+	store_hold_rel(rel, r->name, b, digest);
 	if (unlinkat(st->rootfd, rel, 0) < 0 && errno != ENOENT)
 		return -1;
-	b = l->b;
 	free(map_del(&r->blobs, digest));
 	if (--b->nrepos == 0) {
-		store_blob_rel(rel, digest);
-		if ((!defer || store_trash(st, rel) < 0) && unlinkat(st->rootfd, rel, 0) < 0 &&
+		/* a record is a few hundred bytes: removed here, never the source */
+		store_file_rel(rel, b, digest);
+		if ((!defer || b->src || store_trash(st, rel) < 0) && unlinkat(st->rootfd, rel, 0) < 0 &&
 		    errno != ENOENT)
 			log_warn_limited("remove %s", rel);
+		if (b->src)
+			store_source_release(st, b);
 		free(map_del(&st->blobs, digest));
 		if (freed)
 			*freed = 1;
@@ -209,6 +251,18 @@ int store_blob_commit(struct store *st, struct store_repo *r, int tmp_dfd, const
 	struct store_blob *b = map_get(&st->blobs, digest);
 	int saved;
 
+	if (b && b->src) {
+		/* held in place until now: the file takes over, and the blob no
+		 * longer depends on its source */
+		if (fd >= 0 && fdatasync(fd) < 0)
+			goto fail;
+		store_blob_rel(rel, digest);
+		if (renameat(tmp_dfd, tmp_rel, st->rootfd, rel) < 0)
+			goto fail;
+		if (file_fsync_parent(st->rootfd, rel) < 0 || store_record_to_file(st, b, digest) < 0)
+			return -1;
+		return repo_link_blob(st, r, digest);
+	}
 	if (b) {
 		/* already stored: the upload was a duplicate */
 		unlinkat(tmp_dfd, tmp_rel, 0);
@@ -276,11 +330,11 @@ const struct store_manifest *store_manifest_get(const struct store *st, const ch
 						const char *ref)
 {
 	const struct store_repo *r = map_get(&st->repos, repo);
+	const struct store_manifest *e;
 	if (!r)
 		return NULL;
-	if (strchr(ref, ':'))
-		return map_get(&r->manifests, ref);
-	return map_get(&r->tags, ref);
+	e = strchr(ref, ':') ? map_get(&r->manifests, ref) : map_get(&r->tags, ref);
+	return e && !e->hidden ? e : NULL;
 }
 
 int store_tag_set(struct store_repo *r, const char *tag, struct store_manifest *e)
@@ -352,6 +406,8 @@ int store_manifest_put(struct store *st, const char *repo, const char *digest,
 			errno = ENOMEM;
 			return -1;
 		}
+	if (st->detached || st->hidden_stale)
+		store_refresh_hidden(st);
 	store_compact_if_due(st, 0);
 	return 0;
 }
@@ -434,11 +490,22 @@ static int sorted_keys(const struct map *m, const char ***out, size_t *n)
 int store_tags(const struct store *st, const char *repo, const char ***out, size_t *n)
 {
 	const struct store_repo *r = map_get(&st->repos, repo);
+	size_t k = 0;
 	if (!r) {
 		errno = ENOENT;
 		return -1;
 	}
-	return sorted_keys(&r->tags, out, n);
+	if (sorted_keys(&r->tags, out, n) < 0)
+		return -1;
+	if (!st->detached)
+		return 0;
+	for (size_t i = 0; i < *n; i++) {
+		const struct store_manifest *e = map_get(&r->tags, (*out)[i]);
+		if (!e->hidden)
+			(*out)[k++] = (*out)[i];
+	}
+	*n = k;
+	return 0;
 }
 
 int store_catalog(const struct store *st, const char ***out, size_t *n)
@@ -469,7 +536,8 @@ int store_referrers(const struct store *st, const char *repo, const char *digest
 	if (!list)
 		return -1;
 	while (map_next(&r->manifests, &pos, &k, &v))
-		if (strcmp(((struct store_manifest *)v)->subject, digest) == 0)
+		if (strcmp(((struct store_manifest *)v)->subject, digest) == 0 &&
+		    !((struct store_manifest *)v)->hidden)
 			list[i++] = v;
 	qsort(list, i, sizeof *list, cmp_manifest);
 	*out = list;
@@ -541,6 +609,7 @@ int store_open(struct store **out, const char *root, int flags)
 	map_init(&st->blobs);
 	map_init(&st->uploads);
 	map_init(&st->owners);
+	map_init(&st->sources);
 	st->imports.fd = -1;
 	st->lockfd = -1;
 	store_set_limits(st, NULL);
@@ -585,6 +654,7 @@ void store_close(struct store *st)
 	while (map_next(&st->blobs, &pos, &k, &v))
 		free(v);
 	map_free(&st->blobs);
+	store_sources_free(st);
 	tmpdir_fini(&st->imports);
 	if (st->lockfd >= 0)
 		close(st->lockfd); /* the last thing: the store is left as it should be */

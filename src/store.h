@@ -15,6 +15,9 @@
  *                                     holds the writer's pid
  *     blobs/sha256/<hex>              every committed blob, stored once
  *     blobs/sha512/<hex>
+ *     inplace/sha256/<hex>            a blob served in place: a record of where its
+ *                                     bytes are (a source file's path and identity,
+ *                                     offset, length; inplace.h), not the bytes
  *     uploads/<id>                    uploads in progress (cleared at start-up)
  *     uploads/import-<id>             an import's temporary files (likewise)
  *     journal/<generation>            tag/manifest changes index.json does not show yet
@@ -22,6 +25,8 @@
  *         oci-layout
  *         index.json                  manifests; tags as org.opencontainers.image.ref.name
  *         blobs/sha256/<hex>          hard links into ROOT/blobs: what the repository holds
+ *         inplace/sha256/<hex>        hard links into ROOT/inplace: the same, for blobs
+ *                                     served in place
  *
  * "_layout" can never be a name component (components start with [a-z0-9]), so
  * nested names ("a" and "a/b") never collide.  A repository holds a blob when
@@ -35,6 +40,16 @@
  * and each index.json catches up at compaction (a new file renamed into
  * place, in the background): when the journal passes 1 MiB, when writes
  * pause for 2 s, at close, and at start-up, which replays the journal first.
+ *
+ * Blobs served in place (an import's tarball or layout directory; store_source.c)
+ * are held exactly like blob files, through their record.  The store keeps one
+ * descriptor open per source file and checks its identity (fstat: device,
+ * inode, size, mtime, ctime) before each response: a source that no longer
+ * matches what was verified is detached, and its blobs are then absent to
+ * every reader (store_blob_get), as are the manifests that use them (hidden:
+ * not served, not listed; kept on disk), until an import of a file with the
+ * same bytes attaches them again or a client uploads them (the record then
+ * becomes a blob file).  Start-up does the same check.
  *
  * In memory, everything the request path asks is a hash lookup: repositories,
  * tags, manifests (with their bytes), the blobs each repository holds, and the
@@ -59,10 +74,14 @@
 #define STORE_TAG_MAX REF_TAG_MAX
 
 struct store;
+struct store_source;   /* store_int.h: a source file blobs are served from in place */
+struct inplace_rec;
 
 struct store_blob {
 	uint64_t size;
 	unsigned nrepos;   /* repositories that hold it */
+	struct store_source *src; /* in place: the file that holds its bytes; NULL: a blob file */
+	uint64_t off;      /* in place: where its bytes start in src */
 };
 
 struct store_manifest {
@@ -77,6 +96,8 @@ struct store_manifest {
 	char *annotations;             /* raw JSON object text, or NULL */
 	size_t annotations_len;
 	unsigned ntags;
+	int hidden;                    /* uses a blob whose source is detached:
+	                                * not served, not listed (kept on disk) */
 };
 
 /* An upload session.  Between requests it holds no descriptor: the request
@@ -123,11 +144,19 @@ void store_clock(struct store *st, int64_t now_ms);
  * manifest arrives. */
 void store_touch(struct store *st, const char *repo, const char *digest);
 
-/* The blob if repo holds it (repo NULL: if any repository does). */
+/* The blob if repo holds it (repo NULL: if any repository does) and its
+ * bytes can be read: NULL for a blob in place whose source is detached. */
 const struct store_blob *store_blob_get(const struct store *st, const char *repo,
 					const char *digest);
-/* Open the committed blob for reading; -1 with errno. */
-int store_blob_open(const struct store *st, const char *digest);
+/* Open the committed blob for reading: a descriptor the caller owns, whose
+ * bytes [*base, *base + size) are the blob's (base 0 for a blob file; the
+ * offset in the source for one in place, whose identity is checked first).
+ * -1 with errno: ENOENT, ESTALE when the source changed since its blobs were
+ * verified (it is detached now, and logged), or another. */
+int store_blob_open(struct store *st, const char *digest, uint64_t *base);
+/* For a HEAD: 0 if the blob's bytes can be served (a source's identity is
+ * checked as store_blob_open does), -1 with errno ENOENT or ESTALE. */
+int store_blob_check(struct store *st, const char *digest);
 /* Give repo a blob that the store holds.  0, or -1 with errno. */
 int store_blob_mount(struct store *st, const char *repo, const char *digest);
 /* Take the blob from repo; the bytes go when no repository holds them.
@@ -168,6 +197,14 @@ const struct tmpdir *store_tmpdir(const struct store *st);
  * Consumes name. */
 int store_blob_commit_tmp(struct store *st, const char *repo, const struct tmpdir *td,
 			  const char *name, const char *digest, uint64_t size);
+
+/* Give repo the blob rec describes, served in place from the file open as
+ * fd (the importer's; the store keeps a descriptor of its own per source
+ * file): rec was verified (digest, identity after the hashing).  A blob
+ * already stored is linked as it is; one detached from its source is
+ * attached to this one (its record rewritten).  0, or -1 with errno. */
+int store_blob_commit_inplace(struct store *st, const char *repo, const struct inplace_rec *rec,
+			      int fd);
 
 void store_set_limits(struct store *st, const struct store_limits *lim);
 /* Start an upload session for repo on behalf of owner (the client's address

@@ -25,6 +25,9 @@
  * microseconds.  A store opened STORE_FOR_GC (`packhelper gc`, no loop to
  * keep) removes at once.
  *
+ * A blob served in place (store_source.c) is collected like any other: its
+ * record goes (at once: it is small), never the source file.
+ *
  * Memory: the marked set of one repository at a time; the trash queue. */
 #include "store_int.h"
 
@@ -132,7 +135,7 @@ static int old_enough(struct store *st, struct store_gc *g, const char *digest,
 			struct stat sb;
 			int64_t ctime_ms;
 			*work += 4;
-			store_link_rel(rel, g->r->name, digest);
+			store_hold_rel(rel, g->r->name, l->b, digest);
 			if (fstatat(st->rootfd, rel, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 				return 0;
 			ctime_ms = (int64_t)sb.st_ctim.tv_sec * 1000 + sb.st_ctim.tv_nsec / 1000000;
@@ -414,12 +417,14 @@ static size_t gc_orphans(struct store *st, struct store_gc *g, size_t budget)
 		work += GC_FILE_OP;
 		size = b->size;
 		snprintf(digest, sizeof digest, "%s", k);
-		store_blob_rel(rel, digest);
+		/* a record of a blob in place: the record goes, never its source */
+		store_file_rel(rel, b, digest);
 		if (!g->o.dry_run) {
 			if (unlinkat(st->rootfd, rel, 0) < 0 && errno != ENOENT) {
 				log_warn_limited("gc: remove %s/%s", st->root, rel);
 				continue;
 			}
+			store_source_release(st, b);
 			free(map_del(&st->blobs, digest));
 		}
 		g->s.blobs++;

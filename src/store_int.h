@@ -11,6 +11,8 @@
  *                    uploads/
  *   store_gc.c       garbage collection in steps: untagged manifests,
  *                    mark, sweep, upload and blob leftovers
+ *   store_source.c   blobs served in place: their records, the source files
+ *                    held open and their identity, detaching, hidden manifests
  *
  * Everything here runs on the store's one thread (the event loop), except
  * what imports do in st->imports, which touches no shared state. */
@@ -20,6 +22,7 @@
 #include <stdint.h>
 
 #include "file.h"
+#include "inplace.h"
 #include "journal.h"
 #include "manifest.h"
 #include "map.h"
@@ -48,6 +51,18 @@ struct store_repo {
 	struct map blobs;     /* digest -> struct store_link * (owned) */
 };
 
+/* A source file that blobs are served from in place: one version of one file
+ * (path and identity), open while attached.  Owned by st->sources; freed
+ * when its last blob goes. */
+struct store_source {
+	char *key;            /* path, newline, identity (inplace_id_key): st->sources' key */
+	char *path;
+	struct inplace_id id; /* what the blobs were verified against */
+	int fd;               /* O_RDONLY, while attached; else -1 */
+	int attached;         /* fd's identity matched id when last checked */
+	unsigned nblobs;      /* blobs whose record names it */
+};
+
 struct store_gc;    /* store_gc.c: a collection under way */
 struct store_trash; /* store_gc.c: the thread that removes what gc freed */
 
@@ -57,6 +72,9 @@ struct store {
 	struct map repos;   /* name -> struct store_repo * */
 	struct map blobs;   /* digest -> struct store_blob * */
 	struct map uploads; /* id -> struct store_upload * */
+	struct map sources; /* key -> struct store_source * (store_source.c) */
+	unsigned long detached; /* blobs in place whose source is detached */
+	int hidden_stale;   /* a blob was attached or converted: recompute hidden */
 	struct map owners;  /* owner -> unsigned * : that owner's open sessions */
 	struct tmpdir imports; /* uploads/, lent to imports' sources (store_tmpdir) */
 	struct store_limits lim;
@@ -130,6 +148,41 @@ int store_journal_put(struct store *st, const char *op, const char *repo, const 
 /* Start a background compaction when the journal is large, or (idle) when
  * writes have paused. */
 void store_compact_if_due(struct store *st, int idle);
+
+/* "inplace/<alg>/<hex>": the record of a blob served in place */
+void store_record_rel(char out[STORE_BLOB_REL_MAX], const char *digest);
+/* "repos/<name>/_layout/inplace/<alg>/<hex>" */
+void store_record_link_rel(char out[STORE_REL_MAX], const char *repo, const char *digest);
+/* b's shared file (blob or record) and repo's link to it. */
+void store_file_rel(char out[STORE_REL_MAX], const struct store_blob *b, const char *digest);
+void store_hold_rel(char out[STORE_REL_MAX], const char *repo, const struct store_blob *b,
+		    const char *digest);
+
+/* ---- store_source.c ---- */
+
+/* Load the record at rel (ROOT/inplace/..., or a repository's link to one),
+ * which must be digest's, as a blob held by no repository yet (start-up):
+ * its source is opened and checked.  NULL with errno (EINVAL: not a valid
+ * record, logged). */
+struct store_blob *store_record_load(struct store *st, const char *rel, const char *digest);
+/* Is src still the file its blobs were verified against (fstat of the
+ * descriptor held)?  0, or -1 with errno ESTALE: src is detached now (logged,
+ * its blobs and the manifests using them hidden). */
+int store_source_check(struct store *st, struct store_source *src);
+/* Blob b (in place) no longer needs its source: the source is freed with
+ * its last blob. */
+void store_source_release(struct store *st, struct store_blob *b);
+/* A blob file was committed for b, held in place until now: every
+ * repository's link becomes a link to the file (already at ROOT/blobs),
+ * and the record goes.  0, or -1 with errno. */
+int store_record_to_file(struct store *st, struct store_blob *b, const char *digest);
+/* Recompute every manifest's hidden flag (store.h). */
+void store_refresh_hidden(struct store *st);
+/* Check every attached source (store_tick, once a second): a change is
+ * noticed, and its manifests hidden, without waiting for a blob request. */
+void store_sources_tick(struct store *st);
+/* Close every source (store_close). */
+void store_sources_free(struct store *st);
 
 /* ---- store_upload.c ---- */
 

@@ -44,6 +44,37 @@ void store_link_rel(char out[STORE_REL_MAX], const char *repo, const char *diges
 	store_layout_rel(out, repo, b);
 }
 
+void store_record_rel(char out[STORE_BLOB_REL_MAX], const char *digest)
+{
+	const char *colon = strchr(digest, ':');
+	snprintf(out, STORE_BLOB_REL_MAX, "inplace/%.*s/%.128s", (int)(colon - digest), digest,
+		 colon + 1);
+}
+
+void store_record_link_rel(char out[STORE_REL_MAX], const char *repo, const char *digest)
+{
+	char b[STORE_BLOB_REL_MAX];
+	store_record_rel(b, digest);
+	store_layout_rel(out, repo, b);
+}
+
+void store_file_rel(char out[STORE_REL_MAX], const struct store_blob *b, const char *digest)
+{
+	if (b->src)
+		store_record_rel(out, digest);
+	else
+		store_blob_rel(out, digest);
+}
+
+void store_hold_rel(char out[STORE_REL_MAX], const char *repo, const struct store_blob *b,
+		    const char *digest)
+{
+	if (b->src)
+		store_record_link_rel(out, repo, digest);
+	else
+		store_link_rel(out, repo, digest);
+}
+
 /* ---- index.json: what a repository holds, for other tools and for start-up ---- */
 
 static int index_entry(struct buf *b, const struct store_manifest *e, const char *tag, int *first)
@@ -277,6 +308,9 @@ void store_tick(struct store *st, int64_t now_ms)
 		st->appended = 0;
 		st->last_append = now_ms;
 	}
+	store_sources_tick(st);
+	if (st->hidden_stale)
+		store_refresh_hidden(st);
 	store_compact_if_due(st, now_ms - st->last_append >= JOURNAL_IDLE_MS);
 }
 
@@ -334,6 +368,106 @@ static int load_blobs(struct store *st)
 		}
 		closedir(d);
 	}
+	return 0;
+}
+
+/* Records of blobs served in place, after load_blobs: a digest that has a
+ * blob file too keeps the file (a crash while a client's upload replaced the
+ * record), and load_repo moves the links. */
+static int load_records(struct store *st)
+{
+	for (size_t a = 0; a < 2; a++) {
+		char rel[STORE_REL_MAX], digest[DIGEST_STR_MAX];
+		DIR *d;
+		struct dirent *de;
+
+		snprintf(rel, sizeof rel, "inplace/%s", algs[a]);
+		if (!(d = file_opendir(st->rootfd, rel))) {
+			log_warn("open %s/%s", st->root, rel);
+			return -1;
+		}
+		while ((de = readdir(d))) {
+			char frel[STORE_REL_MAX];
+			struct stat sb;
+			if (de->d_name[0] == '.')
+				continue;
+			if (!blob_name_ok(algs[a], de->d_name, digest) ||
+			    (size_t)snprintf(frel, sizeof frel, "%s/%s", rel, de->d_name) >= sizeof frel ||
+			    fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    !S_ISREG(sb.st_mode)) {
+				log_warnx("store: ignoring %s/%s", st->root, frel);
+				continue;
+			}
+			if ((sb.st_nlink < 2 && !st->for_gc) || map_get(&st->blobs, digest)) {
+				/* held by no repository, or superseded by a blob file */
+				if (!st->read_only)
+					unlinkat(dirfd(d), de->d_name, 0);
+				continue;
+			}
+			if (!store_record_load(st, frel, digest) && errno == ENOMEM) {
+				closedir(d);
+				return -1;
+			}
+		}
+		closedir(d);
+	}
+	return 0;
+}
+
+/* Repository r's links to records (its in-place blobs), in
+ * _layout/inplace/<alg>/: a record whose shared name is gone is restored
+ * from the link; a link to a digest that is a blob file now becomes a link
+ * to the file. */
+static int load_repo_records(struct store *st, struct store_repo *r, const char *alg)
+{
+	char rel[STORE_REL_MAX], tail[32], digest[DIGEST_STR_MAX];
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(tail, sizeof tail, "inplace/%s", alg);
+	store_layout_rel(rel, r->name, tail);
+	if (!(d = file_opendir(st->rootfd, rel)))
+		return 0;
+	while ((de = readdir(d))) {
+		char lrel[STORE_REL_MAX], frel[STORE_REL_MAX];
+		struct store_blob *b;
+		struct store_link *l;
+		if (de->d_name[0] == '.' || !blob_name_ok(alg, de->d_name, digest))
+			continue;
+		store_record_link_rel(lrel, r->name, digest);
+		b = map_get(&st->blobs, digest);
+		if (b && !b->src) {
+			char brel[STORE_REL_MAX];
+			store_blob_rel(brel, digest);
+			store_link_rel(frel, r->name, digest);
+			if (st->read_only)
+				continue; /* not held, as far as this reader knows */
+			if ((linkat(st->rootfd, brel, st->rootfd, frel, 0) < 0 &&
+			     errno != EEXIST) ||
+			    unlinkat(st->rootfd, lrel, 0) < 0)
+				continue;
+			if (map_get(&r->blobs, digest))
+				continue; /* load_repo counted the file link already */
+		} else if (!b) {
+			store_record_rel(frel, digest);
+			if (!st->read_only && linkat(st->rootfd, lrel, st->rootfd, frel, 0) < 0)
+				continue;
+			if (!(b = store_record_load(st, st->read_only ? lrel : frel, digest)))
+				continue;
+		}
+		if (map_get(&r->blobs, digest))
+			continue;
+		l = malloc(sizeof *l);
+		if (!l || map_put(&r->blobs, digest, l) < 0) {
+			free(l);
+			closedir(d);
+			return -1;
+		}
+		l->b = b;
+		l->since = STORE_SINCE_OPEN;
+		b->nrepos++;
+	}
+	closedir(d);
 	return 0;
 }
 
@@ -545,6 +679,9 @@ static int load_repo(struct store *st, const char *name)
 		}
 		closedir(d);
 	}
+	for (size_t a = 0; a < 2; a++)
+		if (load_repo_records(st, r, algs[a]) < 0)
+			return -1;
 	return load_repo_index(st, r);
 }
 
@@ -595,7 +732,8 @@ static int clear_uploads(struct store *st)
 
 int store_layout_load(struct store *st)
 {
-	static const char *const dirs[] = { "blobs/sha256", "blobs/sha512", "uploads", "repos" };
+	static const char *const dirs[] = { "blobs/sha256", "blobs/sha512", "inplace/sha256",
+					    "inplace/sha512", "uploads", "repos" };
 
 	for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)
 		if (file_mkdirs(st->rootfd, dirs[i]) < 0) {
@@ -608,10 +746,18 @@ int store_layout_load(struct store *st)
 	}
 	snprintf(st->imports.path, sizeof st->imports.path, "%s/uploads", st->root);
 	if ((!st->read_only && !st->for_gc && clear_uploads(st) < 0) || load_blobs(st) < 0 ||
-	    walk_repos(st, "repos", "") < 0 || journal_open(&st->j, st->rootfd, st->read_only) < 0 ||
+	    load_records(st) < 0 || walk_repos(st, "repos", "") < 0 || journal_open(&st->j, st->rootfd, st->read_only) < 0 ||
 	    journal_replay(st->j, replay_record, st) < 0) {
 		log_warnx("store %s could not be loaded", st->root);
 		return -1;
+	}
+	/* manifests that use a blob whose source is gone are hidden */
+	if (st->detached) {
+		store_refresh_hidden(st);
+		log_warnx("store %s: %lu blob%s served in place %s a source that changed or is gone: "
+			  "they and the manifests using them are not served until it is imported again",
+			  st->root, st->detached, st->detached == 1 ? "" : "s",
+			  st->detached == 1 ? "has" : "have");
 	}
 	/* index.json shows everything from the start, for other tools; a full
 	 * disk keeps the journal instead, and compaction tries again later */

@@ -394,8 +394,11 @@ class TestImportOnFullDisk(DiskTest):
         lay, m = self.make_layout()
         os.makedirs(self.root)
         self.fill(leave=1 * MiB)
+        # the copy path: served in place (the default for a directory) it
+        # writes a record of a few hundred bytes per blob, and fits
         p = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", "--root", self.root,
-                            "--import", lay + "=imp/app:v1"], capture_output=True, text=True, timeout=30)
+                            "--import-mode", "copy", "--import", lay + "=imp/app:v1"],
+                           capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 1, p.stderr)
         self.assertEqual(p.stdout, "")
         errors = [l for l in p.stderr.splitlines() if "error" in l or "failed" in l]
@@ -405,8 +408,20 @@ class TestImportOnFullDisk(DiskTest):
         self.assertEqual(os.listdir(os.path.join(self.root, "uploads")), [])
         self.assertEqual(os.listdir(os.path.join(self.root, "blobs", "sha256")), [])
         self.free()
-        self.start(args=("--import", lay + "=imp/app:v1"))
+        self.start(args=("--import-mode", "copy", "--import", lay + "=imp/app:v1"))
         self.assertEqual(send(self.srv, "GET", "/v2/imp/app/manifests/v1").body, m)
+        self.assert_nothing_corrupt("imp/app")
+
+    def test_serve_import_in_place_needs_no_room_for_the_layers(self):
+        """In place, a 2 MiB layer goes into a store with 1 MiB free: only its record is written."""
+        lay, m = self.make_layout()
+        os.makedirs(self.root)
+        self.fill(leave=1 * MiB)
+        self.start(args=("--import-mode", "in-place", "--import", lay + "=imp/app:v1"))
+        self.assertEqual(send(self.srv, "GET", "/v2/imp/app/manifests/v1").body, m)
+        layer = json.loads(m)["layers"][0]["digest"]
+        r = send(self.srv, "GET", "/v2/imp/app/blobs/" + layer)
+        self.assertEqual((r.status, "sha256:" + hashlib.sha256(r.body).hexdigest()), (200, layer))
         self.assert_nothing_corrupt("imp/app")
 
     def test_import_command_onto_full_disk(self):

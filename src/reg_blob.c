@@ -2,7 +2,9 @@
 #include "reg.h"
 
 #include <errno.h>
+#include <string.h>
 
+#include "mirror.h"
 #include "store.h"
 
 enum regerr reg_blob_get(struct conn *c, struct reg_req *q)
@@ -14,6 +16,17 @@ enum regerr reg_blob_get(struct conn *c, struct reg_req *q)
 	int r = HTTP_RANGE_NONE, fd;
 
 	q->detail = digest;
+	if (!b && q->upstream >= 0) {
+		/* a mirror's miss: fetched once, streamed to everyone asking meanwhile */
+		char rv[128] = "";
+		range = http_find_header(c->req, "Range");
+		if (range && range->value.n < sizeof rv) {
+			memcpy(rv, range->value.p, range->value.n);
+			rv[range->value.n] = '\0';
+		}
+		return mirror_blob(q->reg->mirror, c, &q->wait, q->upstream, q->up_name, q->rt.name,
+				   digest, rv[0] ? rv : NULL, &q->detail);
+	}
 	if (!b)
 		return RE_BLOB_UNKNOWN;
 	/* a pusher that found it here skips it: gc's grace period starts again */

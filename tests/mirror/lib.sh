@@ -53,7 +53,7 @@ mt_get() {
   shift
   CODE=$(curl -s -o "$WORK/body" -w '%{http_code}' --max-time 30 -H "Accept: $PH_ACCEPT" "$@" "$url")
   CURLRC=$?
-  BODY=$(head -c 400 "$WORK/body")
+  BODY=$(head -c 400 "$WORK/body" | tr -d '\0')
 }
 
 # mt_count FILE ERE : lines of FILE matching ERE

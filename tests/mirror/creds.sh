@@ -6,7 +6,7 @@
 # (as tests/push/credhelpers.sh does), named in the mirror's config.json
 # credHelpers for the upstream's host:port.
 #   The mirror pulls through (crane validate), the helper was asked for
-#   host:port; without the helper the mirror's answer is 502 naming the 401;
+#   host:port; without the helper the mirror's answer is 502 saying so;
 #   the secret is nowhere in the mirror's log.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -51,7 +51,7 @@ ph_match "the helper was asked for $R" "^$R\$" "$(sort -u "$WORK/asked-test.log"
 pt_start_ph c --mirror "http://$R" || { ph_finish; exit 1; }
 C=127.0.0.1:$PORT
 mt_get "http://$C/v2/$repo/manifests/v1"
-ph_match "without the helper: 502 naming the 401" '^502 .*401' "$CODE $BODY"
+ph_match "without the helper: 502 saying credentials are needed" '^502 .*(401|requires credentials)' "$CODE $BODY"
 ph_serve_stop b
 ph_serve_stop c
 ph_nofixed "the password is not in the mirror's log" "$PASS_" "$WORK/b.log"

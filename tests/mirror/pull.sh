@@ -82,7 +82,8 @@ mark=$(ph_mark "$WORK/a.log")
 ph_eq "TTL 0: a tag moved on A is seen through B" "$D3" "$(crane digest --insecure "$B/$repo:v1" 2>&1)"
 ph_run "crane validate of the moved tag" crane validate --insecure --remote "$B/$repo:v1"
 ph_since "$WORK/a.log" "$mark" >"$WORK/a.since"
-ph_eq "the moved tag: a HEAD, then one GET on A" "1 1" "$(mt_count "$WORK/a.since" '"HEAD /v2/'"$repo"'/manifests/v1" 200') $(mt_count "$WORK/a.since" '"GET /v2/'"$repo"'/manifests/v1" 200')"
+ph_ge "the moved tag: HEADs on A (one per request at TTL 0)" "$(mt_count "$WORK/a.since" '"HEAD /v2/'"$repo"'/manifests/v1" 200')" 1
+ph_eq "... and one GET of its manifest" 1 "$(mt_count "$WORK/a.since" '"GET /v2/'"$repo"'/manifests/v1" 200')"
 mark=$(ph_mark "$WORK/a.log")
 ph_eq "TTL 0: an unchanged tag is checked with HEAD only" "$D2" "$(crane digest --insecure "$B/$repo:v2" 2>&1)"
 ph_since "$WORK/a.log" "$mark" >"$WORK/a.since"

@@ -8,7 +8,7 @@
 #   make run        the registry on localhost:5000, store in build/store
 #   make check      unit and end-to-end tests: no Docker, no Go, under a minute
 #   make test       everything: unit, end-to-end, conformance, the linux/arm64 build
-#                   under qemu, client interop, ASan/UBSan
+#                   under qemu, client interop, push, copy, the mirror, ASan/UBSan
 #   make test-arm64 unit, end-to-end and conformance tests of build/arm64 under qemu
 #   make bench      benchmarks against nginx, registry 2.8, crane, skopeo, regctl (not part of the tests)
 #   make bench-sha  SHA-256 throughput, hardware and BearSSL, amd64 and arm64, against openssl
@@ -62,7 +62,7 @@ ASAN_LIBS   := -I/usr/include/bearssl -larchive -lcurl -lbearssl -lz
 IMAGE     ?= bot-bottle/packhelper:latest
 
 .PHONY: all run test check image image-arch publish test-image test-unit test-e2e compile_commands.json test-conformance test-arm64 test-interop test-oneshot test-push \
-        test-copy test-export \
+        test-copy test-export test-mirror \
         test-asan asan \
         test-fuzz tools bench bench-sha fuzz clean
 .PHONY: soak
@@ -220,6 +220,9 @@ test-copy: $(BUILD)/packhelper tools
 test-export: $(BUILD)/packhelper tools
 	@tests/export/all.sh
 
+test-mirror: $(BUILD)/packhelper tools
+	@tests/mirror/all.sh
+
 # ---- sanitizers
 asan: $(BUILD)/asan/packhelper
 
@@ -239,6 +242,7 @@ test-asan: $(BUILD)/asan/packhelper
 	@PACKHELPER=$(CURDIR)/$(BUILD)/asan/packhelper tests/push/all.sh registries tags faults errors sources auth credhelpers origins deadline
 	@PACKHELPER=$(CURDIR)/$(BUILD)/asan/packhelper tests/copy/all.sh
 	@PACKHELPER=$(CURDIR)/$(BUILD)/asan/packhelper tests/export/all.sh
+	@PACKHELPER=$(CURDIR)/$(BUILD)/asan/packhelper tests/mirror/all.sh
 
 # the fuzzers are built and run briefly on every test run, so they cannot rot
 test-fuzz:
@@ -246,7 +250,7 @@ test-fuzz:
 
 # the arm64 run only where it is emulated (on an arm64 machine test-unit and test-e2e are it)
 test: all test-unit test-e2e test-conformance $(if $(filter amd64,$(HOST_ARCH)),test-arm64) \
-      test-interop test-oneshot test-image test-push test-copy test-export test-asan test-fuzz
+      test-interop test-oneshot test-image test-push test-copy test-export test-mirror test-asan test-fuzz
 
 # ---- fuzzing (clang libFuzzer, glibc; Debian: clang libclang-rt-14-dev libbearssl-dev)
 # Only the parsers are linked (libc and BearSSL, whose Debian headers live in
@@ -258,7 +262,7 @@ FUZZ_SRCS    := src/http.c src/json.c src/buf.c src/digest.c src/manifest.c src/
                 src/conn.c src/ev.c src/bytes.c
 FUZZ_SRCS    += src/url.c src/auth.c src/credhelper.c
 FUZZ_SRCS    += src/tarname.c src/dockersave.c src/imageconfig.c src/ocindex.c
-FUZZ_SRCS    += src/platform.c src/listing.c src/copylist.c src/inplace.c
+FUZZ_SRCS    += src/platform.c src/listing.c src/copylist.c src/inplace.c src/upstream.c
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Isrc -I/usr/include/bearssl \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 

@@ -28,6 +28,8 @@
 #define STALL_BYTES_PER_S 1024L
 #define STALL_S_DEFAULT 60L
 #define MAX_ATTEMPTS 6
+/* the attempts a client makes: its option, else MAX_ATTEMPTS */
+#define ATTEMPTS(c) ((c)->opt.attempts > 0 ? (c)->opt.attempts : MAX_ATTEMPTS)
 #define DEFAULT_CA "/etc/ssl/certs/ca-certificates.crt"
 
 /* ---- base64 ---- */
@@ -139,6 +141,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
 		r->link[0] = r->content_range[0] = '\0';
 		r->oci_subject = 0;
 		r->retry_after = 0;
+		r->content_length = -1;
 		x->head_done = 0;
 		{
 			const char *sp = memchr(p, ' ', len);
@@ -181,6 +184,13 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
 		r->oci_subject = 1;
 	else if (IS("Retry-After"))
 		r->retry_after = strtol(v, NULL, 10);
+	else if (IS("Content-Length")) {
+		char *end;
+		long long cl;
+		errno = 0;
+		cl = vlen && v[0] >= '0' && v[0] <= '9' ? strtoll(v, &end, 10) : -1;
+		r->content_length = cl >= 0 && !errno && end == v + vlen ? (int64_t)cl : -1;
+	}
 #undef IS
 	if (dst && vlen < dcap) {
 		memcpy(dst, v, vlen);
@@ -353,6 +363,7 @@ void client_resp_init(struct client_resp *r)
 void client_resp_init_max(struct client_resp *r, size_t max)
 {
 	memset(r, 0, sizeof *r);
+	r->content_length = -1;
 	buf_init(&r->body, max);
 	r->read_max = max > RESP_READ_MAX ? max : RESP_READ_MAX;
 }
@@ -842,7 +853,7 @@ int client_request(struct client *c, CURL *h, const char *method, const char *pa
 				return -1;
 			}
 			/* a stall is retried once: the next one is the server, not the path */
-			if (idempotent && transient_curl(rc) && attempt + 1 < MAX_ATTEMPTS &&
+			if (idempotent && transient_curl(rc) && attempt + 1 < ATTEMPTS(c) &&
 			    (rc != CURLE_OPERATION_TIMEDOUT || stalls++ < 1)) {
 				log_debug("%s: %s; retrying", what, curl_err[0] ? curl_err : curl_easy_strerror(rc));
 				backoff(c, attempt, 0);
@@ -859,7 +870,7 @@ int client_request(struct client *c, CURL *h, const char *method, const char *pa
 				continue;
 			}
 		}
-		if (idempotent && retryable_status(resp->status) && attempt + 1 < MAX_ATTEMPTS) {
+		if (idempotent && retryable_status(resp->status) && attempt + 1 < ATTEMPTS(c)) {
 			log_debug("%s: HTTP %ld; retrying", what, resp->status);
 			backoff(c, attempt, resp->retry_after);
 			continue;
@@ -1270,7 +1281,7 @@ int client_stream_open(struct client_stream *s, const char *path, const char *sc
 					    cap);
 				return -1;
 			}
-			if (transient_curl(cc) && attempt + 1 < MAX_ATTEMPTS &&
+			if (transient_curl(cc) && attempt + 1 < ATTEMPTS(c) &&
 			    (cc != CURLE_OPERATION_TIMEDOUT || stalls++ < 1)) {
 				log_debug("%s: %s; retrying", s->what,
 					  s->curl_err[0] ? s->curl_err : curl_easy_strerror(cc));
@@ -1311,14 +1322,20 @@ int client_stream_open(struct client_stream *s, const char *path, const char *sc
 			attempt--;
 			continue;
 		}
-		if (retryable_status(status) && attempt + 1 < MAX_ATTEMPTS) {
+		if (retryable_status(status) && attempt + 1 < ATTEMPTS(c)) {
 			log_debug("%s: HTTP %ld; retrying", s->what, status);
 			backoff(c, attempt, s->resp.retry_after);
 			continue;
 		}
+		s->resp.status = status; /* client_stream_resp tells the caller */
 		client_describe(&s->resp, d, sizeof d);
 		return log_fail(err, cap, "%s: %s", s->what, d);
 	}
+}
+
+const struct client_resp *client_stream_resp(const struct client_stream *s)
+{
+	return &s->resp;
 }
 
 long client_stream_read(struct client_stream *s, void *buf, size_t n, int *transient, char *err,

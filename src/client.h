@@ -57,6 +57,8 @@ struct client_opts {
 	int config_creds_only; /* credentials from the docker config only, never
 				  PACKHELPER_USERNAME/PASSWORD (copy: two registries) */
 	const char *verb;      /* "push", "copy": for the --timeout message */
+	int attempts;          /* tries of an idempotent request; 0: 6 (the mirror
+				  takes 2: a client is waiting) */
 };
 
 struct client_token {
@@ -116,6 +118,7 @@ struct client_resp {
 	int too_big;           /* the body passed 1 MiB: the request failed */
 	int stalled;           /* the request failed on a stall or a timeout */
 	long retry_after;
+	int64_t content_length; /* Content-Length, -1 when absent or malformed */
 	size_t read_max;       /* a body over this fails the request */
 	struct buf body;       /* at most 64 KiB kept (error JSON, small answers),
 			        * or what client_resp_init_max says; a body over
@@ -188,6 +191,9 @@ int client_stream_open(struct client_stream *s, const char *path, const char *sc
  * stall). */
 long client_stream_read(struct client_stream *s, void *buf, size_t n, int *transient, char *err,
 			size_t cap);
+/* The answer's head once client_stream_open succeeded (Content-Length,
+ * Content-Type...). */
+const struct client_resp *client_stream_resp(const struct client_stream *s);
 /* End the transfer in progress, if any (its connection is not reused). */
 void client_stream_close(struct client_stream *s);
 

@@ -383,6 +383,7 @@ void conn_end_file(struct conn *c, const char *content_type, int fd, off_t off, 
 	c->file_fd = fd;
 	c->file_off = off;
 	c->file_left = len;
+	c->file_limit = off + (off_t)len;
 	c->bytes_out = len;
 	/* logged when the last byte is sent */
 }
@@ -456,6 +457,7 @@ void conn_end_file_ranges(struct conn *c, const char *part_type, int fd, off_t b
 		c->part_next = 0;
 		c->parts_base = base;
 		c->parts_size = size;
+		c->file_limit = base + (off_t)size; /* every part is there: no writer follows */
 		charge(c);
 	} else if (fd >= 0) {
 		close(fd);
@@ -770,7 +772,8 @@ static int process_input(struct conn *c)
 	while (!c->closed && !c->close_after) {
 		if (c->state == CS_HEAD) {
 			int n;
-			if (c->in.len == 0 || c->out.len > OUT_HIGH || sending_file(c) || c->out_body)
+			if (c->in.len == 0 || c->out.len > OUT_HIGH || sending_file(c) || c->out_body ||
+			    c->held)
 				break;
 			c->req = &dispatch_req;
 			n = http_parse_request(c->in.p, c->in.len, c->req);
@@ -854,6 +857,10 @@ static int flush_file(struct conn *c, size_t *budget)
 		ssize_t n;
 		if (*budget == 0)
 			return 0;
+		if (c->file_off >= c->file_limit)
+			return 0; /* the rest is not written yet: conn_file_limit wakes us */
+		if ((uint64_t)chunk > (uint64_t)(c->file_limit - c->file_off))
+			chunk = (size_t)(c->file_limit - c->file_off);
 		n = sendfile(c->io.fd, c->file_fd, &c->file_off, chunk);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -941,6 +948,8 @@ static void conn_run(struct conn *c)
 		process_input(c);
 		if (c->closed)
 			return;
+		if (c->held)
+			break;
 		flushed = flush_output(c);
 		if (flushed < 0)
 			return;
@@ -1017,6 +1026,18 @@ static void conn_run(struct conn *c)
 		unsigned mask = (c->out.len || c->out_body || sending_file(c)) ? EV_WRITE : EV_READ;
 		if (c->state == CS_BODY && c->body_mode == BODY_DISCARD && mask == EV_WRITE)
 			mask |= EV_READ;
+		if (c->held) {
+			/* the app answers later: nothing to read or write until then */
+			c->deadline = INT64_MAX;
+			if (ev_io_set(set->ev, &c->io, 0) < 0)
+				conn_close(c);
+			else
+				charge(c);
+			return;
+		}
+		if (mask == EV_WRITE && !c->out.len && !c->out_body && c->file_left &&
+		    c->file_off >= c->file_limit)
+			mask = 0; /* the file's next bytes are not written yet */
 		if (mask == EV_READ && c->state == CS_HEAD && c->in.len == 0) {
 			c->deadline = now + set->lim.idle_timeout_ms;
 			in_release(c);
@@ -1031,6 +1052,30 @@ static void conn_run(struct conn *c)
 		else
 			charge(c);
 	}
+}
+
+void conn_hold(struct conn *c)
+{
+	c->held = 1;
+}
+
+void conn_resume(struct conn *c)
+{
+	if (c->closed || !c->held)
+		return;
+	c->held = 0;
+	conn_run(c);
+}
+
+void conn_file_limit(struct conn *c, off_t upto)
+{
+	int waiting;
+	if (c->closed || !c->file_left)
+		return;
+	waiting = c->file_off >= c->file_limit;
+	c->file_limit = upto;
+	if (waiting && upto > c->file_off && !c->held)
+		conn_run(c);
 }
 
 /* Is c moving a body (either way) rather than idle or waiting for a head? */

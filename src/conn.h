@@ -126,6 +126,9 @@ struct conn {
 	int file_fd;
 	off_t file_off;
 	uint64_t file_left;
+	off_t file_limit;           /* bytes from here on are not there yet (a
+	                             * file still being written: conn_file_limit) */
+	int held;                   /* the app answers later (conn_hold) */
 	/* a multipart/byteranges body: the parts of the body at parts_base in
 	 * file_fd still to send after the current one (parts[part_next..nparts)) */
 	struct http_range *parts;   /* malloc'd, counted against the buffer budget */
@@ -185,6 +188,23 @@ void conn_end_file(struct conn *c, const char *content_type, int fd, off_t off, 
  * and a 503 goes out instead. */
 void conn_end_file_ranges(struct conn *c, const char *part_type, int fd, off_t base, uint64_t size,
 			  const struct http_range *r, size_t n);
+
+/* ---- answers that wait (the mirror: an upstream fetch) ----
+ *
+ * conn_hold: the handler returns without answering; the connection reads
+ * and parses nothing more, is watched for nothing and has no deadline of
+ * its own (whoever holds it bounds the wait), until the answer is queued
+ * and conn_resume called.  The request head is gone by then: keep what it
+ * said.  The connection may close meanwhile (conn_close_all, a failed
+ * write): the app's closed callback says so.
+ *
+ * conn_file_limit: a conn_end_file body whose file is still being written:
+ * bytes at and past offset upto are held back until a later call raises the
+ * limit (which runs the connection).  Meanwhile the connection waits for
+ * nothing; the minimum rate and the body timeout still judge it. */
+void conn_hold(struct conn *c);
+void conn_resume(struct conn *c);
+void conn_file_limit(struct conn *c, off_t upto);
 
 /* Read the request body into c->body (at most max bytes), then call done. */
 void conn_read_body_mem(struct conn *c, size_t max, conn_body_fn *done);

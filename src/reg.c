@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "mirror.h"
 #include "store.h"
 
 static const char json_type[] = "application/json; charset=utf-8";
@@ -58,8 +59,21 @@ static enum regerr route(struct conn *c, struct reg_req *q)
 	if (e != RE_OK)
 		return e;
 	if (q->reg->read_only && is_write(m) && q->rt.kind != ROUTE_READY &&
-	    q->rt.kind != ROUTE_HEALTH)
+	    q->rt.kind != ROUTE_HEALTH) {
+		if (q->reg->mirror)
+			q->detail = "a pull-through mirror takes no pushes, as registry:2's proxy";
 		return RE_READ_ONLY;
+	}
+	if (q->reg->mirror && q->rt.name[0]) {
+		/* the repository is an upstream's: the store knows it by another name */
+		char store_name[REF_NAME_MAX + 1];
+		e = mirror_route(q->reg->mirror, q->rt.query, q->rt.query_len, q->rt.name, &q->upstream,
+				 store_name, &q->detail);
+		if (e != RE_OK)
+			return e;
+		memcpy(q->up_name, q->rt.name, sizeof q->up_name);
+		memcpy(q->rt.name, store_name, sizeof q->rt.name);
+	}
 	switch (q->rt.kind) {
 	case ROUTE_BASE:
 		if (!get)
@@ -124,8 +138,11 @@ static void dispatch(struct conn *c)
 	struct reg *reg = conn_app_data(c);
 	enum regerr e;
 
+	if (q->wait)
+		mirror_forget(reg->mirror, q->wait);
 	memset(q, 0, sizeof *q);
 	q->reg = reg;
+	q->upstream = -1;
 	e = route(c, q);
 	if (e != RE_OK) {
 		release_upload(q);
@@ -135,7 +152,10 @@ static void dispatch(struct conn *c)
 
 static void closed(struct conn *c)
 {
-	release_upload(conn_state(c));
+	struct reg_req *q = conn_state(c);
+	release_upload(q);
+	if (q->wait)
+		mirror_forget(q->reg->mirror, q->wait);
 }
 
 struct conn_app reg_app(struct reg *reg)

@@ -26,9 +26,13 @@
 struct store;
 struct store_upload;
 struct reg_req;
+struct mirror;
+struct mirror_wait;
 
 struct reg {
 	struct store *store;
+	struct mirror *mirror; /* serve --mirror: every repository is an upstream's
+	                        * (mirror.h), and misses are fetched; or NULL */
 	int read_only;     /* every write answers 405 UNSUPPORTED */
 	int allow_sparse;  /* accept manifests naming blobs the repository lacks */
 	int ready;         /* every import is committed: /readyz answers 200 */
@@ -47,6 +51,11 @@ struct reg_req {
 	struct store_upload *up;      /* the upload the body goes into */
 	int claimed;                  /* up is claimed by this request */
 	reg_body_fn *then;
+	/* a mirror's request: rt.name is the store's name for the repository */
+	int upstream;                 /* the upstream's index, or -1 */
+	char up_name[REF_NAME_MAX + 1]; /* the repository's name there */
+	struct mirror_wait *wait;     /* the mirror holds this connection, or streams
+	                               * to it from a fetch (cleared by the mirror) */
 };
 
 /* The registry as the connection layer sees it. */
@@ -65,6 +74,9 @@ enum regerr reg_upload_put(struct conn *c, struct reg_req *q);
 enum regerr reg_upload_status(struct conn *c, struct reg_req *q);
 enum regerr reg_upload_cancel(struct conn *c, struct reg_req *q);
 enum regerr reg_manifest_get(struct conn *c, struct reg_req *q);
+/* The mirror's mirror_manifest_fn: a held manifest GET/HEAD, answered now. */
+void reg_manifest_mirrored(struct conn *c, enum regerr e, const char *detail, const char *accept,
+			   size_t alen);
 enum regerr reg_manifest_put(struct conn *c, struct reg_req *q);
 enum regerr reg_manifest_delete(struct conn *c, struct reg_req *q);
 enum regerr reg_tags_list(struct conn *c, struct reg_req *q);

@@ -8,35 +8,47 @@
 #include "reg.h"
 
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "mirror.h"
 #include "store.h"
 
 /* Parsed ranges of the request being served (one loop: one at a time). */
 static struct http_range ranges[HTTP_MAX_RANGES];
 
-/* The Range to honour: HTTP_RANGE_NONE (no Range, or one to ignore),
- * HTTP_RANGE_OK with ranges[0..*n), or HTTP_RANGE_UNSATISFIABLE. */
-static int requested_ranges(const struct conn *c, const char *digest, uint64_t size, size_t *n)
+/* The Range header to honour: NULL when there is none, when there are two
+ * (Range is no list), or when If-Range (RFC 9110 13.1.5) names anything but
+ * our ETag. */
+static const struct http_header *honoured_range(const struct conn *c, const char *digest)
 {
 	const struct http_header *range = NULL;
-	*n = 0;
 	for (size_t i = 0; i < c->req->nheaders; i++) {
 		const struct http_header *h = &c->req->headers[i];
 		if (http_slice_ieq(h->name, "Range")) {
 			if (range)
-				return HTTP_RANGE_NONE; /* Range is no list: two are ignored */
+				return NULL;
 			range = h;
 		}
 	}
 	if (!range)
-		return HTTP_RANGE_NONE;
-	/* If-Range (RFC 9110 13.1.5): with anything but our ETag, ignore Range */
+		return NULL;
 	for (size_t i = 0; i < c->req->nheaders; i++) {
 		const struct http_header *h = &c->req->headers[i];
 		if (http_slice_ieq(h->name, "If-Range") && !http_if_range_matches(h->value, digest))
-			return HTTP_RANGE_NONE;
+			return NULL;
 	}
+	return range;
+}
+
+/* The Range to honour: HTTP_RANGE_NONE (no Range, or one to ignore),
+ * HTTP_RANGE_OK with ranges[0..*n), or HTTP_RANGE_UNSATISFIABLE. */
+static int requested_ranges(const struct conn *c, const char *digest, uint64_t size, size_t *n)
+{
+	const struct http_header *range = honoured_range(c, digest);
+	*n = 0;
+	if (!range)
+		return HTTP_RANGE_NONE;
 	return http_parse_ranges(range->value, size, ranges, HTTP_MAX_RANGES, n);
 }
 
@@ -61,6 +73,17 @@ enum regerr reg_blob_get(struct conn *c, struct reg_req *q)
 	int r, fd = -1;
 
 	q->detail = digest;
+	if (!b && q->upstream >= 0) {
+		/* a mirror's miss: fetched once, streamed to everyone asking meanwhile */
+		const struct http_header *range = honoured_range(c, digest);
+		char rv[128] = "";
+		if (range && range->value.n < sizeof rv) {
+			memcpy(rv, range->value.p, range->value.n);
+			rv[range->value.n] = '\0';
+		}
+		return mirror_blob(q->reg->mirror, c, &q->wait, q->upstream, q->up_name, q->rt.name,
+				   digest, rv[0] ? rv : NULL, &q->detail);
+	}
 	if (!b)
 		return RE_BLOB_UNKNOWN;
 	size = b->size;

@@ -6,20 +6,15 @@
 #include <string.h>
 
 #include "manifest.h"
+#include "mirror.h"
 #include "store.h"
 
 #define MAX_QUERY_TAGS 32
 
-enum regerr reg_manifest_get(struct conn *c, struct reg_req *q)
+/* Answer with m, for a client whose Accept header is accept[0..alen). */
+static enum regerr manifest_answer(struct conn *c, struct reg_req *q,
+				   const struct store_manifest *m, const char *accept, long alen)
 {
-	const struct store_manifest *m = store_manifest_get(q->reg->store, q->rt.name, q->rt.ref);
-	char accept[4096];
-	long alen;
-
-	q->detail = q->rt.ref;
-	if (!m)
-		return RE_MANIFEST_UNKNOWN;
-	alen = conn_header_values(c, "Accept", accept, sizeof accept);
 	/* as registry:2 does: a client that names the types it takes and not
 	 * this one gets 404 rather than a document it cannot read */
 	if (alen > 0 && !manifest_accepts(accept, (size_t)alen, m->media_type)) {
@@ -36,6 +31,43 @@ enum regerr reg_manifest_get(struct conn *c, struct reg_req *q)
 	conn_begin(c, 200);
 	conn_end_bytes(c, m->media_type, m->body);
 	return RE_OK;
+}
+
+enum regerr reg_manifest_get(struct conn *c, struct reg_req *q)
+{
+	const struct store_manifest *m = store_manifest_get(q->reg->store, q->rt.name, q->rt.ref);
+	char accept[4096];
+	long alen;
+
+	q->detail = q->rt.ref;
+	alen = conn_header_values(c, "Accept", accept, sizeof accept);
+	if (q->upstream >= 0 &&
+	    (!m || (!q->rt.ref_is_digest &&
+		    !mirror_tag_fresh(q->reg->mirror, q->rt.name, q->rt.ref, ev_now(c->set->ev)))))
+		/* a mirror's miss, or a tag to check again: the answer comes
+		 * from the store once the upstream has spoken */
+		return mirror_manifest(q->reg->mirror, c, &q->wait, q->upstream, q->up_name,
+				       q->rt.name, q->rt.ref, m ? m->digest : NULL, accept,
+				       alen > 0 ? (size_t)alen : 0, &q->detail);
+	if (!m)
+		return RE_MANIFEST_UNKNOWN;
+	return manifest_answer(c, q, m, accept, alen);
+}
+
+void reg_manifest_mirrored(struct conn *c, enum regerr e, const char *detail, const char *accept,
+			   size_t alen)
+{
+	struct reg_req *q = conn_state(c);
+	const struct store_manifest *m;
+
+	q->detail = detail;
+	if (e == RE_OK) {
+		m = store_manifest_get(q->reg->store, q->rt.name, q->rt.ref);
+		q->detail = q->rt.ref;
+		e = m ? manifest_answer(c, q, m, accept, (long)alen) : RE_MANIFEST_UNKNOWN;
+	}
+	if (e != RE_OK)
+		regerr_send(c, e, q->detail);
 }
 
 /* Everything a manifest names must be in the repository, as registry:2

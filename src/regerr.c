@@ -41,6 +41,8 @@ static const struct {
 	[RE_INTERNAL] = { 500, "UNKNOWN", "internal error" },
 	[RE_NOT_READY] = { 503, "UNAVAILABLE", "not ready" },
 	[RE_UNAVAILABLE] = { 503, "UNAVAILABLE", "server busy, retry" },
+	[RE_UPSTREAM] = { 502, "UNAVAILABLE", "the upstream registry failed" },
+	[RE_UPSTREAM_TIMEOUT] = { 504, "UNAVAILABLE", "the upstream registry did not answer in time" },
 };
 
 enum regerr regerr_from_errno(int err)

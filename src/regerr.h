@@ -34,6 +34,8 @@ enum regerr {
 	RE_INTERNAL,            /* 500 */
 	RE_NOT_READY,           /* 503, the readiness endpoint */
 	RE_UNAVAILABLE,         /* 503 UNAVAILABLE: a server-wide budget is spent; retry */
+	RE_UPSTREAM,            /* 502 UNAVAILABLE: the mirror's upstream failed */
+	RE_UPSTREAM_TIMEOUT,    /* 504 UNAVAILABLE: the mirror's upstream stalled or timed out */
 	RE__COUNT
 };
 

@@ -70,7 +70,10 @@ static const char usage[] =
 	"                        [--upload-expiry S] [--min-rate BYTES]\n"
 	"                        [--max-conns N] [--max-conns-per-peer N] [--max-buffered SIZE]\n"
 	"                        [--max-uploads N] [--max-uploads-per-peer N] [--allow-sparse]\n"
-	"                        [--gc-interval DURATION] [--gc-grace DURATION] [--gc-delete-untagged]\n";
+	"                        [--gc-interval DURATION] [--gc-grace DURATION] [--gc-delete-untagged]\n"
+	"                        [--mirror URL]... [--mirror-insecure] [--mirror-tag-ttl DURATION]\n"
+	"                        [--mirror-jobs N] [--mirror-max-waiting N] [--mirror-timeout DURATION]\n"
+	"                        [--mirror-stall-timeout DURATION]\n";
 
 /* Parse "HOST:PORT", "[V6]:PORT" or ":PORT" into ss.  -1 if malformed. */
 static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
@@ -581,8 +584,13 @@ int serve_main(int argc, char **argv)
 		.max_uploads = STORE_MAX_UPLOADS_DEFAULT,
 		.max_uploads_per_peer = STORE_MAX_UPLOADS_PER_OWNER_DEFAULT,
 		.gc_grace_ms = SERVE_GC_GRACE_MS,
+		.mirror = { .tag_ttl_ms = -1 },
 	};
 	int gc_opts = 0; /* a --gc-* option other than --gc-interval was given */
+	int mirror_opts = 0; /* a --mirror-* option was given */
+	const char *mirror_urls[MIRROR_MAX_UPSTREAMS];
+	unsigned nmirror = 0;
+	struct mirror *mirror = NULL;
 	unsigned max_conns = 0;
 	static struct server srv;
 
@@ -638,6 +646,34 @@ int serve_main(int argc, char **argv)
 		} else if (strcmp(a, "--gc-delete-untagged") == 0) {
 			opt.gc_untagged = 1;
 			gc_opts = 1;
+		} else if (strcmp(a, "--mirror") == 0) {
+			if (nmirror == MIRROR_MAX_UPSTREAMS)
+				fatal(2, "at most %d --mirror", MIRROR_MAX_UPSTREAMS);
+			mirror_urls[nmirror++] = need_arg(argc, argv, &i);
+		} else if (strcmp(a, "--mirror-insecure") == 0) {
+			opt.mirror.insecure = 1;
+			mirror_opts = 1;
+		} else if (strcmp(a, "--mirror-tag-ttl") == 0 || strcmp(a, "--mirror-timeout") == 0 ||
+			   strcmp(a, "--mirror-stall-timeout") == 0) {
+			const char *v = need_arg(argc, argv, &i);
+			int64_t ms = cli_duration_ms(v);
+			int ttl = strcmp(a, "--mirror-tag-ttl") == 0;
+			if (ms < 0 || (!ttl && ms < 1000))
+				fatal(2, "%s: expected a duration up to a day (%s30s, 10m, 1h), got %s", a,
+				      ttl ? "0, " : "at least 1s: ", v);
+			if (ttl)
+				opt.mirror.tag_ttl_ms = ms;
+			else if (strcmp(a, "--mirror-timeout") == 0)
+				opt.mirror.timeout_ms = ms;
+			else
+				opt.mirror.stall_s = (long)(ms / 1000);
+			mirror_opts = 1;
+		} else if (strcmp(a, "--mirror-jobs") == 0) {
+			opt.mirror.jobs = (unsigned)parse_size(a, need_arg(argc, argv, &i), 256);
+			mirror_opts = 1;
+		} else if (strcmp(a, "--mirror-max-waiting") == 0) {
+			opt.mirror.max_waiting = (unsigned)parse_size(a, need_arg(argc, argv, &i), 1 << 20);
+			mirror_opts = 1;
 		} else if (strcmp(a, "--import") == 0) {
 			if (opt.nimports == SERVE_MAX_IMPORTS)
 				fatal(2, "at most %d --import", SERVE_MAX_IMPORTS);
@@ -665,6 +701,24 @@ int serve_main(int argc, char **argv)
 		}
 	}
 	check_import_specs(&opt);
+	opt.mirror.tag_ttl_ms = opt.mirror.tag_ttl_ms < 0 ? MIRROR_TAG_TTL_MS_DEFAULT
+							    : opt.mirror.tag_ttl_ms;
+	for (unsigned k = 0; k < nmirror; k++) {
+		char err[512];
+		if (upstream_parse(mirror_urls[k], opt.mirror.insecure, &opt.mirror.ups[k], err,
+				   sizeof err) < 0)
+			fatal(2, "%s", err);
+		for (unsigned l = 0; l < k; l++)
+			if (strcmp(opt.mirror.ups[l].host, opt.mirror.ups[k].host) == 0)
+				fatal(2, "--mirror: %s is given twice", opt.mirror.ups[k].host);
+		opt.mirror.nups++;
+	}
+	if (mirror_opts && !nmirror)
+		fatal(2, "--mirror-* options need --mirror URL");
+	if (nmirror && opt.read_only)
+		fatal(2, "--mirror: a mirror stores what it fetches; not with --read-only");
+	if (nmirror && opt.nimports)
+		fatal(2, "--mirror: every repository of a mirror is an upstream's; not with --import");
 	if (opt.gc_interval_ms && opt.read_only)
 		fatal(2, "--gc-interval: a --read-only store is never collected");
 	if (gc_opts && !opt.gc_interval_ms)
@@ -702,6 +756,16 @@ int serve_main(int argc, char **argv)
 	store_set_limits(srv.store, &(struct store_limits){ opt.max_uploads, opt.max_uploads_per_peer });
 	srv.reg = (struct reg){ .store = srv.store, .read_only = opt.read_only,
 				.allow_sparse = opt.allow_sparse };
+	if (nmirror) {
+		char err[512];
+		/* the workers inherit the blocked signals: the loop's signalfd gets them */
+		mirror = mirror_new(&opt.mirror, srv.store, srv.ev, reg_manifest_mirrored, err,
+				    sizeof err);
+		if (!mirror)
+			fatal(1, "--mirror: %s", err);
+		srv.reg.mirror = mirror;
+		srv.reg.read_only = 1; /* pushes: 405, as registry:2's proxy */
+	}
 	srv.conns = (struct conn_set){
 		.ev = srv.ev,
 		.lim = { .header_timeout_ms = opt.header_timeout_ms,
@@ -721,6 +785,10 @@ int serve_main(int argc, char **argv)
 	srv.gc_next_ms = ev_now(srv.ev) + opt.gc_interval_ms;
 	ev_set_before_sleep(srv.ev, before_sleep, &srv);
 	log_info("serving %s on %s%s", opt.root, srv.listen_addr, opt.read_only ? " (read-only)" : "");
+	for (unsigned k = 0; k < opt.mirror.nups; k++)
+		log_info("mirror: %s%s as %s/...%s", opt.mirror.ups[k].plain ? "http://" : "",
+			 opt.mirror.ups[k].host, opt.mirror.ups[k].prefix,
+			 k == 0 ? " (requests without ns)" : "");
 	if (opt.gc_interval_ms)
 		log_info("gc: every %.1f s, grace period %.1f s%s", (double)opt.gc_interval_ms / 1000.0,
 			 (double)opt.gc_grace_ms / 1000.0,
@@ -729,10 +797,10 @@ int serve_main(int argc, char **argv)
 	ev_run(srv.ev);
 
 	conn_close_all(&srv.conns);
-	/* an import still reading (a stopped `docker run -i`) uses the store's
-	 * directory: leave the store to the process's end rather than free it
-	 * under the thread */
-	if (!__atomic_load_n(&srv.import_running, __ATOMIC_ACQUIRE))
+	/* an import still reading (a stopped `docker run -i`), or a mirror's
+	 * fetch that would not stop, uses the store's directory: leave the
+	 * store to the process's end rather than free it under the thread */
+	if (!mirror_free(mirror) && !__atomic_load_n(&srv.import_running, __ATOMIC_ACQUIRE))
 		store_close(srv.store);
 	close(srv.listen_fd);
 	close(sfd);

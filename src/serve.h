@@ -1,13 +1,17 @@
 /* serve.h - `packhelper serve`: options, the listener, imports, readiness.
  *
  * The top of the server: it owns the listener, the store, the registry
- * (struct reg) and every connection (struct conn_set), and runs the loop.
- * Calls go one way: serve -> reg -> store, and serve -> conn -> http/ev. */
+ * (struct reg), the pull-through mirror when --mirror is given (struct
+ * mirror) and every connection (struct conn_set), and runs the loop.
+ * Calls go one way: serve -> reg -> mirror -> store, and serve -> conn ->
+ * http/ev. */
 #ifndef PH_SERVE_H
 #define PH_SERVE_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "mirror.h"
 
 #define SERVE_MAX_IMPORTS 64
 /* budget defaults (README, "Limits") */
@@ -39,6 +43,7 @@ struct serve_options {
 	const char *ready_file;  /* write the ready line here too */
 	const char *imports[SERVE_MAX_IMPORTS];
 	unsigned nimports;
+	struct mirror_options mirror; /* --mirror and --mirror-*: nups 0 for none */
 };
 
 /* `packhelper serve ...`; returns the process exit status. */

@@ -4,7 +4,8 @@
 # (checks, summed over the scripts). Exit non-zero if any check failed or a
 # script died. About 2 minutes.
 #   tests/mirror/all.sh [SCRIPT...]     (default: all of them)
-# Needs root (docker, containerd's socket, /etc/hosts), docker-registry, jq,
+# Needs root (docker, containerd's socket, /etc/hosts, a test dockerd: Docker
+# 20.10's /usr/sbin/dockerd), docker-registry, jq, musl-gcc,
 # python3 and the Go tools from mk/tools.sh.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -12,7 +13,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 mt_init all
 PH_NAME=mirror
 scripts=("$@")
-((${#scripts[@]})) || scripts=(pull faults creds clients)
+((${#scripts[@]})) || scripts=(pull faults creds clients dockerd)
 for s in "${scripts[@]}"; do
   ph_suite_script "${s%.sh}.sh" "$here/${s%.sh}.sh"
 done

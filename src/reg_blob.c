@@ -4,13 +4,16 @@
  * base, so a blob need not be a whole file.  Range (RFC 9110 14): one
  * satisfiable range is a 206 with Content-Range, several a 206
  * multipart/byteranges, every range sent with sendfile from fd at base +
- * first; If-Range honours the Range only for the blob's own strong ETag. */
+ * first; If-Range honours the Range only for the blob's own strong ETag.
+ * A mirror's miss (serve --mirror) is linked from another repository when
+ * the store holds the blob, else fetched upstream (mirror.h). */
 #include "reg.h"
 
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "mirror.h"
 #include "store.h"
 
@@ -64,6 +67,27 @@ static enum regerr blob_unavailable(struct reg_req *q, int err)
 	return err == ENOENT ? RE_BLOB_UNKNOWN : reg_store_error(q, err, "open blob");
 }
 
+/* A mirror's miss that the store holds in another repository: linked into
+ * this one and served from the store, with no upstream request.  From any
+ * repository, of any upstream: the bytes were verified against the digest
+ * when they were stored, so they are the same whoever served them; and the
+ * mirror has no client authentication, so whoever asks here could as well
+ * ask in that other repository.  Only into a repository the store holds a
+ * manifest of (one the upstream answered for): a client naming made-up
+ * repositories reaches the upstream as before and makes the store no new
+ * repository.  NULL: fetch it upstream. */
+static const struct store_blob *mirror_link(struct reg_req *q, const char *digest)
+{
+	struct store *st = q->reg->store;
+	if (!store_blob_get(st, NULL, digest) || !store_repo_manifests(st, q->rt.name))
+		return NULL;
+	if (store_blob_mount(st, q->rt.name, digest) < 0) {
+		log_warn_limited("mirror: link %s into %s", digest, q->rt.name);
+		return NULL;
+	}
+	return store_blob_get(st, q->rt.name, digest);
+}
+
 enum regerr reg_blob_get(struct conn *c, struct reg_req *q)
 {
 	const char *digest = q->rt.ref;
@@ -73,6 +97,8 @@ enum regerr reg_blob_get(struct conn *c, struct reg_req *q)
 	int r, fd = -1;
 
 	q->detail = digest;
+	if (!b && q->upstream >= 0)
+		b = mirror_link(q, digest);
 	if (!b && q->upstream >= 0) {
 		/* a mirror's miss: fetched once, streamed to everyone asking meanwhile */
 		const struct http_header *range = honoured_range(c, digest);

@@ -188,6 +188,12 @@ static int repo_link_blob(struct store *st, struct store_repo *r, const char *di
 	return 0;
 }
 
+size_t store_repo_manifests(const struct store *st, const char *repo)
+{
+	const struct store_repo *r = map_get(&st->repos, repo);
+	return r ? map_len(&r->manifests) : 0;
+}
+
 int store_blob_mount(struct store *st, const char *repo, const char *digest)
 {
 	struct store_repo *r;

@@ -157,6 +157,8 @@ int store_blob_open(struct store *st, const char *digest, uint64_t *base);
 /* For a HEAD: 0 if the blob's bytes can be served (a source's identity is
  * checked as store_blob_open does), -1 with errno ENOENT or ESTALE. */
 int store_blob_check(struct store *st, const char *digest);
+/* How many manifests repo holds (0: none, or no such repository). */
+size_t store_repo_manifests(const struct store *st, const char *repo);
 /* Give repo a blob that the store holds.  0, or -1 with errno. */
 int store_blob_mount(struct store *st, const char *repo, const char *digest);
 /* Take the blob from repo; the bytes go when no repository holds them.

@@ -12,6 +12,9 @@
 #     log line; a tag never pulled is 502 UNAVAILABLE.
 #   Tags: a tag moved on A is seen after the TTL (a HEAD, then one GET), a tag
 #     deleted on A is 404 from B.
+#   A layer B holds (pulled with one image) is linked into the repository of
+#     another image using it, not fetched from A again; only into a repository
+#     B holds a manifest of.
 #   registry 2.8 as A: the same first pull and single flight.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -57,6 +60,28 @@ for l in $L2; do
   ph_eq "A was asked for layer ${l:7:12} once" 1 "$(mt_count "$WORK/a.since" "\"GET /v2/$repo/blobs/$l\" 200")"
 done
 ph_eq "A was asked for the tag once" 1 "$(mt_count "$WORK/a.since" "\"GET /v2/$repo/manifests/v2\" 200")"
+
+# ---- a layer the store holds is not fetched again for another repository
+# (share1 and share2 on A have layer S in common; B links S into share2)
+mt_tar() { mkdir -p "$WORK/t/$1" && head -c "$2" /dev/urandom >"$WORK/t/$1/$1.bin" && tar -C "$WORK/t/$1" -cf "$WORK/t/$1.tar" .; }
+share_push() {
+  mt_tar s 3000000 && mt_tar x1 100000 && mt_tar x2 100000 &&
+    crane append --insecure --oci-empty-base -f "$WORK/t/s.tar" -f "$WORK/t/x1.tar" -t "$A/$repo-share1:v1" &&
+    crane append --insecure --oci-empty-base -f "$WORK/t/s.tar" -f "$WORK/t/x2.tar" -t "$A/$repo-share2:v1"
+} >/dev/null 2>&1
+ph_require "push two images sharing a layer to A" share_push
+S=$(crane manifest --insecure "$A/$repo-share1:v1" | jq -r '.layers[0].digest')
+mark=$(ph_mark "$WORK/a.log")
+ph_run "crane pull of share1 through B" crane pull --insecure "$B/$repo-share1:v1" "$WORK/s1.tar"
+ph_run "crane pull of share2 through B" crane pull --insecure "$B/$repo-share2:v1" "$WORK/s2.tar"
+ph_run "crane validate of share2 through B" crane validate --insecure --remote "$B/$repo-share2:v1"
+ph_since "$WORK/a.log" "$mark" >"$WORK/a.since"
+ph_eq "A was asked for the shared layer once (share1), not again for share2" 1 \
+  "$(mt_count "$WORK/a.since" "\"GET /v2/$repo-share[12]/blobs/$S\" 200")"
+ph_true "B's share2 holds the shared layer" test -f "$WORK/b.store/repos/127.0.0.1__${A#*:}/$repo-share2/_layout/blobs/sha256/${S#sha256:}"
+mt_get "http://$B/v2/$repo-none/blobs/$S"
+ph_match "a repository B holds no manifest of gets no link: A is asked (404 there)" '^404 .*BLOB_UNKNOWN' "$CODE $BODY"
+ph_true "... and B's store has no such repository" test ! -e "$WORK/b.store/repos/127.0.0.1__${A#*:}/$repo-none"
 
 # ---- A stopped
 ph_serve_stop a

@@ -29,8 +29,14 @@
 #define ACCEPT_MAX 4096
 #define STOP_WAIT_MS 2000
 
-enum job_kind { JOB_MANIFEST, JOB_BLOB };
-enum fetch { FETCH_OK, FETCH_SAME, FETCH_NOT_FOUND, FETCH_FAIL, FETCH_TIMEOUT, FETCH_TOO_BIG, FETCH_BAD };
+/* JOB_BLOB_HEAD: a HEAD of a blob, answered from an upstream HEAD */
+enum job_kind { JOB_MANIFEST, JOB_BLOB, JOB_BLOB_HEAD };
+/* FETCH_GET: a blob HEAD the upstream answered without a length (a redirect
+ * to a CDN, whose signed URLs are for GET): the GET answers it */
+enum fetch {
+	FETCH_OK, FETCH_SAME, FETCH_NOT_FOUND, FETCH_FAIL, FETCH_TIMEOUT, FETCH_TOO_BIG, FETCH_BAD,
+	FETCH_GET
+};
 
 struct mirror_wait {
 	struct mirror_job *j;
@@ -338,6 +344,41 @@ out:
 	client_stream_close(wc->s);
 }
 
+/* A blob's HEAD: its size (and digest, when the upstream says it) without
+ * its bytes.  Nothing is written. */
+static void fetch_blob_head(struct worker *w, struct mirror_job *j)
+{
+	struct worker_client *wc = client_for(w, j, j->err, sizeof j->err);
+	char path[16 + REF_NAME_MAX + REF_STR_MAX], scope[32 + REF_NAME_MAX], d[600];
+	struct client_resp r;
+
+	if (!wc) {
+		j->res = failed(NULL, j->err);
+		return;
+	}
+	snprintf(path, sizeof path, "/v2/%s/blobs/%s", j->name, j->ref);
+	snprintf(scope, sizeof scope, "repository:%s:pull", j->name);
+	client_resp_init(&r);
+	if (client_request(&wc->cl, wc->h, "HEAD", path, scope, NULL, NULL, 1, &r, j->err,
+			   sizeof j->err) < 0) {
+		client_resp_free(&r);
+		j->res = failed(wc, j->err);
+		return;
+	}
+	client_resp_free(&r);
+	if (r.status == 200 && r.content_length >= 0 && (!r.digest[0] || strcmp(r.digest, j->ref) == 0)) {
+		j->size = (uint64_t)r.content_length;
+		j->res = FETCH_OK;
+	} else if (r.status == 200 || (r.status >= 300 && r.status < 400)) {
+		/* a redirect, no length, or another digest: the GET verifies */
+		j->res = FETCH_GET;
+	} else {
+		client_describe(&r, d, sizeof d);
+		snprintf(j->err, sizeof j->err, "HEAD %.300s from %.100s: %.300s", path, wc->cl.host, d);
+		j->res = r.status == 404 ? FETCH_NOT_FOUND : FETCH_FAIL;
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -360,6 +401,8 @@ static void *worker_main(void *arg)
 		j->deadline_ms = clock_ms() + m->o.timeout_ms;
 		if (j->kind == JOB_MANIFEST)
 			fetch_manifest(w, j);
+		else if (j->kind == JOB_BLOB_HEAD)
+			fetch_blob_head(w, j);
 		else
 			fetch_blob(w, j);
 		/* j is the loop's from here on */
@@ -672,6 +715,42 @@ static void blob_finish(struct mirror *m, struct mirror_job *j)
 	j->tmpname[0] = '\0';
 }
 
+static enum regerr blob_join(struct mirror *m, struct conn *c, struct mirror_wait **slot, int up,
+			     const char *name, const char *store_name, const char *digest,
+			     const char *range, enum job_kind kind, int held, const char **detail);
+
+/* A blob HEAD's upstream HEAD is done: answer the HEADs; when it had no
+ * length, they join (or start) the blob's GET. */
+static void head_finish(struct mirror *m, struct mirror_job *j)
+{
+	if (j->res == FETCH_OK) {
+		for (struct mirror_wait *w = j->waiters; w; w = w->next)
+			if (w->c)
+				blob_answer(m, j, w, 1); /* a HEAD: answered and let go */
+		return;
+	}
+	if (j->res != FETCH_GET) {
+		blob_finish(m, j);
+		return;
+	}
+	for (struct mirror_wait *w = j->waiters; w; w = w->next) {
+		struct conn *c = w->c;
+		struct mirror_wait **slot = w->slot;
+		const char *detail = NULL;
+		enum regerr e;
+		if (!c)
+			continue;
+		release(m, w);
+		w->held = 0; /* the hold moves to the GET's waiter */
+		e = blob_join(m, c, slot, j->up, j->name, j->store_name, j->ref,
+			      w->range[0] ? w->range : NULL, JOB_BLOB, 1, &detail);
+		if (e != RE_OK) {
+			regerr_send(c, e, detail);
+			conn_resume(c);
+		}
+	}
+}
+
 /* A job moved on (head, bytes, done): act on it.  1 when it is finished. */
 static int job_step(struct mirror *m, struct mirror_job *j)
 {
@@ -679,6 +758,11 @@ static int job_step(struct mirror *m, struct mirror_job *j)
 	if (j->kind == JOB_MANIFEST) {
 		if (done)
 			manifest_finish(m, j);
+		return done;
+	}
+	if (j->kind == JOB_BLOB_HEAD) {
+		if (done)
+			head_finish(m, j);
 		return done;
 	}
 	if (!j->announced && __atomic_load_n(&j->head, __ATOMIC_ACQUIRE) &&
@@ -757,6 +841,11 @@ enum regerr mirror_route(const struct mirror *m, const char *query, size_t qlen,
 	return RE_OK;
 }
 
+static void job_key(char *key, enum job_kind kind, const char *store_name, const char *ref)
+{
+	snprintf(key, KEY_MAX, "%c:%s@%s", "mbh"[kind], store_name, ref);
+}
+
 /* The job for key, or a new one (NULL with *e set when a budget is spent). */
 static struct mirror_job *job_get(struct mirror *m, enum job_kind kind, int up, const char *name,
 				  const char *store_name, const char *ref, enum regerr *e,
@@ -765,7 +854,7 @@ static struct mirror_job *job_get(struct mirror *m, enum job_kind kind, int up, 
 	char key[KEY_MAX];
 	struct mirror_job *j;
 
-	snprintf(key, sizeof key, "%c:%s@%s", kind == JOB_BLOB ? 'b' : 'm', store_name, ref);
+	job_key(key, kind, store_name, ref);
 	*fresh = 0;
 	j = map_get(&m->jobs, key);
 	if (j)
@@ -849,18 +938,19 @@ enum regerr mirror_manifest(struct mirror *m, struct conn *c, struct mirror_wait
 	return RE_OK;
 }
 
-enum regerr mirror_blob(struct mirror *m, struct conn *c, struct mirror_wait **slot, int up,
-			const char *name, const char *store_name, const char *digest,
-			const char *range, const char **detail)
+/* c waits on the job of kind for the blob (started if there is none): held
+ * is 1 when c is held already (a HEAD moving to the GET), else c is held
+ * here unless the blob's head is known (then it is answered now). */
+static enum regerr blob_join(struct mirror *m, struct conn *c, struct mirror_wait **slot, int up,
+			     const char *name, const char *store_name, const char *digest,
+			     const char *range, enum job_kind kind, int held, const char **detail)
 {
 	enum regerr e = RE_OK;
 	struct mirror_job *j;
 	struct mirror_wait *w;
 	int fresh;
 
-	if (m->nwaiting >= m->o.max_waiting)
-		return waiting_full(detail);
-	j = job_get(m, JOB_BLOB, up, name, store_name, digest, &e, detail, &fresh);
+	j = job_get(m, kind, up, name, store_name, digest, &e, detail, &fresh);
 	if (!j)
 		return e;
 	w = wait_new(m, j, c, slot);
@@ -874,14 +964,34 @@ enum regerr mirror_blob(struct mirror *m, struct conn *c, struct mirror_wait **s
 		snprintf(w->range, sizeof w->range, "%s", range);
 	if (fresh)
 		job_start(m, j);
-	if (j->announced) {
-		/* the head is known: follow the file from here, in this dispatch */
-		blob_answer(m, j, w, 0);
+	w->held = held;
+	if (kind == JOB_BLOB && j->announced) {
+		/* the head is known: follow the file from here (in this
+		 * dispatch, or resumed) */
+		blob_answer(m, j, w, held);
 		return RE_OK;
 	}
-	w->held = 1;
-	conn_hold(c);
+	if (!held) {
+		w->held = 1;
+		conn_hold(c);
+	}
 	return RE_OK;
+}
+
+enum regerr mirror_blob(struct mirror *m, struct conn *c, struct mirror_wait **slot, int up,
+			const char *name, const char *store_name, const char *digest,
+			const char *range, const char **detail)
+{
+	char key[KEY_MAX];
+	enum job_kind kind = JOB_BLOB;
+
+	if (m->nwaiting >= m->o.max_waiting)
+		return waiting_full(detail);
+	/* a HEAD asks the upstream with a HEAD, unless the GET is under way */
+	job_key(key, JOB_BLOB, store_name, digest);
+	if (c->method == HTTP_HEAD && !map_get(&m->jobs, key))
+		kind = JOB_BLOB_HEAD;
+	return blob_join(m, c, slot, up, name, store_name, digest, range, kind, 0, detail);
 }
 
 /* ---- start and stop ---- */

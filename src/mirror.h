@@ -26,7 +26,13 @@
  *              not its digest closes those connections and is discarded,
  *              so no client ever receives a whole blob with other bytes.
  *              Verified, it is committed into the store (rename), and later
- *              requests are ordinary store hits.
+ *              requests are ordinary store hits.  (A blob the store holds
+ *              in another repository never gets here: reg links it.)
+ *   blob HEADs when no GET of the blob is under way: one upstream HEAD per
+ *              (repository, digest) answers every HEAD waiting on it with
+ *              the size, and nothing is stored; an upstream that answers
+ *              the HEAD without a length (a redirect to a CDN, whose URLs
+ *              are signed for GET) gets the GET above, which answers them.
  *
  * Threads: the loop (every function here) and `jobs` worker threads, which
  * own their upstream clients (libcurl, tokens, credential helpers run on
@@ -111,7 +117,8 @@ enum regerr mirror_manifest(struct mirror *m, struct conn *c, struct mirror_wait
 			    const char *held, const char *accept, size_t alen, const char **detail);
 /* A blob the store lacks: RE_OK (answered, or held until the upstream's
  * head is in), or an error to answer now.  range: the Range header's value
- * (NULL: none). */
+ * (NULL: none).  A HEAD (c->method) asks the upstream with a HEAD unless
+ * the blob's GET is under way. */
 enum regerr mirror_blob(struct mirror *m, struct conn *c, struct mirror_wait **slot, int up,
 			const char *name, const char *store_name, const char *digest,
 			const char *range, const char **detail);

@@ -12,6 +12,8 @@
 #     first with 504.
 #   hang + --mirror-jobs 1: of two blob requests, one reaches the upstream.
 #   big: a 5 MiB manifest is 502 naming the 4 MiB limit.
+#   redirect: a blob HEAD the upstream answers with a redirect (to a URL that
+#     takes GET only) is answered from the mirror's GET of the blob.
 #   trickle + --mirror-timeout 2s: the blob's connection closes short within
 #     seconds.
 #   bad options: usage errors (exit 2, one line).
@@ -50,6 +52,22 @@ for mode in lie short; do
   ph_true "$mode: ... stored" test -f "$WORK/$mode.store/blobs/sha256/${config#sha256:}"
   ph_serve_stop "$mode"
 done
+
+# ---- a HEAD the upstream answers with a redirect (its CDN's URL is signed for
+# GET): the mirror GETs the blob, and the HEAD is answered from that
+mt_upstream redirect && U=127.0.0.1:$PORT && pt_start_ph redirect --mirror "http://$U" && {
+  B=127.0.0.1:$PORT
+  mt_get "http://$B/v2/$repo/manifests/v1"
+  layer=$(jq -r '.layers[0].digest' "$WORK/body") size=$(jq -r '.layers[0].size' "$WORK/body")
+  mt_get "http://$B/v2/$repo/blobs/$layer" -I
+  ph_eq "redirect: HEAD of the layer through B: 200, its size" "200 $size" \
+    "$CODE $(ph_header content-length <"$WORK/body")"
+  ph_eq "redirect: ... the upstream got a HEAD, then the GET, which followed the redirect" \
+    "HEAD /v2/$repo/blobs/$layer|GET /v2/$repo/blobs/$layer|GET /cdn/$layer|" \
+    "$(grep -E "/(blobs|cdn)/" "$WORK/up-redirect.req" | tr '\n' '|')"
+  ph_true "redirect: ... and the layer is stored" ph_wait_for 5 test -f "$WORK/redirect.store/blobs/sha256/${layer#sha256:}"
+  ph_serve_stop redirect
+}
 
 # ---- a hanging upstream: waiting connections, the stall timeout, jobs
 mt_upstream hang && U=127.0.0.1:$PORT &&

@@ -15,6 +15,8 @@
 #   A layer B holds (pulled with one image) is linked into the repository of
 #     another image using it, not fetched from A again; only into a repository
 #     B holds a manifest of.
+#   HEAD of a blob B lacks: one HEAD on A (no GET), size and digest, nothing
+#     stored.
 #   registry 2.8 as A: the same first pull and single flight.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -82,6 +84,25 @@ ph_true "B's share2 holds the shared layer" test -f "$WORK/b.store/repos/127.0.0
 mt_get "http://$B/v2/$repo-none/blobs/$S"
 ph_match "a repository B holds no manifest of gets no link: A is asked (404 there)" '^404 .*BLOB_UNKNOWN' "$CODE $BODY"
 ph_true "... and B's store has no such repository" test ! -e "$WORK/b.store/repos/127.0.0.1__${A#*:}/$repo-none"
+
+# ---- HEAD of a blob B lacks: an upstream HEAD, nothing downloaded or stored
+head_push() { mt_tar h 2000000 && crane append --insecure --oci-empty-base -f "$WORK/t/h.tar" -t "$A/$repo-head:v1"; } >/dev/null 2>&1
+ph_require "push an image to A" head_push
+H=$(crane manifest --insecure "$A/$repo-head:v1" | jq -r '.layers[0].digest')
+HS=$(crane manifest --insecure "$A/$repo-head:v1" | jq -r '.layers[0].size')
+crane manifest --insecure "$B/$repo-head:v1" >/dev/null 2>&1
+mark=$(ph_mark "$WORK/a.log")
+mt_get "http://$B/v2/$repo-head/blobs/$H" -I
+ph_eq "HEAD of a blob B lacks: 200, its size and digest" "200 $HS $H" \
+  "$CODE $(ph_header content-length <"$WORK/body") $(ph_header docker-content-digest <"$WORK/body")"
+ph_since "$WORK/a.log" "$mark" >"$WORK/a.since"
+ph_eq "... A was asked with one HEAD" 1 "$(mt_count "$WORK/a.since" "\"HEAD /v2/$repo-head/blobs/$H\" 200")"
+ph_eq "... and no GET" 0 "$(mt_count "$WORK/a.since" "\"GET /v2/$repo-head/blobs/$H\"")"
+ph_true "... B stored nothing" test ! -e "$WORK/b.store/blobs/sha256/${H#sha256:}"
+mt_get "http://$B/v2/$repo-head/blobs/sha256:$(printf x | ph_sha256)" -I
+ph_eq "HEAD of a blob A lacks too: 404" 404 "$CODE"
+mt_get "http://$B/v2/$repo-head/blobs/$H"
+ph_eq "a GET of it afterwards: the bytes" "200 $H" "$CODE sha256:$(ph_sha256 "$WORK/body")"
 
 # ---- A stopped
 ph_serve_stop a

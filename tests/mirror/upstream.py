@@ -12,6 +12,8 @@ and one layer are served as the mode says:
   hang    manifests and blobs are never answered (the head never comes)
   trickle the layer's answer sends its head, then a byte every 5 s
   big     the manifest under tag "v1" is 5 MiB (over the 4 MiB limit)
+  redirect the layer is a 307 to /cdn/<digest>, which answers GET only (a
+          HEAD is 403, as a URL signed for GET would be)
 Prints nothing; the test reads FILE.
 """
 import argparse
@@ -86,7 +88,13 @@ class Handler(BaseHTTPRequestHandler):
                              extra={"Docker-Content-Digest": sha(body)})
         if p == "/v2/t/img/blobs/" + sha(CONFIG):
             return self.send(200, CONFIG)
+        if mode == "redirect" and p == "/cdn/" + sha(LAYER):
+            if self.command == "HEAD":
+                return self.send(403, b"", "text/plain")
+            return self.send(200, LAYER)
         if p == "/v2/t/img/blobs/" + sha(LAYER):
+            if mode == "redirect":
+                return self.send(307, b"", "text/plain", extra={"Location": "/cdn/" + sha(LAYER)})
             if mode == "lie":
                 return self.send(200, LAYER[:-1] + bytes([LAYER[-1] ^ 0xFF]))
             if mode == "short":

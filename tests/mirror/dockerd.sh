@@ -2,7 +2,8 @@
 # shellcheck disable=SC2153  # PORT is lib.sh's
 # tests/mirror/dockerd.sh - Docker's registry-mirrors, for real: a second
 # dockerd of the test's own (its own data root, exec root, containerd, socket;
-# vfs, no bridge, no iptables; the machine's daemon is left alone) whose
+# vfs, a bridge of its own, no iptables; the machine's daemon is left alone)
+# whose
 # daemon.json is only {"registry-mirrors": ["http://127.0.0.1:B"]}.
 #   A is packhelper serve holding library/hello:latest (a FROM-scratch image
 #   of tests/interop/hello.c, built static; a label with RAND makes its config
@@ -15,6 +16,12 @@
 #   B stopped too: the pull fails, and dockerd's log shows it fell back to
 #   registry-1.docker.io (unreachable here): so a pull that worked came
 #   through B.
+# Not `--bridge none`: a dockerd without a bridge deletes the link named
+# docker0 at start-up (moby's removeDefaultBridgeInterface), and it shares the
+# machine's network namespace, so it would take the machine daemon's bridge
+# with it.  It gets a bridge of its own (phm<rand>, a 198.18.x.0/24 address:
+# RFC 2544's benchmarking range), removed afterwards; docker0 is checked to be
+# there after the run if it was before.
 # Needs root and /usr/sbin/dockerd (Docker 20.10); if the test daemon cannot
 # start, that is a failed check.
 set -uo pipefail
@@ -51,19 +58,32 @@ dockerd_stop() {
   rmdir /sys/fs/cgroup/*/"ph-mirror-$RAND" /sys/fs/cgroup/"ph-mirror-$RAND" 2>/dev/null
 }
 
+BR=phm${RAND:0:8}
+br_up() {
+  ip link add "$BR" type bridge &&
+    ip addr add "198.18.$((16#${RAND:0:2})).1/24" dev "$BR" &&
+    ip link set "$BR" up
+}
+br_down() { ip link del "$BR" 2>/dev/null; return 0; }
+
 dockerd_start() {
   mkdir -p "$DW"
+  ph_cleanup br_down
+  br_up || return 1
   printf '{"registry-mirrors": ["http://%s"]}\n' "$1" >"$DW/daemon.json"
   ph_cleanup dockerd_stop
   # --config-file: not the machine's /etc/docker/daemon.json (whose storage
   # driver would clash with --storage-driver)
   (cd "$DW" && exec "$DOCKERD" --config-file "$DW/daemon.json" --data-root "$DW/root" \
     --exec-root "$DW/exec" --pidfile "$DW/docker.pid" -H "unix://$DSOCK" \
-    --storage-driver vfs --bridge none --iptables=false --ip6tables=false --ip-masq=false \
+    --storage-driver vfs --bridge "$BR" --iptables=false --ip6tables=false --ip-masq=false \
     --cgroup-parent "ph-mirror-$RAND" </dev/null >>"$DW/dockerd.log" 2>&1 &)
   ph_wait_for 60 tdocker_up
 }
 tdocker_up() { tdocker version >/dev/null 2>&1; }
+
+had_docker0=0
+ip link show docker0 >/dev/null 2>&1 && had_docker0=1
 
 # ---- the image on A, B mirroring A
 pt_start_ph a || { ph_finish; exit 1; }
@@ -134,4 +154,10 @@ dockerd_stop
 ph_eq "the test daemon is stopped, nothing of it mounted or running, its files gone" 0 \
   "$( (dockerd_pids; awk -v d="$DW/" 'index($2, d) == 1' /proc/self/mounts
     ls -d "$DW" /sys/fs/cgroup/*/"ph-mirror-$RAND" 2>/dev/null) | wc -l)"
+br_down
+ph_true "its bridge $BR is gone" eval "! ip link show $BR >/dev/null 2>&1"
+if ((had_docker0)); then
+  ph_true "the machine's docker0 is still there (the test daemon had a bridge of its own)" \
+    ip link show docker0
+fi
 ph_finish

@@ -15,6 +15,9 @@
 #        piped     docker save IMAGE | docker run -i ... --import - -> ready line (copied)
 #        socket    docker run -v /var/run/docker.sock ... --import docker://IMAGE -> ready line
 #                  (the Engine API's /images/get stream, copied)
+#        start     docker run ... serve, no import -> ready line: what starting a container
+#                  costs, which mounted and socket pay on top of the bytes (socket - start is
+#                  what the import through the socket itself took)
 #      each container with --tmpfs /var/lib/packhelper (the README's recipes) and -p 127.0.0.1::5000;
 #      "ready" is when the first stdout line of the attached `docker run` reaches this script (a
 #      reader stamps it; nothing polls docker); the container is stopped outside the time;
@@ -102,6 +105,15 @@ piped() {
 	wait_ready "$C-p" "$out" "$pid"
 	ms_since "$t0" "$out.t"
 }
+start() {
+	local out=$WORK/e t0 pid
+	rm -f "$out".*
+	t0=$(now_ns)
+	"${RUN[@]}" --name "$C-e" "$IMG" serve </dev/null 2>"$out.err" | ready_reader "$out" &
+	pid=$!
+	wait_ready "$C-e" "$out" "$pid"
+	ms_since "$t0" "$out.t"
+}
 socket() {
 	local out=$WORK/s t0 pid
 	rm -f "$out".*
@@ -113,7 +125,7 @@ socket() {
 	ms_since "$t0" "$out.t"
 }
 
-ROWS=(floor mounted savemnt piped socket)
+ROWS=(floor mounted savemnt piped socket start)
 declare -A V
 say "bench: $RUNS rounds of ${ROWS[*]}"
 for r in $(seq "$RUNS"); do
@@ -138,3 +150,7 @@ line "mounted: docker run -> ready (tarball saved before)" mounted "runs:${V[mou
 line "mounted with its docker save -o: save + run -> ready" savemnt "runs:${V[savemnt]}"
 line "piped: docker save | docker run -i -> ready" piped "runs:${V[piped]}"
 line "socket: docker run --import docker://IMAGE -> ready" socket "runs:${V[socket]}  goal <= 1.10x"
+line "start: docker run serve (no import) -> ready" start "runs:${V[start]}"
+printf '%-64s %7s ms  %6s\n' "socket minus start (the import through the socket)" \
+	"$(awk -v a="${M[socket]}" -v b="${M[start]}" 'BEGIN { print a - b }')" \
+	"$(awk -v a="${M[socket]}" -v b="${M[start]}" -v f="${M[floor]}" 'BEGIN { printf "%.2fx", (a - b) / f }')"

@@ -71,7 +71,11 @@ wait_ready() { # NAME OUT PID: wait for OUT.t (or the run's end), then stop the 
 	docker rm -f "$1" >/dev/null 2>&1
 }
 ms_since() { awk -v a="$1" -v b="$(cat "$2" 2>/dev/null || echo 0)" 'BEGIN { printf "%.0f\n", (b > 0 ? (b - a) / 1e6 : -1) }'; }
-RUN=(docker run --rm --label "ph-bench-oneshot=$RAND" -p 127.0.0.1::5000 --tmpfs /var/lib/packhelper)
+# BENCH_NET=none: --network none instead of -p 127.0.0.1::5000 (no bridge needed; a start is then
+# cheaper by the veth and docker-proxy it does not make; the ready line needs no network)
+NET=(-p 127.0.0.1::5000)
+[[ ${BENCH_NET:-} == none ]] && NET=(--network none)
+RUN=(docker run --rm --label "ph-bench-oneshot=$RAND" "${NET[@]}" --tmpfs /var/lib/packhelper)
 
 floor() {
 	local t0
@@ -144,7 +148,7 @@ declare -A M
 for row in "${ROWS[@]}"; do M[$row]=$(echo "${V[$row]}" | median); done
 ratio() { awk -v a="$1" -v b="${M[floor]}" 'BEGIN { printf "%.2fx", a / b }'; }
 line() { printf '%-64s %7s ms  %6s  %s\n' "$1" "${M[$2]}" "$(ratio "${M[$2]}")" "${3:-}"; }
-echo "bench-oneshot: $MIB MiB image, $LAYERS layers, median of $RUNS, $(nproc) CPUs, docker $(docker version -f '{{.Server.Version}}') ($(docker info -f '{{.Driver}}' 2>/dev/null)), load $(loadavg)"
+echo "bench-oneshot: $MIB MiB image, $LAYERS layers, median of $RUNS, $(nproc) CPUs, docker $(docker version -f '{{.Server.Version}}') ($(docker info -f '{{.Driver}}' 2>/dev/null)), ${NET[*]}, load $(loadavg)"
 line "docker save IMAGE > /dev/null (the floor)" floor "runs:${V[floor]}"
 line "mounted: docker run -> ready (tarball saved before)" mounted "runs:${V[mounted]}  goal <= 1.10x"
 line "mounted with its docker save -o: save + run -> ready" savemnt "runs:${V[savemnt]}"

@@ -4,6 +4,7 @@
 #include "source.h"
 #include "file.h"
 #include "hashjobs.h"
+#include "hashside.h"
 #include "log.h"
 
 #include <errno.h>
@@ -101,11 +102,14 @@ static struct source_entry *add_entry(struct source *src, const char *name, char
 typedef long read_fn(void *ctx, const void **buf, char *err, size_t cap);
 
 /* Copy rd's bytes into a new temporary file for e, hashing.  With limit
- * (> 0 when e's size is already known) no more than that is written. */
+ * (> 0 when e's size is already known) no more than that is written.  Where
+ * there is a second CPU, each block is hashed on a second thread while this
+ * one writes it (hashside.h). */
 static int copy_in(struct source *src, struct source_entry *e, read_fn *rd, void *ctx,
 		   uint64_t limit, char *err, size_t cap)
 {
 	struct hasher h;
+	struct hashside *side;
 	uint64_t n_in = 0;
 	int fd = tmpdir_create(src->tmp, e->tmp);
 	if (fd < 0) {
@@ -113,10 +117,13 @@ static int copy_in(struct source *src, struct source_entry *e, read_fn *rd, void
 		return log_fail(err, cap, "cannot create a temporary file in %s: %s", src->tmp->path,
 				strerror(errno));
 	}
-	hasher_init(&h, DIGEST_SHA256);
+	side = hashside_start(DIGEST_SHA256);
+	if (!side)
+		hasher_init(&h, DIGEST_SHA256);
 	for (;;) {
 		const void *buf;
 		long n = rd(ctx, &buf, err, cap);
+		int w;
 		if (n < 0)
 			goto bad;
 		if (n == 0)
@@ -126,19 +133,29 @@ static int copy_in(struct source *src, struct source_entry *e, read_fn *rd, void
 				 src->what, Q(e->name), (unsigned long long)limit);
 			goto bad;
 		}
-		if (file_write_all(fd, buf, (size_t)n) < 0) {
+		if (side)
+			hashside_give(side, buf, (size_t)n);
+		else
+			hasher_update(&h, buf, (size_t)n);
+		w = file_write_all(fd, buf, (size_t)n);
+		if (side)
+			hashside_wait(side); /* before rd changes buf */
+		if (w < 0) {
 			log_fail(err, cap, "writing into %s: %s", src->tmp->path, strerror(errno));
 			goto bad;
 		}
-		hasher_update(&h, buf, (size_t)n);
 		n_in += (uint64_t)n;
 		src->bytes += (uint64_t)n;
 	}
-	hasher_final(&h, e->digest);
+	if (side)
+		hashside_finish(side, e->digest);
+	else
+		hasher_final(&h, e->digest);
 	e->size = n_in;
 	close(fd);
 	return 0;
 bad:
+	hashside_free(side);
 	close(fd);
 	tmpdir_remove(src->tmp, e->tmp);
 	e->tmp[0] = '\0';

@@ -15,7 +15,7 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 ph_init oneshot oneshot-all
 IMG=${PACKHELPER_IMAGE:-bot-bottle/packhelper:latest}
-SCRIPTS=(mounted stdin socket layouts readiness bad stop compose two_container readme_example)
+SCRIPTS=(mounted inplace stdin socket layouts readiness bad stop compose two_container readme_example)
 
 if [[ -z ${ONESHOT_NO_MAKE:-} && -z ${PACKHELPER_IMAGE:-} ]]; then
   if ! make -C "$PH_ROOT" image >/dev/null 2>"$WORK/make.log"; then

@@ -1,6 +1,6 @@
 /* push.c - `packhelper push`, the verb: options and usage, loading the
  * image (import.c, image.c), then for each target its blobs (push_blob.c,
- * with progress.c on a TTY), configs after layers, and the manifests last. */
+ * with progress.c on a TTY), all at once, and the manifests last. */
 #include "push.h"
 
 #include <errno.h>
@@ -169,7 +169,6 @@ int push_main(int argc, char **argv)
 
 	memset(&p, 0, sizeof p);
 	regsink_opts_init(&p.o, "push");
-	p.o.configs_last = 1;
 	p.gzip_level = 1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];

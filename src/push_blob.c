@@ -13,7 +13,6 @@
 #include "file.h"
 #include "log.h"
 
-#define MONOLITHIC_MAX ((uint64_t)16 << 20)
 #define BLOB_ATTEMPTS 5
 
 #define CLAIMED_SCRATCH ((size_t)256 << 10)
@@ -410,7 +409,7 @@ static int one_blob(struct push_blobs *pb, CURL *h, void *rd, struct push_blob_j
 		snprintf(loc, sizeof loc, "%s", r.location);
 		set_state(j, PUSH_BLOB_UPLOAD);
 		j->base = 0;
-		if (b->size <= MONOLITHIC_MAX && b->size <= pb->chunk) {
+		if (b->size <= pb->chunk) {
 			struct client_body body;
 			body_of(&body, &f, 0, b->size, j);
 			if (with_digest(pb->cl, loc, b->digest, url, sizeof url, err, cap) < 0)

@@ -4,11 +4,15 @@
  * Per blob, in a worker: gzip a docker-save layer when asked (gzip.h), then
  * HEAD (present: done, its bytes not read), a cross-repository mount
  * when a source repository is given, else an upload session: blobs up to
- * min(16 MiB, chunk) in one PUT, larger ones in PATCHes of `chunk` bytes
- * with Content-Range, resuming from the session's Range after a failed
- * PATCH.  A session that went away is started again, at most 5 times; a
- * second stall on one blob, the deadline, or any other error ends it.  The
- * first failure stops the pool; its message names the blob and the target.
+ * `chunk` bytes in one PUT (POST, PUT ?digest= with the bytes: two requests,
+ * and on distribution 2.8 one fsync'd commit, where a PATCH adds a request
+ * and a hash state it writes and syncs; a PUT that fails is sent again whole
+ * in a new session), larger ones in PATCHes of `chunk` bytes with
+ * Content-Range, resuming from the session's Range after a failed PATCH,
+ * then an empty closing PUT.  A session that went away is started again,
+ * at most 5 times; a second stall on one blob, the deadline, or any other
+ * error ends it.  The first failure stops the pool; its message names the
+ * blob and the target.
  *
  * Every blob whose digest is only claimed is hashed while it is sent, and
  * read once: a file's member whose digest the archive claims (its name, a

@@ -319,8 +319,8 @@ static void cancel_upload(struct push_blobs *pb, CURL *h, const char *loc, const
  * second stall, which is the registry, not a glitch), err saying why; else 0,
  * to retry. */
 static int gives_up(struct push_blobs *pb, CURL *h, const struct image_blob *b,
-		    const struct feed *f, const char *loc, const char *scope, const struct client_resp *r, int *stalls,
-		    char *err, size_t cap)
+		    const struct feed *f, const char *loc, const char *scope,
+		    const struct client_resp *r, int *stalls, char *err, size_t cap)
 {
 	if (client_expired(pb->cl))
 		return 1;

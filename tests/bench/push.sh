@@ -26,7 +26,9 @@
 # Knobs: BENCH_TARGET=docker-registry|packhelper (the registry pushed to),
 # BENCH_REPS (3), BENCH_LAYERS_MIB ("40 100 160"), BENCH_SKOPEO=0 to
 # skip skopeo (its default gzip level makes it the slowest by far),
-# BENCH_TOOLS="floor ph-none" to time only those.
+# BENCH_TOOLS="floor ph-none" to time only those, BENCH_BEFORE=BINARY to
+# time another packhelper too (ph-before: --compression none), e.g. the
+# build before a change, in the same rounds.
 set -uo pipefail
 BENCH_NAME=bench-push
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -116,6 +118,7 @@ run_one() {
   case $name in
     floor) floor "$ref" ;;
     ph-none) "$BIN" push -q --compression none "$TAR" "$ref" ;;
+    ph-before) "$BEFORE" push -q --compression none "$TAR" "$ref" ;;
     ph-gzip) "$BIN" push -q --compression gzip "$TAR" "$ref" ;;
     crane) crane push --insecure "$TAR" "$ref" ;;
     skopeo) skopeo copy -q --dest-tls-verify=false "docker-archive:$TAR" "docker://$ref" ;;
@@ -140,6 +143,11 @@ NAMES=(floor ph-none ph-gzip crane)
 [[ $SKOPEO == 0 ]] || NAMES+=(skopeo skopeo-decompress skopeo-gzip1)
 # shellcheck disable=SC2206  # a list of names
 [[ -z ${BENCH_TOOLS:-} ]] || NAMES=($BENCH_TOOLS)
+BEFORE=
+if [[ -n ${BENCH_BEFORE:-} ]]; then
+  BEFORE=$(realpath "$BENCH_BEFORE") && [[ -x $BEFORE ]] || die "BENCH_BEFORE: no executable $BENCH_BEFORE"
+  NAMES+=(ph-before)
+fi
 declare -A TIMES LAYER_INFO
 LOAD_START=$(loadavg)
 say "bench-push: load average at start: $LOAD_START; $REPS rounds of: ${NAMES[*]}"
@@ -163,6 +171,7 @@ for n in "${NAMES[@]}"; do
   case $n in
     floor) label="floor: curl, every blob at once" ;;
     ph-none) label="packhelper push --compression none" ;;
+    ph-before) label="BENCH_BEFORE push --compression none" ;;
     ph-gzip) label="packhelper push --compression gzip" ;;
     crane) label="crane push --insecure" ;;
     skopeo) label="skopeo copy" ;;
@@ -183,6 +192,9 @@ if has floor && has ph-none; then
     awk '{ printf "%.2f ", $1 / $2 }')
   printf 'packhelper (none) / floor: %sx (per round: %s)  goal <= 1.1x: %s\n' "$r_floor" "$per" \
     "$(awk -v r="$r_floor" 'BEGIN { print (r <= 1.1 ? "MET" : "MISSED") }')"
+fi
+if has floor && has ph-before; then
+  printf 'BENCH_BEFORE (none) / floor: %sx\n' "$(ratio "${MED[ph-before]}" "${MED[floor]}")"
 fi
 if has crane && has ph-none; then
   r_none=$(ratio "${MED[crane]}" "${MED[ph-none]}")

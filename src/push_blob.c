@@ -386,6 +386,17 @@ static int one_blob(struct push_blobs *pb, CURL *h, void *rd, struct push_blob_j
 			f.rd = &claim;
 		}
 	}
+	if (f.ops && b->size == 0) {
+		/* no byte to hash on the way, none to withhold: compare now */
+		enum digest_alg alg = DIGEST_SHA256;
+		char got[DIGEST_STR_MAX];
+		digest_parse(b->digest, strlen(b->digest), &alg);
+		digest_of(alg, "", 0, got);
+		if (strcmp(got, b->digest) != 0) {
+			log_fail(err, cap, "blob %s: it is empty, and the empty blob is %s", b->digest, got);
+			goto out;
+		}
+	}
 	for (int attempt = 0; attempt < BLOB_ATTEMPTS; attempt++) {
 		uint64_t off = 0;
 		/* start: a mount, or an upload session */

@@ -35,7 +35,7 @@ struct image_blob {
 	int64_t off;                  /* >= 0: at off in the source's tar (in place) */
 	int is_config;
 	int gzipped;                  /* compressed by a sink (push) */
-	int unverified;               /* digest claimed by the archive: hash before use */
+	int unverified;               /* digest claimed by the archive: hashed as it is read */
 };
 
 struct image_manifest {

@@ -1,6 +1,6 @@
 /* push.c - `packhelper push`, the verb: options and usage, loading the
  * image (import.c, image.c), then for each target its blobs (push_blob.c,
- * with progress.c on a TTY), configs after layers, and the manifests last. */
+ * with progress.c on a TTY), all at once, and the manifests last. */
 #include "push.h"
 
 #include <errno.h>
@@ -39,8 +39,8 @@ static const char usage[] =
 	"  --compression none|gzip layers as they are (default) or gzip-compressed\n"
 	"  --gzip-level N          1 (fast, default) to 9\n"
 	"  --format oci|docker     manifest format for docker-save sources (default oci)\n"
-	"  --chunk-size SIZE       PATCH chunk size (default 128M); blobs up to\n"
-	"                          min(16M, SIZE) go in one PUT\n"
+	"  --chunk-size SIZE       blobs up to SIZE go in one PUT, larger ones in\n"
+	"                          PATCHes of SIZE that resume (default 128M)\n"
 	"  -q, --quiet             only the digest on stdout\n"
 	"  --timeout DURATION      give up when the whole push takes longer\n"
 	"                          (default 1h; 0: no limit)\n"
@@ -171,7 +171,6 @@ int push_main(int argc, char **argv)
 
 	memset(&p, 0, sizeof p);
 	regsink_opts_init(&p.o, "push");
-	p.o.configs_last = 1;
 	p.gzip_level = 1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];

@@ -13,8 +13,9 @@
 #include "file.h"
 #include "log.h"
 
-#define MONOLITHIC_MAX ((uint64_t)16 << 20)
 #define BLOB_ATTEMPTS 5
+
+#define CLAIMED_SCRATCH ((size_t)256 << 10)
 
 static const char *const state_names[] = { "waiting", "compressing", "checking", "uploading",
 					    "exists", "mounted", "pushed", "failed" };
@@ -48,30 +49,131 @@ static void on_progress(void *ctx, uint64_t sent)
 	__atomic_store_n(&j->done, j->base + sent, __ATOMIC_RELAXED);
 }
 
-/* A blob whose digest is the archive's claim: hash it before it goes out,
- * so a lying tarball fails here, with the layer named. */
-static int verify_blob(struct push_blobs *pb, struct image_blob *b, char *err, size_t cap)
-{
-	uint64_t off;
-	int fd = blob_open(pb, b, &off), rc = -1;
-	char got[DIGEST_STR_MAX];
+/* ---- a file blob whose digest is only claimed: hashed while it is sent ----
+ *
+ * An archive's member read in place has the digest its name, descriptor or
+ * diff_id claims.  Its bytes are hashed as the request body takes them, each
+ * byte once however often it is sent again (a retry, a resumed PATCH), and
+ * compared when the last one is read: bytes that are not the digest never
+ * give up their last byte (the PUT never completes; a chunked upload never
+ * gets its closing PUT, and its session is cancelled), so the registry
+ * commits nothing, and the layer is read once, not hashed first and sent
+ * after.  The same contract as a push_blob_reader (copy's streams). */
+struct claimed {
+	const struct push_blobs *pb;
+	const struct image_blob *b;
+	int fd;
+	uint64_t base;            /* the blob is fd's [base, base + size) */
+	struct hasher hs;
+	uint64_t hashed;          /* bytes [0, hashed) are in hs */
+	int verified, bad;
+	char err[512];
+};
 
-	if (fd < 0 || file_hash_range(fd, off, b->size, DIGEST_SHA256, got) < 0) {
-		log_fail(err, cap, "read %s: %s", b->digest,
-			 errno == ENODATA ? "short read" : strerror(errno));
-		goto out;
-	}
-	if (strcmp(got, b->digest) != 0) {
-		log_fail(err, cap, "%s: a layer the archive calls %s is %s", pb->src->what, b->digest, got);
-		goto out;
-	}
-	b->unverified = 0;
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	return rc;
+static void claimed_init(struct claimed *c, const struct push_blobs *pb, const struct image_blob *b,
+			 int fd, uint64_t base)
+{
+	memset(c, 0, sizeof *c);
+	c->pb = pb;
+	c->b = b;
+	c->fd = fd;
+	c->base = base;
+	hasher_init(&c->hs, DIGEST_SHA256);
 }
+
+/* Hash buf, the bytes at pos, from where the hash stands; on the last byte,
+ * compare.  0, or -1 (c->bad) when the bytes are not the digest. */
+static int claimed_hash(struct claimed *c, const char *buf, size_t n, uint64_t pos)
+{
+	char got[DIGEST_STR_MAX];
+	if (pos > c->hashed || pos + n <= c->hashed)
+		return 0;
+	hasher_update(&c->hs, buf + (c->hashed - pos), (size_t)(pos + n - c->hashed));
+	c->hashed = pos + n;
+	if (c->hashed < c->b->size || c->verified)
+		return 0;
+	hasher_final(&c->hs, got);
+	if (strcmp(got, c->b->digest) != 0) {
+		log_fail(c->err, sizeof c->err, "%s: a layer the archive calls %s is %s; nothing of it "
+			 "was committed", c->pb->src->what, c->b->digest, got);
+		c->bad = 1;
+		return -1;
+	}
+	c->verified = 1;
+	return 0;
+}
+
+static long claimed_pread(struct claimed *c, void *buf, size_t n, uint64_t pos)
+{
+	ssize_t r;
+	do
+		r = pread(c->fd, buf, n, (off_t)(c->base + pos));
+	while (r < 0 && errno == EINTR);
+	if (r <= 0) {
+		log_fail(c->err, sizeof c->err, "read %s: %s", c->b->digest,
+			 r == 0 ? "short read" : strerror(errno));
+		c->bad = 1;
+		return -1;
+	}
+	return (long)r;
+}
+
+/* Hash the bytes before pos that were never read (a server that says it
+ * holds more than was hashed), with buf[n] as scratch. */
+static int claimed_catch_up(struct claimed *c, void *buf, size_t n, uint64_t pos)
+{
+	while (c->hashed < pos) {
+		uint64_t want = pos - c->hashed;
+		long r = claimed_pread(c, buf, want < n ? (size_t)want : n, c->hashed);
+		if (r < 0 || claimed_hash(c, buf, (size_t)r, c->hashed) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static long claimed_read_at(void *ctx, void *buf, size_t n, uint64_t pos)
+{
+	struct claimed *c = ctx;
+	long r;
+	if (c->bad || pos >= c->b->size || !n)
+		return -1;
+	if ((uint64_t)n > c->b->size - pos)
+		n = (size_t)(c->b->size - pos);
+	if (claimed_catch_up(c, buf, n, pos) < 0)
+		return -1;
+	r = claimed_pread(c, buf, n, pos);
+	if (r < 0 || claimed_hash(c, buf, (size_t)r, pos) < 0)
+		return -1; /* the last byte stays here */
+	return r;
+}
+
+static int claimed_failed(void *ctx, char *err, size_t cap)
+{
+	struct claimed *c = ctx;
+	if (c->bad)
+		snprintf(err, cap, "%s", c->err);
+	return c->bad ? -1 : 0;
+}
+
+static int claimed_verify(void *ctx, char *err, size_t cap)
+{
+	struct claimed *c = ctx;
+	char *scratch;
+	if (!c->verified && !c->bad) {
+		if (!(scratch = malloc(CLAIMED_SCRATCH)))
+			return log_fail(err, cap, "out of memory");
+		claimed_catch_up(c, scratch, CLAIMED_SCRATCH, c->b->size);
+		free(scratch);
+	}
+	if (c->verified)
+		return 0;
+	snprintf(err, cap, "%s", c->bad ? c->err : "the blob was not read to its end");
+	return -1;
+}
+
+static const struct push_blob_reader claimed_ops = {
+	.read_at = claimed_read_at, .failed = claimed_failed, .verify = claimed_verify,
+};
 
 /* Compress layer b into a new scratch file; b then describes the gzip. */
 static int compress_layer(struct push_blobs *pb, struct image_blob *b, char *err, size_t cap)
@@ -168,18 +270,26 @@ static void blob_context(const struct push_blobs *pb, const struct image_blob *b
 	log_fail(err, cap, "blob %s to %s/%s: %s", b->digest, pb->ref->host, pb->ref->repo, last);
 }
 
-/* The bytes [off, off + n) of blob b as a request body: from fd at base +
- * off, or from the reader rd. */
-static void body_of(struct client_body *body, int fd, uint64_t base, const struct push_blobs *pb,
-		    void *rd, uint64_t off, uint64_t n, struct push_blob_job *j)
+/* Where one blob's bytes come from: a reader that hashes them on the way
+ * (copy's stream, or a claimed file), else fd (a blob already verified). */
+struct feed {
+	const struct push_blob_reader *ops; /* NULL: fd */
+	void *rd;
+	int fd;
+	uint64_t base;            /* where the blob starts in fd */
+};
+
+/* The bytes [off, off + n) of the blob as a request body. */
+static void body_of(struct client_body *body, const struct feed *f, uint64_t off, uint64_t n,
+		    struct push_blob_job *j)
 {
 	memset(body, 0, sizeof *body);
-	body->fd = fd;
-	body->off = fd >= 0 ? base + off : off;
+	body->fd = f->ops ? -1 : f->fd;
+	body->off = f->ops ? off : f->base + off;
 	body->len = n;
-	if (rd) {
-		body->read_at = pb->reader->read_at;
-		body->read_ctx = rd;
+	if (f->ops) {
+		body->read_at = f->ops->read_at;
+		body->read_ctx = f->rd;
 	}
 	body->progress = on_progress;
 	body->progress_ctx = j;
@@ -187,9 +297,9 @@ static void body_of(struct client_body *body, int fd, uint64_t base, const struc
 
 /* A request that failed while the reader fed it: may it be tried again?
  * 0 yes; -1 no, with the reader's reason in err. */
-static int reader_says(const struct push_blobs *pb, void *rd, char *err, size_t cap)
+static int reader_says(const struct feed *f, char *err, size_t cap)
 {
-	return rd ? pb->reader->failed(rd, err, cap) : 0;
+	return f->ops ? f->ops->failed(f->rd, err, cap) : 0;
 }
 
 /* Drop an upload session that must not be committed (best effort). */
@@ -208,13 +318,13 @@ static void cancel_upload(struct push_blobs *pb, CURL *h, const char *loc, const
  * (the deadline passed; the source failed, and the session is cancelled; a
  * second stall, which is the registry, not a glitch), err saying why; else 0,
  * to retry. */
-static int gives_up(struct push_blobs *pb, CURL *h, const struct image_blob *b, void *rd,
-		    const char *loc, const char *scope, const struct client_resp *r, int *stalls,
-		    char *err, size_t cap)
+static int gives_up(struct push_blobs *pb, CURL *h, const struct image_blob *b,
+		    const struct feed *f, const char *loc, const char *scope,
+		    const struct client_resp *r, int *stalls, char *err, size_t cap)
 {
 	if (client_expired(pb->cl))
 		return 1;
-	if (reader_says(pb, rd, err, cap) < 0) {
+	if (reader_says(f, err, cap) < 0) {
 		cancel_upload(pb, h, loc, scope);
 		return 1;
 	}
@@ -233,8 +343,9 @@ static int one_blob(struct push_blobs *pb, CURL *h, void *rd, struct push_blob_j
 	struct image_blob *b = j->blob;
 	char scope[800], path[1024], loc[2048], url[URL_MAX + 100];
 	struct client_resp r;
-	uint64_t base = 0; /* where the blob starts in fd */
-	int fd = -1, rc = -1, stalls = 0;
+	struct claimed claim;
+	struct feed f = { NULL, NULL, -1, 0 };
+	int rc = -1, stalls = 0;
 
 	push_blob_scope(pb->ref, pb->mount_from, scope, sizeof scope);
 	client_resp_init(&r);
@@ -242,11 +353,6 @@ static int one_blob(struct push_blobs *pb, CURL *h, void *rd, struct push_blob_j
 		/* compressed once, here in the worker, so layers compress in parallel */
 		set_state(j, PUSH_BLOB_COMPRESS);
 		if (compress_layer(pb, b, err, cap) < 0)
-			goto out;
-	}
-	if (b->unverified) {
-		set_state(j, PUSH_BLOB_CHECK);
-		if (verify_blob(pb, b, err, cap) < 0)
 			goto out;
 	}
 	set_state(j, PUSH_BLOB_CHECK);
@@ -264,12 +370,30 @@ static int one_blob(struct push_blobs *pb, CURL *h, void *rd, struct push_blob_j
 		goto out;
 	}
 	if (b->off < 0 && !b->tmp[0] && pb->reader) {
-		pb->reader->start(rd, b);
+		f.ops = pb->reader;
+		f.rd = rd;
+		f.ops->start(rd, b);
 	} else {
-		rd = NULL;
-		fd = blob_open(pb, b, &base);
-		if (fd < 0) {
+		f.fd = blob_open(pb, b, &f.base);
+		if (f.fd < 0) {
 			log_fail(err, cap, "blob %s: %s", b->digest, strerror(errno));
+			goto out;
+		}
+		if (b->unverified) {
+			/* hashed on the way (one read of the layer, not two) */
+			claimed_init(&claim, pb, b, f.fd, f.base);
+			f.ops = &claimed_ops;
+			f.rd = &claim;
+		}
+	}
+	if (f.ops && b->size == 0) {
+		/* no byte to hash on the way, none to withhold: compare now */
+		enum digest_alg alg = DIGEST_SHA256;
+		char got[DIGEST_STR_MAX];
+		digest_parse(b->digest, strlen(b->digest), &alg);
+		digest_of(alg, "", 0, got);
+		if (strcmp(got, b->digest) != 0) {
+			log_fail(err, cap, "blob %s: it is empty, and the empty blob is %s", b->digest, got);
 			goto out;
 		}
 	}
@@ -296,14 +420,14 @@ static int one_blob(struct push_blobs *pb, CURL *h, void *rd, struct push_blob_j
 		snprintf(loc, sizeof loc, "%s", r.location);
 		set_state(j, PUSH_BLOB_UPLOAD);
 		j->base = 0;
-		if (b->size <= MONOLITHIC_MAX && b->size <= pb->chunk) {
+		if (b->size <= pb->chunk) {
 			struct client_body body;
-			body_of(&body, fd, base, pb, rd, 0, b->size, j);
+			body_of(&body, &f, 0, b->size, j);
 			if (with_digest(pb->cl, loc, b->digest, url, sizeof url, err, cap) < 0)
 				goto out;
 			if (client_request(pb->cl, h, "PUT", url, scope, "application/octet-stream", &body, 0,
 					   &r, err, cap) < 0) {
-				if (gives_up(pb, h, b, rd, loc, scope, &r, &stalls, err, cap))
+				if (gives_up(pb, h, b, &f, loc, scope, &r, &stalls, err, cap))
 					goto out;
 				log_debug("%s", err);
 				continue; /* a new session */
@@ -328,23 +452,26 @@ static int one_blob(struct push_blobs *pb, CURL *h, void *rd, struct push_blob_j
 			struct client_body body;
 			struct client_resp s;
 			const char *dash;
+			int sent;
 
-			body_of(&body, fd, base, pb, rd, off, n, j);
+			body_of(&body, &f, off, n, j);
 			j->base = off;
 			snprintf(cr, sizeof cr, "%llu-%llu", (unsigned long long)off,
 				 (unsigned long long)(off + n - 1));
 			body.content_range = cr;
 			if (client_abs_url(pb->cl, loc, url, sizeof url, err, cap) < 0)
 				goto out;
-			if (client_request(pb->cl, h, "PATCH", url, scope, "application/octet-stream", &body,
-					   0, &r, err, cap) == 0 &&
-			    r.status == 202) {
+			sent = client_request(pb->cl, h, "PATCH", url, scope, "application/octet-stream",
+					      &body, 0, &r, err, cap);
+			if (sent == 0 && r.status == 202) {
 				if (r.location[0])
 					snprintf(loc, sizeof loc, "%s", r.location);
 				off += n;
 				continue;
 			}
-			if (gives_up(pb, h, b, rd, loc, scope, &r, &stalls, err, cap))
+			if (sent == 0) /* the last answer, for the line if it is the last */
+				blob_error(pb, b, "upload", &r, err, cap);
+			if (gives_up(pb, h, b, &f, loc, scope, &r, &stalls, err, cap))
 				goto out;
 			misses++;
 			/* resume from what the server holds ("0-E": E+1 bytes) */
@@ -367,7 +494,7 @@ static int one_blob(struct push_blobs *pb, CURL *h, void *rd, struct push_blob_j
 		if (off < b->size)
 			continue;
 		/* the closing PUT commits: only bytes that hash to the digest */
-		if (rd && pb->reader->verify(rd, err, cap) < 0) {
+		if (f.ops && f.ops->verify(f.rd, err, cap) < 0) {
 			cancel_upload(pb, h, loc, scope);
 			goto out;
 		}
@@ -394,8 +521,10 @@ static int one_blob(struct push_blobs *pb, CURL *h, void *rd, struct push_blob_j
 out:
 	if (rc < 0)
 		set_state(j, PUSH_BLOB_FAILED);
-	if (fd >= 0)
-		close(fd);
+	else if (f.ops == &claimed_ops && claim.verified)
+		b->unverified = 0;
+	if (f.fd >= 0)
+		close(f.fd);
 	client_resp_free(&r);
 	return rc;
 }

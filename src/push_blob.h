@@ -1,24 +1,32 @@
 /* push_blob.h - one image's blobs into one repository, the client side of
  * the distribution spec's blob upload, on a pool of worker threads.
  *
- * Per blob, in a worker: gzip a docker-save layer when asked (gzip.h), hash
- * a blob whose digest the archive only claims (a lying tarball fails here,
- * the layer named), then HEAD (present: done), a cross-repository mount
+ * Per blob, in a worker: gzip a docker-save layer when asked (gzip.h), then
+ * HEAD (present: done, its bytes not read), a cross-repository mount
  * when a source repository is given, else an upload session: blobs up to
- * min(16 MiB, chunk) in one PUT, larger ones in PATCHes of `chunk` bytes
- * with Content-Range, resuming from the session's Range after a failed
- * PATCH.  A session that went away is started again, at most 5 times; a
- * second stall on one blob, the deadline, or any other error ends it.  The
- * first failure stops the pool; its message names the blob and the target.
+ * `chunk` bytes in one PUT (POST, PUT ?digest= with the bytes: two requests,
+ * and on distribution 2.8 one fsync'd commit, where a PATCH adds a request
+ * and a hash state it writes and syncs; a PUT that fails is sent again whole
+ * in a new session), larger ones in PATCHes of `chunk` bytes with
+ * Content-Range, resuming from the session's Range after a failed PATCH,
+ * then an empty closing PUT.  A session that went away is started again,
+ * at most 5 times; a second stall on one blob, the deadline, or any other
+ * error ends it.  The first failure stops the pool; its message names the
+ * blob and the target.
  *
- * A blob whose bytes are in no file (off -1, no tmp: copy from a registry)
- * is read through the caller's push_blob_reader, which each worker opens
- * once and aims at blob after blob.  The reader hashes what it reads and
- * refuses to hand over the last byte of a blob whose bytes are not its
- * digest, so such a blob's upload fails before the registry has all of it
- * (a monolithic PUT never completes; a chunked upload never gets its closing
- * PUT, and its session is cancelled): nothing is committed.  Resuming works
- * as for files: the reader serves any position again (a new ranged GET).
+ * Every blob whose digest is only claimed is hashed while it is sent, and
+ * read once: a file's member whose digest the archive claims (its name, a
+ * descriptor, the config's diff_id) through push_blob.c's own reader of the
+ * file; a blob in no file (off -1, no tmp: copy from a registry) through
+ * the caller's push_blob_reader, which each worker opens once and aims at
+ * blob after blob.  Either hashes each byte once, however often it is sent
+ * again, and refuses to hand over the last byte of a blob whose bytes are
+ * not its digest, so such a blob's upload fails before the registry has all
+ * of it (a monolithic PUT never completes; a chunked upload never gets its
+ * closing PUT, and its session is cancelled): nothing is committed, and the
+ * failure is one line naming the blob (a lying tarball: the layer, and what
+ * its bytes are).  Resuming works the same: the reader serves any position
+ * again (a pread, or a new ranged GET), hashing only what it had not.
  *
  * Ownership: everything in struct push_blobs is the caller's and outlives
  * push_blob_run; a worker only writes its job's blob (a compressed layer's

@@ -55,7 +55,6 @@ static int put_blobs(void *impl, struct image *img, const unsigned char *want,
 	struct regsink *k = impl;
 	struct push_blobs pb;
 	struct progress pg;
-	size_t nlayers = 0;
 	int rc;
 
 	memset(&pb, 0, sizeof pb);
@@ -74,23 +73,17 @@ static int put_blobs(void *impl, struct image *img, const unsigned char *want,
 	pb.jobs = calloc(img->nblobs ? img->nblobs : 1, sizeof *pb.jobs);
 	if (!pb.jobs)
 		return log_fail(err, cap, "out of memory");
-	for (int pass = 0; pass < 2; pass++)
-		for (size_t i = 0; i < img->nblobs; i++)
-			if (img->blobs[i].is_config == pass && (!want || want[i])) {
-				pb.jobs[pb.njobs].blob = &img->blobs[i];
-				pb.jobs[pb.njobs++].state = PUSH_BLOB_WAIT;
-				if (!pass)
-					nlayers++;
-			}
-	if (!k->o.configs_last) {
-		qsort(pb.jobs, pb.njobs, sizeof *pb.jobs, bigger_first);
-		nlayers = pb.njobs;
-	}
+	for (size_t i = 0; i < img->nblobs; i++)
+		if (!want || want[i]) {
+			pb.jobs[pb.njobs].blob = &img->blobs[i];
+			pb.jobs[pb.njobs++].state = PUSH_BLOB_WAIT;
+		}
+	/* one pass, the biggest first: the longest upload starts at once and
+	 * the workers finish together (configs, small, go beside the layers) */
+	qsort(pb.jobs, pb.njobs, sizeof *pb.jobs, bigger_first);
 	if (k->o.progress && pb.njobs)
 		progress_start(&pg, pb.jobs, pb.njobs, clock_us());
-	rc = push_blob_run(&pb, 0, nlayers, err, cap);
-	if (rc == 0 && nlayers < pb.njobs)
-		rc = push_blob_run(&pb, nlayers, pb.njobs, err, cap);
+	rc = push_blob_run(&pb, 0, pb.njobs, err, cap);
 	if (k->o.progress && pb.njobs)
 		progress_stop(&pg);
 	for (size_t i = 0; i < pb.njobs; i++) {

@@ -2,8 +2,8 @@
  *
  * Blobs go through push_blob.c's workers (HEAD first and skip what is
  * there, a cross-repository mount when told where from, one PUT or
- * resumable PATCHes): configs after layers (push), or all at once, the
- * biggest first, so the workers finish together (copy); manifests by PUT,
+ * resumable PATCHes): all at once, the biggest first, so the longest
+ * upload starts first and the workers finish together; manifests by PUT,
  * byte for byte,
  * the registry's Docker-Content-Digest checked against ours.  A manifest
  * with a subject that the registry does not index (its answer has no
@@ -30,8 +30,6 @@ struct regsink_opts {
 	int gzip_level;           /* push: compress docker-save layers; 0: as they are */
 	enum image_format format; /* push: the media type a compressed layer gets */
 	int progress;             /* draw progress.c's display on stderr */
-	int configs_last;         /* push: every layer before any config; else
-				     one pass, the biggest blobs first */
 };
 
 /* Defaults: 4 jobs, 128 MiB chunks, --timeout 1h; verb names the command

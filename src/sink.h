@@ -40,7 +40,8 @@ struct sink_ops {
 	 * holds under it in digest ("" when it does not say), 0 no, -1 err. */
 	int (*has_manifest)(void *impl, const char *ref, char digest[DIGEST_STR_MAX], char *err,
 			    size_t cap);
-	/* Put img's blobs (want[i] set; want NULL: all), configs after layers. */
+	/* Put img's blobs (want[i] set; want NULL: all); every one is in the
+	 * sink (and its bytes were its digest) before this returns 0. */
 	int (*put_blobs)(void *impl, struct image *img, const unsigned char *want,
 			 const struct sink_from *from, struct sink_stats *st, char *err, size_t cap);
 	/* Put manifest m under ref (its digest, or a tag). */

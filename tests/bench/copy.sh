@@ -25,7 +25,9 @@
 #   regctl image copy SRC DST                  (hosts with tls=disabled)
 #
 # Knobs: BENCH_REPS (5), BENCH_LAYERS_MIB ("20 50 80"),
-# BENCH_TARGET=docker-registry|packhelper (the registry copied to).
+# BENCH_TARGET=docker-registry|packhelper (the registry copied to),
+# BENCH_BEFORE=BINARY to time another packhelper copy too (before), e.g. the
+# build before a change, in the same rounds.
 set -uo pipefail
 BENCH_NAME=bench-copy
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -89,6 +91,7 @@ run_one() {
   t0=$(now_ns)
   case $name in
     packhelper) "$BIN" copy -q "$SRC:multi" "$dst" ;;
+    before) "$BEFORE" copy -q "$SRC:multi" "$dst" ;;
     crane) crane copy --insecure "$SRC:multi" "$dst" ;;
     skopeo) skopeo --policy "$WORK/policy.json" copy -q --all --authfile "$WORK/auth.json" \
       --src-tls-verify=false --dest-tls-verify=false "docker://$SRC:multi" "docker://$dst" ;;
@@ -109,6 +112,11 @@ run_one() {
 
 
 NAMES=(packhelper crane skopeo regctl)
+BEFORE=
+if [[ -n ${BENCH_BEFORE:-} ]]; then
+  BEFORE=$(realpath "$BENCH_BEFORE") && [[ -x $BEFORE ]] || die "BENCH_BEFORE: no executable $BENCH_BEFORE"
+  NAMES+=(before)
+fi
 declare -A TIMES MED KEPT
 LOAD_START=$(loadavg)
 say "bench-copy: load average at start: $LOAD_START; $REPS rounds of: ${NAMES[*]}"
@@ -135,13 +143,14 @@ for n in "${NAMES[@]}"; do
     crane) label="crane copy" ;;
     skopeo) label="skopeo copy --all" ;;
     regctl) label="regctl image copy" ;;
+    before) label="BENCH_BEFORE copy" ;;
   esac
   printf '%-38s %-20s %9s %7s %12sx %s\n' "$label" "${TIMES[$n]}" "${MED[$n]}" \
     "$(awk -v s="$SIZE_MIB" -v t="${MED[$n]}" 'BEGIN { printf "%.0f", s / t }')" \
     "$(awk -v a="${MED[$n]}" -v b="${MED[packhelper]}" 'BEGIN { printf "%.2f", a / b }')" "${KEPT[$n]}"
 done
 printf '\nload average: %s at start, %s at end (%s CPUs)\n' "$LOAD_START" "$LOAD_END" "$(nproc)"
-for n in crane skopeo regctl; do
+for n in crane skopeo regctl ${BEFORE:+before}; do
   printf '%s / packhelper: %sx   goal > 1x (packhelper faster): %s\n' "$n" \
     "$(awk -v a="${MED[$n]}" -v b="${MED[packhelper]}" 'BEGIN { printf "%.2f", a / b }')" \
     "$(awk -v a="${MED[$n]}" -v b="${MED[packhelper]}" 'BEGIN { print (a > b ? "MET" : "MISSED") }')"

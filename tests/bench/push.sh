@@ -14,14 +14,21 @@
 #        dir: transport - the run with --dest-decompress shows it changes
 #        nothing - so a level-1 variant is timed too, for a like-for-like
 #        figure with the other gzip pushes)
+#   floor: what the receiver itself needs, with nothing to find out: the
+#       blobs unpacked beforehand, their digests known; every blob at once,
+#       each by curl (POST, then one PUT ?digest= with the file), then the
+#       manifest PUT (the image is not pushed without it)
 # Then a table, the load average, and the ratios crane/packhelper for none and
 # gzip against the issue's goals: >= 5x faster than crane with none, ahead
-# of crane with gzip. Not part of the tests; exit 0 whatever the figures,
-# non-zero only if a push failed.
+# of crane with gzip; and packhelper (none) / floor, goal <= 1.1x. Not part
+# of the tests; exit 0 whatever the figures, non-zero only if a push failed.
 #
 # Knobs: BENCH_TARGET=docker-registry|packhelper (the registry pushed to),
 # BENCH_REPS (3), BENCH_LAYERS_MIB ("40 100 160"), BENCH_SKOPEO=0 to
-# skip skopeo (its default gzip level makes it the slowest by far).
+# skip skopeo (its default gzip level makes it the slowest by far),
+# BENCH_TOOLS="floor ph-none" to time only those, BENCH_BEFORE=BINARY to
+# time another packhelper too (ph-before: --compression none), e.g. the
+# build before a change, in the same rounds.
 set -uo pipefail
 BENCH_NAME=bench-push
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -50,6 +57,53 @@ docker save -o "$TAR" "bench-push-$RAND/image:src" || die "docker save failed"
 TAR_MIB=$(($(stat -c %s "$TAR") >> 20))
 say "bench-push: tarball $TAR_MIB MiB"
 
+# ---- the floor's inputs, untimed: the blobs as files, digests, the manifest ---
+mkdir -p "$WORK/floor"
+tar -C "$WORK/floor" -xf "$TAR" || die "cannot unpack $TAR"
+python3 - "$WORK/floor" >"$WORK/floor.list" <<'PY' || die "floor: cannot read the unpacked tarball"
+import hashlib, json, os, sys
+d = sys.argv[1]
+def blob(rel):
+    h = hashlib.sha256()
+    with open(os.path.join(d, rel), "rb") as f:
+        for c in iter(lambda: f.read(1 << 20), b""):
+            h.update(c)
+    return "sha256:" + h.hexdigest(), os.path.getsize(os.path.join(d, rel))
+item = json.load(open(os.path.join(d, "manifest.json")))[0]
+cd, cs = blob(item["Config"])
+layers = [blob(l) for l in item["Layers"]]
+m = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+     "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
+     "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ld, "size": ls}
+                for ld, ls in layers]}
+open(os.path.join(d, "floor-manifest.json"), "w").write(json.dumps(m, separators=(",", ":")))
+for (dg, _), rel in zip([(cd, cs)] + layers, [item["Config"]] + item["Layers"]):
+    print(dg, rel)
+PY
+
+# floor_blob URL-BASE DIGEST FILE : POST an upload, PUT FILE to it with ?digest=
+floor_blob() {
+  local loc
+  loc=$(curl -sf -D - -o /dev/null -X POST "$1/blobs/uploads/" | tr -d '\r' |
+    awk 'tolower($1) == "location:" { print $2 }')
+  [[ $loc == http* ]] || loc=${1%%/v2/*}$loc
+  [[ $loc == *\?* ]] && loc+="&" || loc+="?"
+  curl -sf -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' -T "$WORK/floor/$3" "${loc}digest=$2"
+}
+# floor REF : every blob at once, then the manifest
+floor() {
+  local base pids=() d f rc=0 p
+  base=http://${1%%/*}/v2/${1#*/}
+  base=${base%:*}
+  while read -r d f; do
+    floor_blob "$base" "$d" "$f" &
+    pids+=($!)
+  done <"$WORK/floor.list"
+  for p in "${pids[@]}"; do wait "$p" || rc=1; done
+  ((rc == 0)) && curl -sf -o /dev/null -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
+    --data-binary "@$WORK/floor/floor-manifest.json" "$base/manifests/${1##*:}"
+}
+
 # ---- one run: a fresh registry, the timed command, a check ------------------
 PH=$BIN
 
@@ -62,7 +116,9 @@ run_one() {
   sync
   t0=$(now_ns)
   case $name in
+    floor) floor "$ref" ;;
     ph-none) "$BIN" push -q --compression none "$TAR" "$ref" ;;
+    ph-before) "$BEFORE" push -q --compression none "$TAR" "$ref" ;;
     ph-gzip) "$BIN" push -q --compression gzip "$TAR" "$ref" ;;
     crane) crane push --insecure "$TAR" "$ref" ;;
     skopeo) skopeo copy -q --dest-tls-verify=false "docker-archive:$TAR" "docker://$ref" ;;
@@ -83,13 +139,22 @@ run_one() {
 }
 
 
-NAMES=(ph-none ph-gzip crane)
+NAMES=(floor ph-none ph-gzip crane)
 [[ $SKOPEO == 0 ]] || NAMES+=(skopeo skopeo-decompress skopeo-gzip1)
+# shellcheck disable=SC2206  # a list of names
+[[ -z ${BENCH_TOOLS:-} ]] || NAMES=($BENCH_TOOLS)
+BEFORE=
+if [[ -n ${BENCH_BEFORE:-} ]]; then
+  BEFORE=$(realpath "$BENCH_BEFORE") && [[ -x $BEFORE ]] || die "BENCH_BEFORE: no executable $BENCH_BEFORE"
+  NAMES+=(ph-before)
+fi
 declare -A TIMES LAYER_INFO
 LOAD_START=$(loadavg)
 say "bench-push: load average at start: $LOAD_START; $REPS rounds of: ${NAMES[*]}"
 for ((r = 1; r <= REPS; r++)); do
-  for n in "${NAMES[@]}"; do
+  # each round starts with the next tool: no tool always runs first
+  for ((k = 0; k < ${#NAMES[@]}; k++)); do
+    n=${NAMES[(k + r - 1) % ${#NAMES[@]}]}
     run_one "$n" || exit 1
     TIMES[$n]+="$RUN_T "
     say "  round $r: $n ${RUN_T}s [load $(loadavg)]"
@@ -104,7 +169,9 @@ printf '%-38s %-24s %9s %9s  %s\n' "tool" "runs (s)" "median s" "MiB/s" "layers 
 for n in "${NAMES[@]}"; do
   MED[$n]=$(median <<<"${TIMES[$n]}")
   case $n in
+    floor) label="floor: curl, every blob at once" ;;
     ph-none) label="packhelper push --compression none" ;;
+    ph-before) label="BENCH_BEFORE push --compression none" ;;
     ph-gzip) label="packhelper push --compression gzip" ;;
     crane) label="crane push --insecure" ;;
     skopeo) label="skopeo copy" ;;
@@ -116,12 +183,28 @@ for n in "${NAMES[@]}"; do
 done
 printf '\nload average: %s at start, %s at end (%s CPUs)\n' "$LOAD_START" "$LOAD_END" "$(nproc)"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-r_none=$(ratio "${MED[crane]}" "${MED[ph-none]}")
-r_gzip=$(ratio "${MED[crane]}" "${MED[ph-gzip]}")
+has() { [[ -n ${MED[$1]:-} ]]; }
 verdict() { awk -v r="$1" -v g="$2" 'BEGIN { print (r >= g ? "MET" : "MISSED") }'; }
-printf 'crane / packhelper (none): %sx   goal >= 5x: %s\n' "$r_none" "$(verdict "$r_none" 5)"
-printf 'crane / packhelper (gzip): %sx   goal > 1x (ahead of crane): %s\n' "$r_gzip" \
-  "$(awk -v r="$r_gzip" 'BEGIN { print (r > 1 ? "MET" : "MISSED") }')"
-if [[ $SKOPEO != 0 ]]; then
+if has floor && has ph-none; then
+  r_floor=$(ratio "${MED[ph-none]}" "${MED[floor]}")
+  # per round too: the two ran back to back, so a busy moment hits both
+  per=$(paste -d' ' <(tr ' ' '\n' <<<"${TIMES[ph-none]}" | sed '/^$/d') <(tr ' ' '\n' <<<"${TIMES[floor]}" | sed '/^$/d') |
+    awk '{ printf "%.2f ", $1 / $2 }')
+  printf 'packhelper (none) / floor: %sx (per round: %s)  goal <= 1.1x: %s\n' "$r_floor" "$per" \
+    "$(awk -v r="$r_floor" 'BEGIN { print (r <= 1.1 ? "MET" : "MISSED") }')"
+fi
+if has floor && has ph-before; then
+  printf 'BENCH_BEFORE (none) / floor: %sx\n' "$(ratio "${MED[ph-before]}" "${MED[floor]}")"
+fi
+if has crane && has ph-none; then
+  r_none=$(ratio "${MED[crane]}" "${MED[ph-none]}")
+  printf 'crane / packhelper (none): %sx   goal >= 5x: %s\n' "$r_none" "$(verdict "$r_none" 5)"
+fi
+if has crane && has ph-gzip; then
+  r_gzip=$(ratio "${MED[crane]}" "${MED[ph-gzip]}")
+  printf 'crane / packhelper (gzip): %sx   goal > 1x (ahead of crane): %s\n' "$r_gzip" \
+    "$(awk -v r="$r_gzip" 'BEGIN { print (r > 1 ? "MET" : "MISSED") }')"
+fi
+if has skopeo && has ph-gzip; then
   printf 'skopeo / packhelper (gzip): %sx\n' "$(ratio "${MED[skopeo]}" "${MED[ph-gzip]}")"
 fi

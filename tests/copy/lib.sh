@@ -13,7 +13,7 @@
 
 PH_KEEP=${COPYTEST_KEEP:-}
 PH_KEEP_FAILED=${COPYTEST_KEEP_FAILED:-}
-CT_LAYERS_KIB=(1000 3000 18000) # the last is over 16 MiB: the PATCH path
+CT_LAYERS_KIB=(1000 3000 18000) # the last: PATCHes with --chunk-size 4M
 
 ct_init() { pt_init "$1" "copy-$1"; }
 

@@ -9,6 +9,12 @@
 #   (c) 500 to every manifest PUT                        -> exit 1, one line
 #   (d) 503 + Retry-After: 1 to every blob upload        -> retried with a
 #       pause, then exit 1 with one line naming the blob, status and code
+#   (e) a lying tarball (a layer's last byte changed, so it is not its
+#       diff_id), monolithic (~1 MiB) and chunked (~18 MiB in 4 MiB PATCHes):
+#       found while the layer is sent (it is read once): exit 1, one line
+#       naming the layer; no PUT carried the whole layer / no closing PUT
+#       after its PATCHes; its session cancelled; the registry holds neither
+#       the blob nor the tag
 # Each case has its own upstream, so every blob is really uploaded; completed
 # pushes are verified by pulling back from the upstream registry.
 set -uo pipefail
@@ -106,4 +112,54 @@ if fresh up-p503all && pt_start_proxy p503all "$UP" --fault blob-503; then
   ph_ge "blob 503 always: the upload was retried ($n attempts)" "$n" 2
   ph_ge "blob 503 always: the retries waited for Retry-After: 1 ($n attempts in $span ms)" "$span" $(((n - 1) * 900))
 fi
+# ---- (e) a lying tarball: found while the layer is sent
+# liar N OUT : IMG_TAR with the last byte of layer N (1-based, the diff_ids'
+# order) changed (xor 0xff), in place: same length, same members
+liar() {
+  python3 - "$IMG_TAR" "$2" "$(sed -n "${1}p" <<<"$DIFFIDS")" <<'PY'
+import hashlib, shutil, sys, tarfile
+src, out, want = sys.argv[1], sys.argv[2], sys.argv[3].split(":", 1)[1]
+shutil.copyfile(src, out)
+with tarfile.open(src) as t:
+    for m in t.getmembers():
+        if m.isfile() and m.name.endswith("layer.tar") and m.size > 0:
+            h = hashlib.sha256()
+            f = t.extractfile(m)
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+            if h.hexdigest() == want:
+                with open(out, "r+b") as o:
+                    o.seek(m.offset_data + m.size - 1)
+                    b = o.read(1)
+                    o.seek(m.offset_data + m.size - 1)
+                    o.write(bytes([b[0] ^ 0xFF]))
+                sys.exit(0)
+sys.exit("no layer.tar member is " + want)
+PY
+}
+for c in "monolithic 1" "chunked 3"; do
+  read -r how n <<<"$c"
+  d=$(sed -n "${n}p" <<<"$DIFFIDS")
+  size=$((PT_LAYERS_KIB[n - 1] * 1024)) # the layer.tar is a little bigger
+  liar "$n" "$WORK/liar-$how.tar" || { ph_not_ok "(e) $how: build the lying tarball"; continue; }
+  fresh "up-liar-$how" && pt_start_proxy "pliar-$how" "$UP" || continue
+  pt_push_fails "(e) lying tarball, $how layer: exit 1, one line naming the layer" 1 \
+    "^packhelper: push: .*liar-$how\.tar: a layer the archive calls $d is sha256:[0-9a-f]{64}; nothing of it was committed$" \
+    --chunk-size 4M "$WORK/liar-$how.tar" "localhost:$PORT/$repo:liar-$how"
+  if [[ $how == monolithic ]]; then
+    ph_eq "(e) $how: no PUT ?digest= carried all of the layer" 0 \
+      "$(jl "pliar-$how" "select(.method == \"PUT\" and (.path | test(\"digest=$d\")) and .length >= $size)" | jq -s length)"
+  else
+    ph_ge "(e) $how: the layer went in PATCHes" \
+      "$(jl "pliar-$how" 'select(.method == "PATCH" and .status == 202)' | jq -s length)" 2
+    ph_eq "(e) $how: no closing PUT ?digest= of the layer was sent" 0 \
+      "$(jl "pliar-$how" "select(.method == \"PUT\" and (.path | test(\"digest=$d\")))" | jq -s length)"
+  fi
+  ph_ge "(e) $how: its upload session was cancelled (DELETE)" \
+    "$(jl "pliar-$how" 'select(.method == "DELETE" and (.path | test("/blobs/uploads/")))' | jq -s length)" 1
+  ph_eq "(e) $how: the registry does not hold the layer" 404 \
+    "$(curl -s -o /dev/null -w '%{http_code}' -I "http://127.0.0.1:$UP/v2/$repo/blobs/$d")"
+  x=$(crane digest --insecure "localhost:$UP/$repo:liar-$how" 2>/dev/null)
+  ph_eq "(e) $how: nor the tag" "(none)" "${x:-(none)}"
+done
 ph_finish

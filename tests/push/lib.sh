@@ -195,8 +195,9 @@ pt_hosts_add() {
 
 # ---- the test image --------------------------------------------------------
 
-# The standard image: 3 layers of ~1, ~3 and ~18 MiB (the last is over the
-# 16 MiB monolithic limit, so it always goes through the PATCH path).
+# The standard image: 3 layers of ~1, ~3 and ~18 MiB (the last takes many
+# PATCHes with --chunk-size 1M or 4M; with the default 128M every blob goes
+# in one PUT).
 PT_LAYERS_KIB=(1000 3000 18000)
 
 # pt_build_image TAG TAR : the standard image (removed at exit), docker save to TAR

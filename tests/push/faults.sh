@@ -162,4 +162,36 @@ for c in "monolithic 1" "chunked 3"; do
   x=$(crane digest --insecure "localhost:$UP/$repo:liar-$how" 2>/dev/null)
   ph_eq "(e) $how: nor the tag" "(none)" "${x:-(none)}"
 done
+
+# ---- (f) an empty layer.tar where the config names a real layer: an empty
+# blob has no last byte to withhold, so it is checked before its PUT
+empty_liar() {
+  python3 - "$IMG_TAR" "$2" "$(sed -n "${1}p" <<<"$DIFFIDS")" <<'PY'
+import hashlib, io, sys, tarfile
+src, out, want = sys.argv[1], sys.argv[2], sys.argv[3].split(":", 1)[1]
+done = False
+with tarfile.open(src) as t, tarfile.open(out, "w", format=tarfile.USTAR_FORMAT) as o:
+    for m in t.getmembers():
+        data = t.extractfile(m).read() if m.isfile() else None
+        if m.isfile() and m.name.endswith("layer.tar") and hashlib.sha256(data).hexdigest() == want:
+            data, done = b"", True
+        if data is not None:
+            m.size = len(data)
+            o.addfile(m, io.BytesIO(data))
+        else:
+            o.addfile(m)
+sys.exit(0 if done else "no layer.tar member is " + want)
+PY
+}
+d=$(sed -n 1p <<<"$DIFFIDS")
+if empty_liar 1 "$WORK/liar-empty.tar" && fresh up-liar-empty && pt_start_proxy pliar-empty "$UP"; then
+  pt_push_fails "(f) an empty layer.tar the config calls $d: exit 1, one line naming the layer" 1 \
+    "^packhelper: push: .*$d: it is empty" "$WORK/liar-empty.tar" "localhost:$PORT/$repo:liar-empty"
+  ph_eq "(f) no PUT ?digest= of it was sent" 0 \
+    "$(jl pliar-empty "select(.method == \"PUT\" and (.path | test(\"digest=$d\")))" | jq -s length)"
+  x=$(crane digest --insecure "localhost:$UP/$repo:liar-empty" 2>/dev/null)
+  ph_eq "(f) the registry has no tag" "(none)" "${x:-(none)}"
+else
+  ph_not_ok "(f) build the tarball with an empty layer and start its registry"
+fi
 ph_finish

@@ -249,6 +249,7 @@ static size_t gc_mark(struct store_gc *g, size_t budget)
 		 * a manifest, so walk again (marking twice is harmless) */
 		g->pos = 0;
 		g->moves = r->manifests.moves;
+		g->s.mark_restarts++;
 	}
 	while (work < budget && !g->r_keep_all) {
 		if (!map_next(&r->manifests, &g->pos, &k, &v)) {

@@ -135,6 +135,12 @@ struct conn *conn_new(struct conn_set *set, int fd, const char *peer, const char
 	buf_init(&c->staged, 4096);
 	buf_init(&c->body, 0);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (set->lim.max_sndbuf) {
+		/* what a client that never reads pins in the kernel: without
+		 * it the buffer grows to tcp_wmem's max (4 MiB) on each socket */
+		int half = (int)(set->lim.max_sndbuf / 2);
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &half, sizeof half);
+	}
 	ev_io_init(&c->io, fd, on_io, c);
 	if (ev_io_set(set->ev, &c->io, EV_READ) < 0) {
 		free(c);

@@ -55,6 +55,9 @@ struct conn_limits {
 	int64_t body_timeout_ms;    /* a body or response with no progress this long is dropped */
 	uint64_t min_rate;          /* bytes/s a transfer must move over each 10 s window */
 	size_t max_buffered;        /* bytes held for bodies and buffers, all connections */
+	size_t max_sndbuf;          /* the kernel's send buffer of each socket (SO_SNDBUF,
+	                             * which it doubles: half of this is asked); 0: the
+	                             * kernel's autotuning, up to net.ipv4.tcp_wmem's max */
 };
 
 /* Every connection of one server.  The owner fills ev, lim, app and

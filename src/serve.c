@@ -69,7 +69,8 @@ static const char usage[] =
 	"                        [--header-timeout S] [--idle-timeout S] [--body-timeout S]\n"
 	"                        [--upload-expiry S] [--min-rate BYTES]\n"
 	"                        [--max-conns N] [--max-conns-per-peer N] [--max-buffered SIZE]\n"
-	"                        [--max-uploads N] [--max-uploads-per-peer N] [--allow-sparse]\n"
+	"                        [--max-sndbuf SIZE|0] [--max-uploads N] [--max-uploads-per-peer N]\n"
+	"                        [--allow-sparse]\n"
 	"                        [--gc-interval DURATION] [--gc-grace DURATION] [--gc-delete-untagged]\n"
 	"                        [--mirror URL]... [--mirror-insecure] [--mirror-tag-ttl DURATION]\n"
 	"                        [--mirror-jobs N] [--mirror-max-waiting N] [--mirror-timeout DURATION]\n"
@@ -580,6 +581,7 @@ int serve_main(int argc, char **argv)
 		.upload_expiry_ms = 3600 * 1000,
 		.max_conns_per_peer = SERVE_MAX_CONNS_PER_PEER,
 		.max_buffered = SERVE_MAX_BUFFERED,
+		.max_sndbuf = SERVE_MAX_SNDBUF,
 		.min_rate = SERVE_MIN_RATE,
 		.max_uploads = STORE_MAX_UPLOADS_DEFAULT,
 		.max_uploads_per_peer = STORE_MAX_UPLOADS_PER_OWNER_DEFAULT,
@@ -625,6 +627,12 @@ int serve_main(int argc, char **argv)
 			opt.max_conns_per_peer = (unsigned)parse_size(a, need_arg(argc, argv, &i), 1 << 20);
 		} else if (strcmp(a, "--max-buffered") == 0) {
 			opt.max_buffered = (size_t)parse_size(a, need_arg(argc, argv, &i), (uint64_t)1 << 40);
+		} else if (strcmp(a, "--max-sndbuf") == 0) {
+			const char *v = need_arg(argc, argv, &i);
+			opt.max_sndbuf = strcmp(v, "0") == 0 ? 0 : (size_t)parse_size(a, v, (uint64_t)1 << 30);
+			if (opt.max_sndbuf && opt.max_sndbuf < 8192)
+				fatal(2, "%s: at least 8K (the kernel's floor is 4.5K), or 0 for the "
+					 "kernel's autotuning", a);
 		} else if (strcmp(a, "--max-uploads") == 0) {
 			opt.max_uploads = (unsigned)parse_size(a, need_arg(argc, argv, &i), 1 << 20);
 		} else if (strcmp(a, "--max-uploads-per-peer") == 0) {
@@ -772,7 +780,8 @@ int serve_main(int argc, char **argv)
 			 .idle_timeout_ms = opt.idle_timeout_ms,
 			 .body_timeout_ms = opt.body_timeout_ms,
 			 .min_rate = opt.min_rate,
-			 .max_buffered = opt.max_buffered },
+			 .max_buffered = opt.max_buffered,
+			 .max_sndbuf = opt.max_sndbuf },
 		.app = reg_app(&srv.reg),
 		.on_close = conn_closed,
 		.owner = &srv,

@@ -17,6 +17,7 @@
 /* budget defaults (README, "Limits") */
 #define SERVE_MAX_CONNS_PER_PEER 512
 #define SERVE_MAX_BUFFERED ((size_t)256 << 20)
+#define SERVE_MAX_SNDBUF ((size_t)1 << 20) /* tests/bench/run.sh: blob GETs as fast */
 #define SERVE_MIN_RATE 1024 /* bytes/s over each 10 s window of a transfer */
 #define SERVE_GC_GRACE_MS ((int64_t)3600 * 1000)
 
@@ -33,6 +34,7 @@ struct serve_options {
 	unsigned max_conns;       /* connections in all (from RLIMIT_NOFILE) */
 	unsigned max_conns_per_peer;
 	size_t max_buffered;      /* bytes of response and request bodies held in memory */
+	size_t max_sndbuf;        /* the kernel's send buffer of each connection; 0: autotuned */
 	uint64_t min_rate;        /* bytes/s a busy connection must move, per window */
 	unsigned max_uploads;
 	unsigned max_uploads_per_peer;

@@ -1,7 +1,8 @@
 /* store.c - the store's index: repositories, the blobs each holds, manifests
  * and tags, all in memory and each change made on disk too; listings; open
  * (and the lock) and close.  The layout on disk is store_layout.c's (drawn in
- * store.h), upload sessions are store_upload.c's, collection store_gc.c's. */
+ * store.h), upload sessions are store_upload.c's, collection store_gc.c's,
+ * removing freed blob files off the loop store_trash.c's. */
 #include "store_int.h"
 
 #include <errno.h>
@@ -247,7 +248,8 @@ int store_blob_delete(struct store *st, const char *repo, const char *digest)
 		errno = ENOENT;
 		return -1;
 	}
-	return store_repo_unlink(st, r, digest, NULL, 0);
+	/* the file's blocks are freed off the loop (store_trash.c) */
+	return store_repo_unlink(st, r, digest, NULL, !st->for_gc);
 }
 
 int store_blob_commit(struct store *st, struct store_repo *r, int tmp_dfd, const char *tmp_rel,
@@ -449,7 +451,7 @@ int store_manifest_delete(struct store *st, const char *repo, const char *digest
 	r->dirty = 1;
 	store_manifest_forget(r, e);
 	if (map_get(&r->blobs, digest))
-		store_repo_unlink(st, r, digest, NULL, 0);
+		store_repo_unlink(st, r, digest, NULL, !st->for_gc);
 	store_compact_if_due(st, 0);
 	return 0;
 }
@@ -651,6 +653,7 @@ void store_close(struct store *st)
 	if (!st)
 		return;
 	store_gc_free(st);
+	store_trash_stop(st);
 	store_layout_close(st);
 	store_uploads_free(st);
 	while (map_next(&st->repos, &pos, &k, &v))

@@ -285,6 +285,8 @@ struct store_gc_stats {
 	uint64_t upload_bytes;
 	uint64_t steps;        /* steps it took */
 	uint64_t max_step_work; /* the largest step, in work units */
+	uint64_t mark_restarts; /* mark walks started again because the manifest
+	                         * map was rehashed between two steps */
 };
 
 /* Start a collection (its first step runs at the next store_gc_step).

@@ -19,29 +19,25 @@
  * opened STORE_FOR_GC, ORPHANS (blob files that no repository holds, which
  * such a store keeps in memory with nrepos 0 instead of removing at open).
  *
- * Online, a blob file whose last link goes is renamed into uploads/ and a
- * thread (the trash) unlinks it: on a busy ext4 freeing a file's blocks
- * takes a millisecond or more, unlinking a link or renaming tens of
- * microseconds.  A store opened STORE_FOR_GC (`packhelper gc`, no loop to
- * keep) removes at once.
+ * Online, a blob file whose last link goes is handed to the trash
+ * (store_trash.c), as a DELETE's is.  A store opened STORE_FOR_GC
+ * (`packhelper gc`, no loop to keep) removes at once.
  *
  * A blob served in place (store_source.c) is collected like any other: its
  * record goes (at once: it is small), never the source file.
  *
- * Memory: the marked set of one repository at a time; the trash queue. */
+ * Memory: the marked set of one repository at a time. */
 #include "store_int.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hex.h"
 #include "log.h"
 
 /* A step's budget, in work units of about half a microsecond or less: a map
@@ -252,6 +248,7 @@ static size_t gc_mark(struct store_gc *g, size_t budget)
 		 * a manifest, so walk again (marking twice is harmless) */
 		g->pos = 0;
 		g->moves = r->manifests.moves;
+		g->s.mark_restarts++;
 	}
 	while (work < budget && !g->r_keep_all) {
 		if (!map_next(&r->manifests, &g->pos, &k, &v)) {
@@ -434,117 +431,6 @@ static size_t gc_orphans(struct store *st, struct store_gc *g, size_t budget)
 	return work;
 }
 
-/* ---- the trash: a thread that unlinks freed blob files ---- */
-
-#define TRASH_PREFIX "gc-"
-#define TRASH_NAME_MAX 40 /* "gc-" and 32 hex */
-
-struct store_trash {
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int dfd;                       /* uploads/ (the store's, open until close) */
-	char (*q)[TRASH_NAME_MAX];     /* names to unlink: q[head .. head+n) */
-	size_t head, n, cap;
-	int stop;
-};
-
-static void *trash_thread(void *arg)
-{
-	struct store_trash *t = arg;
-	char name[TRASH_NAME_MAX];
-
-	pthread_mutex_lock(&t->mu);
-	for (;;) {
-		while (!t->n && !t->stop)
-			pthread_cond_wait(&t->cv, &t->mu);
-		if (t->stop)
-			break;
-		memcpy(name, t->q[t->head], sizeof name);
-		t->head++;
-		if (--t->n == 0)
-			t->head = 0;
-		pthread_mutex_unlock(&t->mu);
-		unlinkat(t->dfd, name, 0); /* what a failure leaves, start-up clears */
-		pthread_mutex_lock(&t->mu);
-	}
-	pthread_mutex_unlock(&t->mu);
-	return NULL;
-}
-
-static struct store_trash *trash_start(struct store *st)
-{
-	struct store_trash *t = calloc(1, sizeof *t);
-	if (!t)
-		return NULL;
-	pthread_mutex_init(&t->mu, NULL);
-	pthread_cond_init(&t->cv, NULL);
-	t->dfd = st->imports.fd;
-	if (pthread_create(&t->thread, NULL, trash_thread, t) != 0) {
-		pthread_cond_destroy(&t->cv);
-		pthread_mutex_destroy(&t->mu);
-		free(t);
-		errno = EAGAIN;
-		return NULL;
-	}
-	return t;
-}
-
-/* Stop the thread (after the unlink in hand): what is still queued stays in
- * uploads/ for start-up, so a stop never waits for a long queue. */
-static void trash_stop(struct store *st)
-{
-	struct store_trash *t = st->trash;
-	if (!t)
-		return;
-	pthread_mutex_lock(&t->mu);
-	t->stop = 1;
-	pthread_cond_signal(&t->cv);
-	pthread_mutex_unlock(&t->mu);
-	pthread_join(t->thread, NULL);
-	pthread_cond_destroy(&t->cv);
-	pthread_mutex_destroy(&t->mu);
-	free(t->q);
-	free(t);
-	st->trash = NULL;
-}
-
-int store_trash(struct store *st, const char *rel)
-{
-	struct store_trash *t = st->trash;
-	char name[TRASH_NAME_MAX];
-	int queued = 0;
-
-	if (!t && !(t = st->trash = trash_start(st)))
-		return -1;
-	memcpy(name, TRASH_PREFIX, sizeof TRASH_PREFIX - 1);
-	hex_random128(name + sizeof TRASH_PREFIX - 1);
-	if (renameat(st->rootfd, rel, t->dfd, name) < 0)
-		return -1;
-	pthread_mutex_lock(&t->mu);
-	if (t->head + t->n == t->cap && t->head) {
-		memmove(t->q, t->q + t->head, t->n * sizeof *t->q);
-		t->head = 0;
-	}
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 256;
-		char(*q)[TRASH_NAME_MAX] = realloc(t->q, cap * sizeof *q);
-		if (q) {
-			t->q = q;
-			t->cap = cap;
-		}
-	}
-	if (t->head + t->n < t->cap) {
-		memcpy(t->q[t->head + t->n++], name, sizeof name);
-		queued = 1;
-		pthread_cond_signal(&t->cv);
-	}
-	pthread_mutex_unlock(&t->mu);
-	if (!queued)
-		unlinkat(t->dfd, name, 0); /* no memory for the queue: here, then */
-	return 0;
-}
-
 /* ---- the collection ---- */
 
 static void gc_free(struct store *st)
@@ -662,5 +548,4 @@ void store_gc_describe(const struct store_gc_stats *s, int dry_run, char *out, s
 void store_gc_free(struct store *st)
 {
 	gc_free(st);
-	trash_stop(st);
 }

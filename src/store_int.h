@@ -64,7 +64,7 @@ struct store_source {
 };
 
 struct store_gc;    /* store_gc.c: a collection under way */
-struct store_trash; /* store_gc.c: the thread that removes what gc freed */
+struct store_trash; /* store_trash.c: the thread that removes freed blob files */
 
 struct store {
 	int rootfd;
@@ -90,7 +90,7 @@ struct store {
 	                     * open count from here (STORE_SINCE_OPEN) */
 	int has_clock;      /* t0 is set */
 	struct store_gc *gc; /* the collection under way, or NULL */
-	struct store_trash *trash; /* started by the first collection online */
+	struct store_trash *trash; /* started by the first file freed online */
 	struct store_gc_stats gc_last; /* of the last collection */
 };
 
@@ -103,7 +103,8 @@ void store_repo_free(struct store_repo *r);
 struct store_link *store_link_get(const struct store_repo *r, const char *digest);
 /* Drop r's link to digest; the bytes go when no repository holds them
  * (*freed set to 1 then, when freed is not NULL): at once, or with defer
- * renamed into uploads/ for the trash thread to remove (store_trash).
+ * renamed into uploads/ for the trash thread to remove (store_trash: what
+ * serve's loop calls defers; a STORE_FOR_GC store removes at once).
  * -1 with errno. */
 int store_repo_unlink(struct store *st, struct store_repo *r, const char *digest, int *freed,
 		      int defer);
@@ -195,8 +196,11 @@ void store_uploads_free(struct store *st);
  * sweeping r counts what it references as referenced. */
 void store_gc_note(struct store *st, struct store_repo *r, const char *digest,
 		   const struct manifest *m);
-/* Free a collection under way, and stop the trash thread (close). */
+/* Free a collection under way (close). */
 void store_gc_free(struct store *st);
+
+/* ---- store_trash.c ---- */
+
 /* Move the blob file rel (its last name) to uploads/gc-<id>, where a thread
  * removes it: freeing a file's blocks is the slow part of a removal (a
  * millisecond or more on a busy ext4), and it stays off the event loop; the
@@ -204,5 +208,9 @@ void store_gc_free(struct store *st);
  * not be moved (the caller removes it itself); start-up clears what a stop
  * leaves. */
 int store_trash(struct store *st, const char *rel);
+/* Stop the thread (close) once the queue is done, or after a second (the
+ * unlink in hand finished): what is still queued then stays in uploads/ for
+ * start-up, so a stop never waits long for a long queue. */
+void store_trash_stop(struct store *st);
 
 #endif

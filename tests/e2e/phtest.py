@@ -380,6 +380,70 @@ def wait_for(pred, timeout=3.0, step=0.02):
         time.sleep(step)
 
 
+class DirWatch:
+    """inotify on one directory (ctypes, no module needed): the (event, name)
+    pairs of files moved in and removed there, in order, from the moment it is
+    made.  The kernel queues them, so nothing a quick thread does in between
+    is missed: how a test sees a file pass through uploads/ (the trash)."""
+    MOVED_TO, DELETE = 0x80, 0x200
+
+    def __init__(self, path):
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+        if libc.inotify_add_watch(self.fd, os.fsencode(path), self.MOVED_TO | self.DELETE) < 0:
+            os.close(self.fd)
+            raise OSError(ctypes.get_errno(), "inotify_add_watch " + path)
+        self.events = []
+
+    def poll(self):
+        """Read what is queued; every event so far."""
+        import struct
+        while True:
+            try:
+                buf = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return self.events
+            at = 0
+            while at + 16 <= len(buf):
+                _, mask, _, n = struct.unpack_from("iIII", buf, at)
+                name = buf[at + 16:at + 16 + n].rstrip(b"\0").decode()
+                at += 16 + n
+                for bit, what in ((self.MOVED_TO, "moved_to"), (self.DELETE, "delete")):
+                    if mask & bit:
+                        self.events.append((what, name))
+
+    def close(self):
+        os.close(self.fd)
+
+
+def assert_trashed(test, srv, delete, digest):
+    """delete() (a DELETE answering 202) takes digest's file out of blobs/ at
+    once, through uploads/ (a gc-* name), where another thread removes it."""
+    path = os.path.join(srv.root, "blobs/sha256", digest[7:])
+    test.assertTrue(os.path.exists(path))
+    watch = DirWatch(os.path.join(srv.root, "uploads"))
+    try:
+        test.assertEqual(delete()[0], 202)
+        test.assertFalse(os.path.exists(path))
+
+        def removed():
+            ev = watch.poll()
+            moved = [n for what, n in ev if what == "moved_to"]
+            return moved and all(("delete", n) in ev for n in moved)
+        ok = wait_for(removed, timeout=scaled(5))
+        test.assertTrue(ok, "the file did not pass through uploads/: %r" % watch.events)
+        test.assertTrue(all(n.startswith("gc-") for what, n in watch.events), watch.events)
+    finally:
+        watch.close()
+    test.assertEqual([n for n in os.listdir(os.path.join(srv.root, "uploads")) if n[0] != "."], [])
+    fds = "/proc/%d/fd" % srv.proc.pid
+    held = [os.readlink(os.path.join(fds, f)) for f in os.listdir(fds)]
+    test.assertEqual([h for h in held if h.startswith(srv.root) and "(deleted)" in h], [])
+
+
 def seed_tags(root, repo, manifest, names):
     """Make REPO in the (stopped) store at root hold one tag per name, each on
     manifest: written into index.json, faster than pushing thousands."""

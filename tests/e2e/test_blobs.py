@@ -1,5 +1,6 @@
 """Blob pulls (end-2, end-10): GET/HEAD, Range (one range, several as
-multipart/byteranges, If-Range), digests, large bodies, DELETE."""
+multipart/byteranges, If-Range), digests, large bodies, DELETE (the file's
+blocks freed by the trash thread, off the loop)."""
 import email.parser
 import email.policy
 import hashlib
@@ -9,7 +10,7 @@ import re
 import subprocess
 import time
 
-from phtest import ServerTest, RawConn, error_code, sha256
+from phtest import ServerTest, RawConn, assert_trashed, error_code, sha256
 
 BLOB = bytes(range(256)) * 4 + b"tail-of-the-blob"  # 1040 bytes, every byte value
 
@@ -370,3 +371,20 @@ class TestBlobDelete(ServerTest):
         self.assertEqual(self.srv.request("GET", "/v2/del/a/blobs/" + d)[0], 404)
         st, h, body = self.srv.request("GET", "/v2/del/b/blobs/" + d)
         self.assertEqual((st, body), (200, b"shared bytes"))
+
+    def test_delete_of_a_large_blob_leaves_its_removal_to_the_trash_thread(self):
+        """The loop renames the file into uploads/ (cheap) and the trash thread
+        unlinks it there (freeing 32 MiB of blocks, the slow part): gone from
+        blobs/ when the 202 arrives, and from uploads/ soon after, with no
+        descriptor of the server left on it, so its space is back."""
+        data = os.urandom(32 << 20)
+        d = self.srv.push_blob("del/big", data)
+        assert_trashed(self, self.srv, lambda: self.srv.request("DELETE", "/v2/del/big/blobs/" + d), d)
+        st, _, body = self.srv.request("GET", "/v2/del/big/blobs/" + d)
+        self.assertEqual((st, error_code(body)), (404, "BLOB_UNKNOWN"))
+        self.assertEqual(self.srv.request("HEAD", "/v2/del/big/blobs/" + d)[0], 404)
+        # the digest is free at once: the same bytes again are a new blob
+        self.assertEqual(self.srv.push_blob("del/big", data), d)
+        st, _, body = self.srv.request("GET", "/v2/del/big/blobs/" + d)
+        self.assertEqual((st, sha256(body)), (200, d))
+

@@ -1,15 +1,18 @@
 """Budgets: every resource a client can make the server spend has a limit, an
 error the client sees, and this test.  Connections (total, per peer),
-descriptors, buffered memory, transfer rate; plus responses that are always
-whole (a head never promises a body that does not follow)."""
+descriptors, buffered memory, the kernel's send buffers, transfer rate; plus
+responses that are always whole (a head never promises a body that does not
+follow)."""
 import json
 import os
+import re
 import resource
 import socket
+import subprocess
 import threading
 import time
 
-from phtest import (ServerTest, Server, RawConn, error_code, sha256, wait_for, desc, read_head,
+from phtest import (BIN, ServerTest, Server, RawConn, error_code, sha256, wait_for, desc, read_head,
                     OCI_MANIFEST, OCI_CONFIG, OCI_EMPTY)
 
 GET_BASE = b"GET /v2/ HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -93,9 +96,10 @@ class TestNonReadingClients(ServerTest):
     """Finding 4: clients that never read must not pin a copy of the body each."""
     server_args = ("--max-conns-per-peer", "400")
 
-    # 300, not the audit's 1,000: each stalled socket also pins ~2 MiB of the
-    # kernel's TCP memory, and 1,000 of them reach the host's tcp_mem limit,
-    # which stalls every socket on the machine (other tests' included)
+    # 300, not the audit's 1,000: each stalled socket also pins its send
+    # buffer in the kernel (1 MiB, --max-sndbuf; 4 MiB, tcp_wmem's max, before
+    # the cap), and 1,000 of them near the host's tcp_mem limit, which stalls
+    # every socket on the machine (other tests' included)
     def test_300_non_readers_of_a_4mib_manifest_keep_rss_bounded(self):
         cd = self.srv.push_blob("big/man", CONFIG)
         body = big_manifest(cd, 4 * 1024 * 1024 - 1024)
@@ -125,6 +129,67 @@ class TestNonReadingClients(ServerTest):
         finally:
             for s in conns:
                 s.close()
+
+
+def server_skmem(port):
+    """[(tb, w)] of the server's established sockets on port, from `ss -tm`:
+    tb is the send buffer's size (sk_sndbuf), w the bytes queued in it."""
+    out = subprocess.run(["ss", "-tmnH", "state", "established", "( sport = :%d )" % port],
+                         capture_output=True, text=True, check=True).stdout
+    return [(int(tb), int(w)) for tb, w in re.findall(r"\btb(\d+),.*?\bw(\d+)", out)]
+
+
+class TestKernelSendBuffers(ServerTest):
+    """A client that never reads a blob fills its connection's send buffer in
+    the kernel; without a cap the kernel grows it to tcp_wmem's max (4 MiB by
+    default) on every such socket.  --max-sndbuf (1 MiB by default) caps each:
+    `ss` shows the server's sockets full to the cap and no further."""
+    NCLIENTS = 8
+
+    def stall(self, srv, cap):
+        data = os.urandom(16 << 20)
+        d = srv.push_blob("snd/buf", data)
+        conns = []
+        try:
+            for _ in range(self.NCLIENTS):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.connect(("127.0.0.1", srv.port))
+                s.sendall(("GET /v2/snd/buf/blobs/%s HTTP/1.1\r\nHost: t\r\n\r\n" % d).encode())
+                conns.append(s)
+            # until every send buffer is as full as it will get
+            full = lambda: (lambda m: len(m) == self.NCLIENTS and all(w >= cap // 2 for _, w in m))(
+                server_skmem(srv.port))
+            wait_for(full, timeout=10)
+            mem = server_skmem(srv.port)
+            self.assertEqual(len(mem), self.NCLIENTS, mem)
+            for tb, w in mem:
+                self.assertLessEqual(tb, cap, mem)
+                # the kernel queues while below the size: one packet past it at most
+                self.assertLessEqual(w, cap + (64 << 10), mem)
+                self.assertGreaterEqual(w, cap // 2, mem)  # it did fill up
+            # the server answers others meanwhile, and a reader gets the whole blob
+            st, _, body = srv.request("GET", "/v2/snd/buf/blobs/" + d)
+            self.assertEqual((st, sha256(body)), (200, d))
+        finally:
+            for s in conns:
+                s.close()
+
+    def test_each_non_reader_pins_at_most_1mib_of_send_buffer_by_default(self):
+        self.stall(self.srv, 1 << 20)
+
+    def test_max_sndbuf_sets_the_cap(self):
+        srv = Server(args=["--max-sndbuf", "256K"])
+        self.addCleanup(srv.cleanup)
+        srv.start()
+        self.stall(srv, 256 << 10)
+
+    def test_max_sndbuf_values_are_checked(self):
+        for v in ("-1", "4K", "1X", ""):
+            p = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", "--root", self.srv.root,
+                                "--max-sndbuf", v], capture_output=True, text=True, timeout=10)
+            self.assertEqual(p.returncode, 2, (v, p.stderr))
+            self.assertIn("--max-sndbuf", p.stderr)
 
 
 class TestWholeResponses(ServerTest):

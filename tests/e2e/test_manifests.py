@@ -2,7 +2,7 @@
 media types, artifacts, subject, tag parameters, validation, Accept, DELETE."""
 import json
 
-from phtest import (ServerTest, Server, RawConn, error_code, sha256, sha512, desc,
+from phtest import (ServerTest, Server, RawConn, assert_trashed, error_code, sha256, sha512, desc,
                     OCI_MANIFEST, OCI_INDEX, OCI_CONFIG, OCI_LAYER, OCI_EMPTY,
                     DOCKER_MANIFEST, DOCKER_LIST, DOCKER_CONFIG, DOCKER_LAYER)
 
@@ -409,6 +409,17 @@ class TestDelete(ManifestTest):
         self.assertEqual(st, 404)
         self.assertEqual(error_code(got), "MANIFEST_UNKNOWN")
         # its blobs stay
+        for b in (CONFIG, LAYER1, LAYER2):
+            self.assertEqual(self.srv.request("GET", "/v2/%s/blobs/%s" % (self.repo, sha256(b)))[0], 200)
+
+    def test_delete_by_digest_leaves_the_removal_of_its_file_to_the_trash_thread(self):
+        self.push_blobs()
+        body = image()
+        d = sha256(body)
+        self.assertEqual(self.put(d, body).status, 201)
+        assert_trashed(self, self.srv, lambda: self.srv.request(
+            "DELETE", "/v2/%s/manifests/%s" % (self.repo, d)), d)
+        self.assert_unknown(d)
         for b in (CONFIG, LAYER1, LAYER2):
             self.assertEqual(self.srv.request("GET", "/v2/%s/blobs/%s" % (self.repo, sha256(b)))[0], 200)
 

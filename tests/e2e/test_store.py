@@ -174,6 +174,9 @@ class TestCrash(StoreTest):
             f.write(orphan)
         with open(os.path.join(self.srv.root, "uploads", "0123456789abcdef0123456789abcdef"), "wb") as f:
             f.write(b"half an upload")
+        # a DELETE's or gc's file the trash thread had not removed yet (a crash)
+        with open(os.path.join(self.srv.root, "uploads", "gc-0123456789abcdef0123456789abcdef"), "wb") as f:
+            f.write(b"a deleted blob")
         self.restart()
         self.assertFalse(os.path.exists(os.path.join(self.srv.root, "blobs/sha256", od[7:])))
         self.assertEqual(os.listdir(os.path.join(self.srv.root, "uploads")), [])

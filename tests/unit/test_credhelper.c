@@ -1,13 +1,18 @@
 /* Unit tests for credhelper.c: the config key, config.json's choice
  * (credHelpers > credsStore > auths), a helper's answer, and real helper
  * processes (shell scripts in a temporary PATH directory): the key on stdin,
- * "credentials not found", failures, a hang, garbage, an answer too big. */
+ * "credentials not found", failures, a hang, garbage, an answer too big, a
+ * helper gone before the key is written (no SIGPIPE). */
 #include "credhelper.h"
 #include "clock.h"
 #include "unit.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 static int plan(const char *cfg, const char *host, struct cred_plan *p, struct cred *c, char *err)
 {
@@ -382,6 +387,36 @@ TEST(bad_answers)
 
 static char dir[64], full_path[1024];
 
+/* posix_spawn as credhelper.c calls it, wrapped (the Makefile links this test
+ * with -Wl,--wrap=posix_spawn): while spawn_waits is set it returns only once
+ * the helper has exited (left unreaped for credhelper.c's waitpid), so the
+ * write of the key that follows meets a pipe with no reader.  That is the
+ * order a helper that never reads its stdin wins on a loaded machine, and
+ * the one a test cannot otherwise count on: the key (300 bytes at most) fits
+ * the pipe, and the write comes microseconds after the spawn. */
+int __real_posix_spawn(pid_t *restrict pid, const char *restrict path,
+		       const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *restrict at,
+		       char *const argv[restrict], char *const envp[restrict]);
+int __wrap_posix_spawn(pid_t *restrict pid, const char *restrict path,
+		       const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *restrict at,
+		       char *const argv[restrict], char *const envp[restrict]);
+static int spawn_waits, spawn_waited;
+
+int __wrap_posix_spawn(pid_t *restrict pid, const char *restrict path,
+		       const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *restrict at,
+		       char *const argv[restrict], char *const envp[restrict])
+{
+	int rc = __real_posix_spawn(pid, path, fa, at, argv, envp);
+	siginfo_t si;
+	if (rc || !spawn_waits)
+		return rc;
+	memset(&si, 0, sizeof si);
+	while (waitid(P_PID, (id_t)*pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+		;
+	spawn_waited += si.si_pid == *pid;
+	return rc;
+}
+
 static void write_file(const char *name, const char *text, int mode)
 {
 	char path[200];
@@ -472,6 +507,52 @@ TEST(helper_runs)
 	config("{\"auths\":");
 	CHECK_EQ_INT(cred_lookup("reg:5000", 0, &c, err, sizeof err), 0);
 	CHECK_EQ_INT(c.kind, CRED_NONE);
+}
+
+/* A helper that exits without reading its stdin (its answer waiting in the
+ * pipe) makes the write of the key EPIPE.  With SIGPIPE at its default, as
+ * a library caller may have it, that write would kill the process without
+ * send_key's guard; with it the answer is read as usual and no SIGPIPE is
+ * left pending.  A caller that blocks SIGPIPE itself keeps it blocked. */
+TEST(a_helper_gone_before_the_key_is_written_raises_no_sigpipe)
+{
+	struct cred c;
+	char err[600];
+	sigset_t pipe_set, pending, now;
+
+	HELPER("early", "printf '{\"ServerURL\":\"x\",\"Username\":\"eu\",\"Secret\":\"es\"}'\n"
+	       "exit 0\n");
+	config("{\"credsStore\":\"early\"}");
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	signal(SIGPIPE, SIG_DFL);
+	sigprocmask(SIG_UNBLOCK, &pipe_set, NULL);
+	spawn_waits = 1;
+	spawn_waited = 0;
+	CHECK_EQ_INT(cred_lookup("reg:5000", 0, &c, err, sizeof err), 0);
+	CHECK_EQ_INT(spawn_waited, 1); /* it had exited when the key was written */
+	CHECK_EQ_STR(c.user, "eu");
+	CHECK_EQ_STR(c.secret, "es");
+	cred_clear(&c);
+	sigpending(&pending);
+	CHECK(!sigismember(&pending, SIGPIPE));
+	sigprocmask(SIG_SETMASK, NULL, &now);
+	CHECK(!sigismember(&now, SIGPIPE)); /* the mask is given back */
+
+	/* blocked by the caller: still blocked after */
+	sigprocmask(SIG_BLOCK, &pipe_set, NULL);
+	CHECK_EQ_INT(cred_lookup("reg:5000", 0, &c, err, sizeof err), 0);
+	CHECK_EQ_STR(c.secret, "es");
+	cred_clear(&c);
+	sigprocmask(SIG_SETMASK, NULL, &now);
+	CHECK(sigismember(&now, SIGPIPE));
+	{
+		/* the caller's pending SIGPIPE is the caller's: take it here */
+		struct timespec zero = { 0, 0 };
+		sigtimedwait(&pipe_set, NULL, &zero);
+	}
+	sigprocmask(SIG_UNBLOCK, &pipe_set, NULL);
+	spawn_waits = 0;
 }
 
 TEST(helper_failures)
@@ -608,6 +689,7 @@ int main(void)
 		setenv("PATH", full_path, 1);
 	}
 	RUN(helper_runs);
+	RUN(a_helper_gone_before_the_key_is_written_raises_no_sigpipe);
 	RUN(helper_failures);
 	unit_rmtree(dir);
 	return unit_report("credhelper");

@@ -846,19 +846,6 @@ static int flush_buffers(struct conn *c)
 	return 1;
 }
 
-/* While a file body goes out the socket is corked, as nginx's tcp_nopush
- * does: every sendfile call would otherwise end in a short segment pushed at
- * once (TCP_NODELAY), one in 17 packets on loopback with 1 MiB chunks, and
- * a receiver pays per packet.  Uncorked when the body is out (which pushes
- * the tail) or when it waits for a file still being written. */
-static void cork(struct conn *c, int on)
-{
-	if (c->corked == on)
-		return;
-	c->corked = on;
-	setsockopt(c->io.fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
-}
-
 /* sendfile the current file range while *budget lasts.  Returns 1 when the
  * range is out, 0 if it must wait (budget spent or socket full), -1 if the
  * connection closed.  The descriptor is closed, and the request logged, after
@@ -870,13 +857,10 @@ static int flush_file(struct conn *c, size_t *budget)
 		ssize_t n;
 		if (*budget == 0)
 			return 0;
-		if (c->file_off >= c->file_limit) {
-			cork(c, 0);
+		if (c->file_off >= c->file_limit)
 			return 0; /* the rest is not written yet: conn_file_limit wakes us */
-		}
 		if ((uint64_t)chunk > (uint64_t)(c->file_limit - c->file_off))
 			chunk = (size_t)(c->file_limit - c->file_off);
-		cork(c, 1);
 		n = sendfile(c->io.fd, c->file_fd, &c->file_off, chunk);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -903,10 +887,6 @@ static int flush_file(struct conn *c, size_t *budget)
 			c->file_fd = -1;
 			log_request(c);
 		}
-		/* short: the socket is full, and one more call would only say
-		 * EAGAIN; EV_WRITE brings us back when there is room */
-		if ((size_t)n < chunk && c->file_left)
-			return 0;
 	}
 	return 1;
 }
@@ -935,7 +915,6 @@ static int flush_output(struct conn *c)
 		next_part(c);
 		budget = budget > PART_COST ? budget - PART_COST : 0;
 	}
-	cork(c, 0);
 	if (c->out.cap > OUT_HIGH)
 		buf_free(&c->out);
 	return 1;

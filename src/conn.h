@@ -129,7 +129,6 @@ struct conn {
 	off_t file_limit;           /* bytes from here on are not there yet (a
 	                             * file still being written: conn_file_limit) */
 	int held;                   /* the app answers later (conn_hold) */
-	int corked;                 /* TCP_CORK is on while a file body goes out */
 	/* a multipart/byteranges body: the parts of the body at parts_base in
 	 * file_fd still to send after the current one (parts[part_next..nparts)) */
 	struct http_range *parts;   /* malloc'd, counted against the buffer budget */

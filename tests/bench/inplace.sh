@@ -13,8 +13,8 @@
 #   3. blob GET of the biggest layer, MiB/s (median of BENCH_RUNS + 2, interleaved): packhelper
 #      serving it from the tarball in place against nginx (1 worker, sendfile) serving the same bytes
 #      of the same file (a Range request), servers pinned to CPU 0 and the client to CPU 1 where
-#      there are two; with benchhelper (1 MiB recv()s, dropped) and with curl, which tops out below
-#      either server and caps both alike (tests/bench/blobget.sh has the whole comparison);
+#      there are two; with benchhelper (1 MiB recv()s, dropped) and with curl, which on a busy
+#      machine caps both servers alike (tests/bench/blobget.sh has the whole comparison);
 #   4. RSS of `packhelper serve` after the in-place import of the tarball (ready line), and after
 #      the copy import.
 # Not a timed test: figures depend on the machine and its load (printed with them).

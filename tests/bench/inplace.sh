@@ -159,6 +159,6 @@ printf '%-46s %8s s  %s\n' "import --import-mode copy (store on tmpfs)" "${T[cop
 printf '%-46s %8s s  %s\n' "cat | import - (piped, copied)" "${T[pipe]}" "$(ratio "${T[pipe]}" "${T[openssl]}")"
 printf '%-46s %8s MiB/s  nginx %s MiB/s  %s\n' "blob GET $((LEN >> 20)) MiB from the tarball" "$PH_GETB" "$NG_GETB" \
 	"$(ratio "$PH_GETB" "$NG_GETB")"
-printf '%-46s %8s MiB/s  nginx %s MiB/s  %s\n' "  the same with curl (the client's limit)" "$PH_GET" "$NG_GET" \
+printf '%-46s %8s MiB/s  nginx %s MiB/s  %s\n' "  the same with curl" "$PH_GET" "$NG_GET" \
 	"$(ratio "$PH_GET" "$NG_GET")"
 printf '%-46s %8s KiB  (copy: %s KiB)\n' "RSS of serve after the import, in place" "$RSS_IN" "$RSS_CP"

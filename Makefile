@@ -301,6 +301,7 @@ bench: $(BUILD)/packhelper tools
 	@tests/bench/copy.sh $(BUILD)/packhelper
 	@tests/bench/ranges.sh $(BUILD)/packhelper
 	@tests/bench/inplace.sh $(BUILD)/packhelper
+	@tests/bench/blobget.sh $(BUILD)/packhelper
 	@$(MAKE) --no-print-directory image IMAGE_ARCHES=$(HOST_ARCH) >/dev/null
 	@tests/bench/oneshot.sh
 

@@ -9,10 +9,19 @@
  *       sample.  The first (cold) run is discarded.  The child is stopped
  *       with SIGTERM (SIGKILL after 3 s) and reaped before the next run.
  *       Prints "median_ms min_ms max_ms" on stdout.
- *   benchhelper blob N PORT PATH
+ *   benchhelper blob N PORT PATH [RANGE [CLIENTS]]
  *       N sequential GETs of PATH on one keep-alive connection, the body read
- *       with 1 MiB recv()s and dropped; checks status 200 and the full
- *       Content-Length.  Prints "median_MiBps best_MiBps worst_MiBps".
+ *       with 1 MiB recv()s and dropped; checks status 200 (206 with RANGE,
+ *       "FIRST-LAST" sent as "Range: bytes=FIRST-LAST"; "-" for none) and
+ *       the full Content-Length.  Prints "median_MiBps best_MiBps worst_MiBps
+ *       client_cpu_ms data_segments": the client's CPU time per GET (kernel
+ *       time of the receive included) and the TCP data segments it received
+ *       per GET (TCP_INFO), both summed over the clients.  With CLIENTS > 1,
+ *       that many processes do it at once, each on its own connection, and
+ *       the speeds are aggregates: per round i, the bytes
+ *       of every client's GET i over the wall time from the first start to
+ *       the last end (rounds are not synchronised: a fair approximation as
+ *       long as the GETs are long).
  *
  * Exit status 0, or 1 with a message on stderr. */
 #define _GNU_SOURCE
@@ -20,7 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_data_segs_in */
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -29,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -215,33 +225,46 @@ static ssize_t read_head(int fd, char *hb, size_t cap, size_t *have, long long *
 	return end + 4 - hb;
 }
 
-static int do_blob(int n, int port, const char *path)
+/* One client: n GETs; the start and end of each (ms) into t0s/t1s, the
+ * body length into *len.  0, or 1 with a message. */
+static double cpu_ms(void)
 {
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int blob_client(int n, int port, const char *path, const char *range, double *t0s,
+		       double *t1s, long long *len, double *cpu, double *segs)
+{
+	struct tcp_info ti;
+	socklen_t tl = sizeof ti;
 	static char body[1 << 20];
 	char req[1024], hb[8192];
 	struct sockaddr_in a = loopback(port);
-	double *v = calloc((size_t)n, sizeof *v);
-	int one = 1, fd, reqlen;
+	int one = 1, fd, reqlen, want = range ? 206 : 200;
 
-	reqlen = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
+	reqlen = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s%s\r\n", path,
+			  range ? "Range: bytes=" : "", range ? range : "", range ? "\r\n" : "");
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	if (!v || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
 		perror("benchhelper: blob connect");
 		return 1;
 	}
+	*cpu = cpu_ms();
 	for (int i = 0; i < n; i++) {
 		size_t have = 0;
 		long long clen, left;
 		int status = 0;
 		ssize_t hl;
-		double t0 = now_ms();
+		t0s[i] = now_ms();
 		if (send(fd, req, (size_t)reqlen, MSG_NOSIGNAL) != reqlen) {
 			perror("benchhelper: blob send");
 			return 1;
 		}
 		hl = read_head(fd, hb, sizeof hb, &have, &clen, &status);
-		if (hl < 0 || status != 200 || clen <= 0) {
+		if (hl < 0 || status != want || clen <= 0) {
 			fprintf(stderr, "benchhelper: blob GET %s: bad response (status %d)\n", path,
 				status);
 			return 1;
@@ -255,12 +278,75 @@ static int do_blob(int n, int port, const char *path)
 			}
 			left -= r;
 		}
-		v[i] = (double)clen / (1024.0 * 1024.0) / ((now_ms() - t0) / 1000.0);
+		t1s[i] = now_ms();
+		*len = clen;
 	}
+	*cpu = cpu_ms() - *cpu;
+	memset(&ti, 0, sizeof ti);
+	getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl);
+	*segs = ti.tcpi_data_segs_in;
 	close(fd);
+	return 0;
+}
+
+static int do_blob(int n, int port, const char *path, const char *range, int clients)
+{
+	/* clients write their timings here: [client][0..n) starts, [n..2n) ends, [2n] length,
+	 * [2n+1] CPU ms, [2n+2] data segments received */
+	size_t per = 2 * (size_t)n + 3;
+	double cpu = 0, segs = 0;
+	double *t = mmap(NULL, (size_t)clients * per * sizeof *t, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	double *v = calloc((size_t)n, sizeof *v);
+	int bad = 0;
+
+	if (t == MAP_FAILED || !v || n < 1 || clients < 1) {
+		fprintf(stderr, "benchhelper: blob: bad arguments\n");
+		return 1;
+	}
+	for (int k = 0; k < clients; k++) {
+		pid_t pid = clients == 1 ? 0 : fork();
+		if (pid < 0) {
+			perror("benchhelper: fork");
+			return 1;
+		}
+		if (pid == 0) {
+			long long len = 0;
+			double *mine = t + (size_t)k * per;
+			int r = blob_client(n, port, path, range, mine, mine + n, &len, mine + 2 * n + 1,
+					    mine + 2 * n + 2);
+			mine[2 * n] = (double)len;
+			if (clients == 1) {
+				bad = r;
+				break;
+			}
+			_exit(r);
+		}
+	}
+	if (clients > 1) {
+		int st;
+		while (wait(&st) > 0)
+			bad |= !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+	}
+	if (bad)
+		return 1;
+	for (int k = 0; k < clients; k++) {
+		cpu += t[(size_t)k * per + 2 * (size_t)n + 1];
+		segs += t[(size_t)k * per + 2 * (size_t)n + 2];
+	}
+	for (int i = 0; i < n; i++) {
+		double first = 1e300, last = 0, bytes = 0;
+		for (int k = 0; k < clients; k++) {
+			double *c = t + (size_t)k * per;
+			first = c[i] < first ? c[i] : first;
+			last = c[n + i] > last ? c[n + i] : last;
+			bytes += c[2 * n];
+		}
+		v[i] = bytes / (1024.0 * 1024.0) / ((last - first) / 1000.0);
+	}
 	{
 		double med = median(v, n);
-		printf("%.0f %.0f %.0f\n", med, v[n - 1], v[0]);
+		printf("%.0f %.0f %.0f %.1f %.0f\n", med, v[n - 1], v[0], cpu / n, segs / n);
 	}
 	return 0;
 }
@@ -271,8 +357,11 @@ int main(int argc, char **argv)
 		return do_freeport();
 	if (argc >= 5 && strcmp(argv[1], "ready") == 0)
 		return do_ready(atoi(argv[2]), atoi(argv[3]), argv + 4);
-	if (argc == 5 && strcmp(argv[1], "blob") == 0)
-		return do_blob(atoi(argv[2]), atoi(argv[3]), argv[4]);
-	fprintf(stderr, "usage: benchhelper freeport | ready N PORT CMD... | blob N PORT PATH\n");
+	if (argc >= 5 && argc <= 7 && strcmp(argv[1], "blob") == 0)
+		return do_blob(atoi(argv[2]), atoi(argv[3]), argv[4],
+			       argc >= 6 && strcmp(argv[5], "-") != 0 ? argv[5] : NULL,
+			       argc == 7 ? atoi(argv[6]) : 1);
+	fprintf(stderr, "usage: benchhelper freeport | ready N PORT CMD... | "
+			"blob N PORT PATH [RANGE [CLIENTS]]\n");
 	return 1;
 }

@@ -10,9 +10,11 @@
 #        packhelper import --import-mode copy FILE                  verify and copy, in parallel
 #        cat FILE | packhelper import -                             the pipe: copied as it streams
 #      printed with their ratio to the floor;
-#   3. blob GET of the biggest layer, MiB/s (curl, median of BENCH_RUNS): packhelper serving it
-#      from the tarball in place against nginx (1 worker, sendfile) serving the same bytes of the
-#      same file (a Range request), server pinned to CPU 0 and curl to CPU 1 where there are two;
+#   3. blob GET of the biggest layer, MiB/s (median of BENCH_RUNS + 2, interleaved): packhelper
+#      serving it from the tarball in place against nginx (1 worker, sendfile) serving the same bytes
+#      of the same file (a Range request), servers pinned to CPU 0 and the client to CPU 1 where
+#      there are two; with benchhelper (1 MiB recv()s, dropped) and with curl, which on a busy
+#      machine caps both servers alike (tests/bench/blobget.sh has the whole comparison);
 #   4. RSS of `packhelper serve` after the in-place import of the tarball (ready line), and after
 #      the copy import.
 # Not a timed test: figures depend on the machine and its load (printed with them).
@@ -118,13 +120,21 @@ for _ in $(seq 100); do
 	sleep 0.05
 done
 speed() { "${CLI[@]}" curl -fs -o /dev/null -w '%{speed_download}\n' "$@" | awk '{ printf "%.0f\n", $1 / 1048576 }'; }
-ph=""; ng=""
+BH=$TMP/benchhelper
+gcc -O2 -Wall -o "$BH" "$HERE/benchhelper.c" || die "cannot build benchhelper.c"
+bh() { "${CLI[@]}" "$BH" blob 1 "$@" | cut -d' ' -f1; }
+ph=""; ng=""; phb=""; ngb=""
 for _ in $(seq $((RUNS + 2))); do
+	phb+=" $(bh "$PORT" "/v2/bench/app/blobs/$LAYER")"
+	ngb+=" $(bh "$NG_PORT" /img.tar "$OFF-$((OFF + LEN - 1))")"
 	ph+=" $(speed "http://127.0.0.1:$PORT/v2/bench/app/blobs/$LAYER")"
 	ng+=" $(speed -r "$OFF-$((OFF + LEN - 1))" "http://127.0.0.1:$NG_PORT/img.tar")"
 done
 PH_GET=$(echo "$ph" | median)
 NG_GET=$(echo "$ng" | median)
+PH_GETB=$(echo "$phb" | median)
+NG_GETB=$(echo "$ngb" | median)
+say "  blob GET MiB/s, benchhelper: packhelper$phb / nginx$ngb; curl: packhelper$ph / nginx$ng"
 
 # ---- RSS after the import, in place and copied
 rss_after() { # MODE: VmRSS (KiB) of serve once ready, after importing the tarball
@@ -147,6 +157,8 @@ printf '%-46s %8s s  %s\n' "openssl dgst -sha256 (one SHA pass, the floor)" "${T
 printf '%-46s %8s s  %s\n' "import --import-mode in-place" "${T[inplace]}" "$(ratio "${T[inplace]}" "${T[openssl]}")"
 printf '%-46s %8s s  %s\n' "import --import-mode copy (store on tmpfs)" "${T[copy]}" "$(ratio "${T[copy]}" "${T[openssl]}")"
 printf '%-46s %8s s  %s\n' "cat | import - (piped, copied)" "${T[pipe]}" "$(ratio "${T[pipe]}" "${T[openssl]}")"
-printf '%-46s %8s MiB/s  nginx %s MiB/s  %s\n' "blob GET $((LEN >> 20)) MiB from the tarball" "$PH_GET" "$NG_GET" \
+printf '%-46s %8s MiB/s  nginx %s MiB/s  %s\n' "blob GET $((LEN >> 20)) MiB from the tarball" "$PH_GETB" "$NG_GETB" \
+	"$(ratio "$PH_GETB" "$NG_GETB")"
+printf '%-46s %8s MiB/s  nginx %s MiB/s  %s\n' "  the same with curl" "$PH_GET" "$NG_GET" \
 	"$(ratio "$PH_GET" "$NG_GET")"
 printf '%-46s %8s KiB  (copy: %s KiB)\n' "RSS of serve after the import, in place" "$RSS_IN" "$RSS_CP"

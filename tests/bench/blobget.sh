@@ -28,6 +28,7 @@ N=${BENCH_N:-9}
 CONC=${BENCH_CLIENTS:-2}
 HERE=$(cd "$(dirname "$0")" && pwd)
 BENCH_NAME=bench-blobget
+# BENCH_SERVE_ARGS: more serve options for both packhelper servers (e.g. --max-sndbuf 0)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -87,9 +88,9 @@ chmod -R a+rX "$SHM"
 
 port() { "$BH" freeport; }
 PH_IN=$(port) PH_ST=$(port) NG=$(port)
-"${SRV[@]}" "$BIN" serve --listen "127.0.0.1:$PH_IN" --root "$SHM/inplace" --log-level error >"$TMP/in.log" 2>&1 &
+"${SRV[@]}" "$BIN" serve --listen "127.0.0.1:$PH_IN" --root "$SHM/inplace" --log-level error ${BENCH_SERVE_ARGS:-} >"$TMP/in.log" 2>&1 &
 PID_IN=$!
-"${SRV[@]}" "$BIN" serve --listen "127.0.0.1:$PH_ST" --root "$SHM/copy" --log-level error >"$TMP/st.log" 2>&1 &
+"${SRV[@]}" "$BIN" serve --listen "127.0.0.1:$PH_ST" --root "$SHM/copy" --log-level error ${BENCH_SERVE_ARGS:-} >"$TMP/st.log" 2>&1 &
 PID_ST=$!
 user=""; [ "$(id -u)" = 0 ] && user="user $(id -un) $(id -gn);"
 cat >"$TMP/ng/nginx.conf" <<NG

@@ -84,6 +84,12 @@ $(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj $(DEPS_STAMP)
 
 -include $(OBJS:.o=.d)
 
+# the objects that print VERSION are rebuilt when it changes (a new commit, a
+# dirty tree), so a binary never carries another commit's version label
+$(BUILD)/obj/version: FORCE | $(BUILD)/obj
+	@[ "$$(cat $@ 2>/dev/null)" = "$(VERSION)" ] || echo "$(VERSION)" >$@
+$(BUILD)/obj/main.o $(BUILD)/obj/client.o: $(BUILD)/obj/version
+
 $(BUILD)/packhelper: $(OBJS) $(DEPS_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) -L$(DEPS)/lib $(LIBS)
 	@file $@ | grep -q 'statically linked' || { echo "$@ is not static" >&2; exit 1; }

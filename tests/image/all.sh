@@ -41,6 +41,8 @@ CTR_SOCK=${CONTAINERD_ADDRESS:-/run/containerd/containerd.sock}
 [[ -S $CTR_SOCK ]] || CTR_SOCK=/var/run/docker/containerd/containerd.sock # dockerd's own
 MIB() { awk -v b="$1" 'BEGIN { printf "%.2f", b / 1048576 }'; }
 T_START=$SECONDS
+# the arm64 image runs from section 1 on (under qemu): register before it
+ph_require "qemu-aarch64 in binfmt_misc (ph_binfmt_up)" ph_binfmt_up
 
 # bin_of REF PLATFORM OUT: /packhelper of the image REF, copied out of a
 # created (never started) container
@@ -229,7 +231,6 @@ for r in packhelper registry-2.8; do
 done
 
 # ---- 4. the arm64 image under qemu, serving this machine's clients -------------
-ph_require "qemu-aarch64 in binfmt_misc (ph_binfmt_up)" ph_binfmt_up
 SRC=image-$RAND/src:v1
 ph_require "docker build FROM scratch" ph_build_image "$SRC" 256 384
 ph_run "docker save $SRC (chmod 644)" os_save "$WORK/small.tar" "$SRC"

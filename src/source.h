@@ -7,9 +7,10 @@
  *     (entry->off) and are hashed when used;
  *   - a regular file, compressed: small members are kept in memory (hashed),
  *     the rest are skipped, and a later pass fetches only what is used;
- *   - a pipe (stdin, the docker daemon): every member is copied into a
- *     temporary file as it streams past, hashed on the way, because
- *     docker-save puts manifest.json after the blobs and a pipe cannot seek;
+ *   - a pipe (stdin) or a stream (the docker daemon's, source_open_stream):
+ *     every member is copied into a temporary file as it streams past,
+ *     hashed on the way, because docker-save puts manifest.json after the
+ *     blobs and a pipe cannot seek;
  *     a compressed pipe may not expand more than SOURCE_GZIP_RATIO times.
  * So from a file, only the blobs an image uses are ever written out
  * (source_fetch), each of the size its descriptor declares: a gzip
@@ -115,6 +116,13 @@ int source_entry_open(const struct source *src, const struct source_entry *e, ui
 /* Read a tar stream from fd completely (fd is not closed). */
 int source_open_fd(struct source *src, const struct tmpdir *tmp, int fd, const char *what,
 		   int flags, char *err, size_t cap);
+/* A stream's next bytes: sets *buf and returns how many (valid until the
+ * next call), 0 at the end, -1 when the stream broke (the reader knows why). */
+typedef long source_read_fn(void *ctx, const void **buf);
+/* Read a tar stream from rd completely, copying every member as from a pipe
+ * (no thread, no pipe: the bytes rd hands over are written where they are). */
+int source_open_stream(struct source *src, const struct tmpdir *tmp, source_read_fn *rd, void *ctx,
+		       const char *what, char *err, size_t cap);
 /* The file called name (symlinks followed), or NULL with the reason in err
  * and errno ENOENT when there is no such file. */
 struct source_entry *source_get(struct source *src, const char *name, char *err,
@@ -137,7 +145,8 @@ int source_place(const struct source *src, const struct source_entry *e, struct 
 /* Remove every temporary file still present and free the source. */
 void source_close(struct source *src);
 
-/* source_daemon.c: stream `docker save IMAGE` from the Engine API. */
+/* source_daemon.c: stream `docker save IMAGE` from the Engine API (libcurl
+ * driven from the tar reader's reads, on this thread). */
 int source_open_daemon(struct source *src, const struct tmpdir *tmp, const char *image, char *err,
 		       size_t cap);
 

@@ -414,16 +414,35 @@ static struct archive *new_reader(void)
 	return a;
 }
 
-/* Read the tar on fd into src (already initialised). */
-static int read_tar(struct source *src, int fd, enum pass pass, const struct source_entry *only,
-		    char *err, size_t cap)
+/* A stream's reader (source_open_stream) as libarchive calls it. */
+struct stream_ctx {
+	source_read_fn *rd;
+	void *ctx;
+};
+
+static la_ssize_t stream_read(struct archive *a, void *ctx, const void **buf)
+{
+	struct stream_ctx *c = ctx;
+	long n = c->rd(c->ctx, buf);
+	if (n < 0) {
+		archive_set_error(a, EIO, "the stream broke off");
+		return ARCHIVE_FATAL;
+	}
+	return (la_ssize_t)n;
+}
+
+/* Read the tar on fd (or, with fd < 0, from the stream sc) into src
+ * (already initialised). */
+static int read_tar_from(struct source *src, int fd, struct stream_ctx *sc, enum pass pass,
+			 const struct source_entry *only, char *err, size_t cap)
 {
 	struct archive *a = new_reader();
 	int r;
 
 	if (!a)
 		return log_fail(err, cap, "out of memory");
-	if (archive_read_open_fd(a, fd, COPY_CHUNK) != ARCHIVE_OK) {
+	if ((fd >= 0 ? archive_read_open_fd(a, fd, COPY_CHUNK)
+		     : archive_read_open(a, sc, NULL, stream_read, NULL)) != ARCHIVE_OK) {
 		const char *why = archive_error_string(a);
 		r = log_fail(err, cap, "%s is not a tar archive (%s)%s", src->what,
 			     why ? Q(why) : "?",
@@ -443,6 +462,12 @@ static int read_tar(struct source *src, int fd, enum pass pass, const struct sou
 	}
 	archive_read_free(a);
 	return r;
+}
+
+static int read_tar(struct source *src, int fd, enum pass pass, const struct source_entry *only,
+		    char *err, size_t cap)
+{
+	return read_tar_from(src, fd, NULL, pass, only, err, cap);
 }
 
 /* Scan fd (a file or a pipe): a regular file is read again later, a pipe
@@ -500,6 +525,14 @@ int source_open_fd(struct source *src, const struct tmpdir *tmp, int fd, const c
 	if (own < 0)
 		return log_fail(err, cap, "%s: %s", src->what, strerror(errno));
 	return open_tar(src, own, flags & ~(SOURCE_SERVE | SOURCE_SERVE_ONLY), err, cap);
+}
+
+int source_open_stream(struct source *src, const struct tmpdir *tmp, source_read_fn *rd, void *ctx,
+		       const char *what, char *err, size_t cap)
+{
+	struct stream_ctx sc = { rd, ctx };
+	source_init(src, tmp, what);
+	return read_tar_from(src, -1, &sc, PASS_SCAN, NULL, err, cap);
 }
 
 int source_open_path(struct source *src, const struct tmpdir *tmp, const char *path, int flags,

@@ -21,11 +21,14 @@
 #      each container with --tmpfs /var/lib/packhelper (the README's recipes) and -p 127.0.0.1::5000;
 #      "ready" is when the first stdout line of the attached `docker run` reaches this script (a
 #      reader stamps it; nothing polls docker); the container is stopped outside the time;
+#      with BENCH_IMAGE_BEFORE (another packhelper image, e.g. the last release's), one more row:
+#        before    the socket row with that image, in the same rounds
+#      BENCH_ROWS="socket before" runs only those rows (and floor and start)
 #   3. the medians and each row's ratio to the floor's (goal: <= 1.1x for mounted and socket).
 # Not a timed test: figures depend on the machine, its storage driver and load (printed with them).
 #
 #   tests/bench/oneshot.sh            (IMAGE: bot-bottle/packhelper:latest, `make image` first)
-#   PACKHELPER_IMAGE=ref BENCH_RUNS=5 BENCH_MIB=300 BENCH_LAYERS=3
+#   PACKHELPER_IMAGE=ref BENCH_IMAGE_BEFORE=old BENCH_RUNS=5 BENCH_MIB=300 BENCH_LAYERS=3
 set -uo pipefail
 BENCH_NAME=bench-oneshot
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -37,6 +40,8 @@ RUNS=${BENCH_RUNS:-5}
 SOCK=/var/run/docker.sock
 
 ph_init bench-oneshot
+BEFORE=${BENCH_IMAGE_BEFORE:-}
+[[ -z $BEFORE ]] || docker image inspect "$BEFORE" >/dev/null 2>&1 || die "no image $BEFORE"
 docker image inspect "$IMG" >/dev/null 2>&1 || die "no image $IMG (make image IMAGE_ARCHES=$(dpkg --print-architecture))"
 [[ -S $SOCK ]] || die "no docker socket at $SOCK"
 SRC=ph-oneshot-$RAND/big:v1
@@ -118,11 +123,11 @@ start() {
 	wait_ready "$C-e" "$out" "$pid"
 	ms_since "$t0" "$out.t"
 }
-socket() {
+socket() { # [IMAGE]
 	local out=$WORK/s t0 pid
 	rm -f "$out".*
 	t0=$(now_ns)
-	"${RUN[@]}" --name "$C-s" -v "$SOCK:$SOCK" --group-add "$(stat -L -c %g "$SOCK")" "$IMG" \
+	"${RUN[@]}" --name "$C-s" -v "$SOCK:$SOCK" --group-add "$(stat -L -c %g "$SOCK")" "${1:-$IMG}" \
 		serve --import "docker://$SRC=agent:latest" </dev/null 2>"$out.err" | ready_reader "$out" &
 	pid=$!
 	wait_ready "$C-s" "$out" "$pid"
@@ -130,12 +135,19 @@ socket() {
 }
 
 ROWS=(floor mounted savemnt piped socket start)
+[[ -n $BEFORE ]] && ROWS+=(before)
+# BENCH_ROWS="socket before": only those, with floor and start (the ratios need them)
+if [[ -n ${BENCH_ROWS:-} ]]; then
+	read -ra ROWS <<<"floor $BENCH_ROWS start"
+fi
+has() { [[ " ${ROWS[*]} " == *" $1 "* ]]; }
 declare -A V
 say "bench: $RUNS rounds of ${ROWS[*]}"
 for r in $(seq "$RUNS"); do
 	for row in "${ROWS[@]}"; do
 		case $row in
 		savemnt) v=$(mounted save) ;;
+		before) v=$(socket "$BEFORE") ;;
 		*) v=$($row) ;;
 		esac
 		[[ $v == -1 ]] && die "$row: no ready line in round $r"
@@ -150,11 +162,18 @@ ratio() { awk -v a="$1" -v b="${M[floor]}" 'BEGIN { printf "%.2fx", a / b }'; }
 line() { printf '%-64s %7s ms  %6s  %s\n' "$1" "${M[$2]}" "$(ratio "${M[$2]}")" "${3:-}"; }
 echo "bench-oneshot: $MIB MiB image, $LAYERS layers, median of $RUNS, $(nproc) CPUs, docker $(docker version -f '{{.Server.Version}}') ($(docker info -f '{{.Driver}}' 2>/dev/null)), ${NET[*]}, load $(loadavg)"
 line "docker save IMAGE > /dev/null (the floor)" floor "runs:${V[floor]}"
-line "mounted: docker run -> ready (tarball saved before)" mounted "runs:${V[mounted]}  goal <= 1.10x"
-line "mounted with its docker save -o: save + run -> ready" savemnt "runs:${V[savemnt]}"
-line "piped: docker save | docker run -i -> ready" piped "runs:${V[piped]}"
-line "socket: docker run --import docker://IMAGE -> ready" socket "runs:${V[socket]}  goal <= 1.10x"
+has mounted && line "mounted: docker run -> ready (tarball saved before)" mounted "runs:${V[mounted]}  goal <= 1.10x"
+has savemnt && line "mounted with its docker save -o: save + run -> ready" savemnt "runs:${V[savemnt]}"
+has piped && line "piped: docker save | docker run -i -> ready" piped "runs:${V[piped]}"
+has socket && line "socket: docker run --import docker://IMAGE -> ready" socket "runs:${V[socket]}  goal <= 1.10x"
 line "start: docker run serve (no import) -> ready" start "runs:${V[start]}"
-printf '%-64s %7s ms  %6s\n' "socket minus start (the import through the socket)" \
-	"$(awk -v a="${M[socket]}" -v b="${M[start]}" 'BEGIN { print a - b }')" \
-	"$(awk -v a="${M[socket]}" -v b="${M[start]}" -v f="${M[floor]}" 'BEGIN { printf "%.2fx", (a - b) / f }')"
+minus() { # ROW: ROW minus start
+	printf '%-64s %7s ms  %6s\n' "$2" \
+		"$(awk -v a="${M[$1]}" -v b="${M[start]}" 'BEGIN { print a - b }')" \
+		"$(awk -v a="${M[$1]}" -v b="${M[start]}" -v f="${M[floor]}" 'BEGIN { printf "%.2fx", (a - b) / f }')"
+}
+has socket && minus socket "socket minus start (the import through the socket)"
+if has before; then
+	line "before: the socket row with $BEFORE" before "runs:${V[before]}"
+	minus before "before minus start"
+fi

@@ -11,7 +11,7 @@ COPY root/ /
 
 ARG VERSION=dev
 LABEL org.opencontainers.image.title="packhelper" \
-      org.opencontainers.image.description="OCI registry, pusher and readiness probe in one static binary" \
+      org.opencontainers.image.description="OCI registry, importer, pusher, copier, pull-through mirror and readiness probe in one static binary" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="MIT"
 

@@ -110,8 +110,9 @@ ph_run "B: crane pull by digest (arm64 child)" crane pull --insecure "$B/$repo@$
 ph_eq "B: crane digest of the tag is the index" "$IDX" "$(crane digest --insecure "$B/$repo:multi" 2>&1)"
 DREF=127.0.0.1:${B#localhost:}/$run@$RUN
 ph_run "B: docker pull by digest" docker pull -q "$DREF"
+# removed by ID at exit (-f: the digest and any tag the load below adds to it)
+IMGID=$(docker image inspect -f '{{.Id}}' "$DREF" 2>/dev/null) && ph_cleanup docker rmi -f "$IMGID"
 ph_match "B: docker run of the pulled image" '^packhelper ' "$(docker run --rm --network none "$DREF" 2>&1 | head -n1)"
-docker rmi "$DREF" >/dev/null 2>&1
 
 # ---- --format docker: docker load, docker run, and packhelper's importer
 D=$WORK/docker.tar
@@ -120,8 +121,8 @@ ph_eq "manifest.json: one image, its full name, uncompressed layers under blobs/
   "$B/$run:v1 1" "$(tar xOf "$D" manifest.json | jq -r '.[0] | "\(.RepoTags[0]) \(.Layers | length)"')"
 LOADED=$(docker load -i "$D" 2>&1)
 ph_eq "docker load takes it" "Loaded image: $B/$run:v1" "$(tail -n1 <<<"$LOADED")"
+LOADID=$(docker image inspect -f '{{.Id}}' "$B/$run:v1" 2>/dev/null) && ph_cleanup docker rmi -f "$LOADID"
 ph_match "docker run of the loaded image" '^packhelper ' "$(docker run --rm --network none "$B/$run:v1" 2>&1 | head -n1)"
-docker rmi "$B/$run:v1" >/dev/null 2>&1
 ph_match "packhelper import reads the docker export" "^$run:v1 sha256:" \
   "$("$PH" import "$D" --root "$WORK/imp.store" 2>&1)"
 ex_ok "export --format docker of the index picks the host's platform (amd64)" --format docker \

@@ -120,15 +120,7 @@ fi
 declare -A TIMES MED KEPT
 LOAD_START=$(loadavg)
 say "bench-copy: load average at start: $LOAD_START; $REPS rounds of: ${NAMES[*]}"
-for ((r = 1; r <= REPS; r++)); do
-  # each round starts with the next tool: no tool always runs first
-  for ((k = 0; k < ${#NAMES[@]}; k++)); do
-    n=${NAMES[(k + r - 1) % ${#NAMES[@]}]}
-    run_one "$n" || exit 1
-    TIMES[$n]+="$RUN_T "
-    say "  round $r: $n ${RUN_T}s [load $(loadavg)]"
-  done
-done
+bench_rounds "$REPS" "${NAMES[@]}"
 LOAD_END=$(loadavg)
 
 printf '\ncopy of a %d MiB two-platform index (layers %s MiB per platform) from packhelper serve to %s on loopback, %d runs each, fresh target per run\n' \

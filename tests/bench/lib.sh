@@ -21,6 +21,22 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 # median < "1.2 0.9 1.4" -> 1.2
 median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+# bench_rounds REPS NAME...: REPS rounds of the caller's run_one NAME (which
+# sets RUN_T), each round starting with the next name, so that no tool always
+# runs first; each run's seconds are appended to the caller's TIMES[NAME]
+bench_rounds() {
+  local reps=$1 r k n
+  shift
+  for ((r = 1; r <= reps; r++)); do
+    for ((k = 0; k < $#; k++)); do
+      n=${*:(k + r - 1) % $# + 1:1}
+      run_one "$n" || exit 1
+      TIMES[$n]+="$RUN_T "
+      say "  round $r: $n ${RUN_T}s [load $(loadavg)]"
+    done
+  done
+}
+
 # bench_target_start: a fresh target on a free port (PORT; TARGET_PID), its
 # storage $WORK/store, its log $WORK/target.log; dies if it does not start
 bench_target_start() {

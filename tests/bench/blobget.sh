@@ -92,28 +92,8 @@ PH_IN=$(port) PH_ST=$(port) NG=$(port)
 PID_IN=$!
 "${SRV[@]}" "$BIN" serve --listen "127.0.0.1:$PH_ST" --root "$SHM/copy" --log-level error ${BENCH_SERVE_ARGS:-} >"$TMP/st.log" 2>&1 &
 PID_ST=$!
-user=""; [ "$(id -u)" = 0 ] && user="user $(id -un) $(id -gn);"
-cat >"$TMP/ng/nginx.conf" <<NG
-$user
-worker_processes 1;
-pid $TMP/ng/nginx.pid;
-error_log $TMP/ng/logs/error.log error;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    tcp_nodelay on;
-    keepalive_requests 100000;
-    open_file_cache max=64 inactive=60s;
-    server_tokens off;
-    types { }
-    default_type application/octet-stream;
-    server { listen 127.0.0.1:$NG; root $WWW; }
-}
-NG
-"${SRV[@]}" nginx -c "$TMP/ng/nginx.conf" -p "$TMP/ng" -g 'daemon off;' >"$TMP/ng/logs/stderr" 2>&1 &
-PID_NG=$!
+bench_nginx "$TMP/ng" "$NG" "$WWW"
+PID_NG=$NGINX_PID
 PIDS+=("$PID_IN" "$PID_ST" "$PID_NG")
 for _ in $(seq 100); do
 	curl -fs -o /dev/null "http://127.0.0.1:$PH_IN/v2/" && curl -fs -o /dev/null "http://127.0.0.1:$PH_ST/v2/" &&

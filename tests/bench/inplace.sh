@@ -102,19 +102,8 @@ PORT=$(python3 "$HERE/../e2e/phtest.py" port)
 "${SRV[@]}" "$BIN" serve --listen "127.0.0.1:$PORT" --root "$SHM/store" --log-level error >"$TMP/serve.out" 2>&1 &
 PIDS+=($!)
 NG_PORT=$(python3 "$HERE/../e2e/phtest.py" port)
-user=""; [ "$(id -u)" = 0 ] && user="user $(id -un) $(id -gn);"
-cat >"$TMP/ng/nginx.conf" <<NG
-$user
-worker_processes 1;
-pid $TMP/ng/nginx.pid;
-error_log $TMP/ng/logs/error.log error;
-events { worker_connections 1024; }
-http { access_log off; sendfile on; tcp_nopush on; server_tokens off; types { }
-       default_type application/octet-stream;
-       server { listen 127.0.0.1:$NG_PORT; root $WWW; } }
-NG
-"${SRV[@]}" nginx -c "$TMP/ng/nginx.conf" -p "$TMP/ng" -g 'daemon off;' >"$TMP/ng/logs/stderr" 2>&1 &
-PIDS+=($!)
+bench_nginx "$TMP/ng" "$NG_PORT" "$WWW"
+PIDS+=("$NGINX_PID")
 for _ in $(seq 100); do
 	curl -fs -o /dev/null "http://127.0.0.1:$PORT/v2/" && curl -fs -o /dev/null -r 0-0 "http://127.0.0.1:$NG_PORT/img.tar" && break
 	sleep 0.05

@@ -21,6 +21,37 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 # median < "1.2 0.9 1.4" -> 1.2
 median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+# bench_nginx DIR PORT ROOT: nginx with one worker at its best for static
+# files (sendfile, tcp_nopush, tcp_nodelay, open_file_cache) serving ROOT on
+# 127.0.0.1:PORT, its conf and logs in DIR, started in the background under the
+# caller's SRV prefix (CPU pinning); sets NGINX_PID
+bench_nginx() {
+  local d=$1 port=$2 root=$3 user=""
+  mkdir -p "$d/logs"
+  [ "$(id -u)" = 0 ] && user="user $(id -un) $(id -gn);"
+  cat >"$d/nginx.conf" <<EOF
+$user
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/logs/error.log error;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_requests 100000;
+    open_file_cache max=64 inactive=60s;
+    server_tokens off;
+    types { }
+    default_type application/octet-stream;
+    server { listen 127.0.0.1:$port; root $root; }
+}
+EOF
+  "${SRV[@]}" "${NGINX:-nginx}" -c "$d/nginx.conf" -p "$d" -g 'daemon off;' >"$d/logs/stderr" 2>&1 &
+  NGINX_PID=$!
+}
+
 # bench_rounds REPS NAME...: REPS rounds of the caller's run_one NAME (which
 # sets RUN_T), each round starting with the next name, so that no tool always
 # runs first; each run's seconds are appended to the caller's TIMES[NAME]

@@ -20,8 +20,9 @@ MIB=${BENCH_RANGES_MIB:-128}
 N=${BENCH_N:-7}
 export PATH="$PATH:/usr/sbin:/sbin"
 NGINX=$(command -v nginx) || { echo "bench: nginx missing (apt-get install nginx-light)" >&2; exit 1; }
-say() { printf '%s\n' "$*" >&2; }
-die() { say "bench: ERROR: $*"; exit 1; }
+BENCH_NAME=bench-ranges
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 if [ "$(nproc)" -ge 2 ]; then SRV=(taskset -c 0) CLI=(taskset -c 1); else SRV=() CLI=(); fi
 
 TMP=$(mktemp -d /tmp/ph-bench-ranges.XXXXXX)
@@ -67,27 +68,8 @@ mkdir -p "$TMP/www/v2/bench/ranges/blobs" "$TMP/ng/logs"
 ln "$TMP/blob" "$TMP/www$P" 2>/dev/null || cp "$TMP/blob" "$TMP/www$P"
 printf '{}' >"$TMP/www/v2/index.html"
 chmod -R a+rX "$TMP"
-user=""
-[ "$(id -u)" = 0 ] && user="user $(id -un) $(id -gn);"
-cat >"$TMP/ng/nginx.conf" <<EOF
-$user
-worker_processes 1;
-pid $TMP/ng/nginx.pid;
-error_log $TMP/ng/logs/error.log error;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    tcp_nodelay on;
-    open_file_cache max=64 inactive=60s;
-    types { }
-    default_type application/octet-stream;
-    server { listen 127.0.0.1:$NG_PORT; root $TMP/www; }
-}
-EOF
-"${SRV[@]}" "$NGINX" -c "$TMP/ng/nginx.conf" -p "$TMP/ng" -g 'daemon off;' >"$TMP/ng/logs/stderr" 2>&1 &
-NG_PID=$!
+bench_nginx "$TMP/ng" "$NG_PORT" "$TMP/www"
+NG_PID=$NGINX_PID
 PIDS+=("$NG_PID")
 wait_up "$NG_PORT" || die "nginx did not start"
 sleep 0.2

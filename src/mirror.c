@@ -717,7 +717,8 @@ static void blob_finish(struct mirror *m, struct mirror_job *j)
 
 static enum regerr blob_join(struct mirror *m, struct conn *c, struct mirror_wait **slot, int up,
 			     const char *name, const char *store_name, const char *digest,
-			     const char *range, enum job_kind kind, int held, const char **detail);
+			     struct http_slice range, enum job_kind kind, int held,
+			     const char **detail);
 
 /* A blob HEAD's upstream HEAD is done: answer the HEADs; when it had no
  * length, they join (or start) the blob's GET. */
@@ -743,7 +744,7 @@ static void head_finish(struct mirror *m, struct mirror_job *j)
 		release(m, w);
 		w->held = 0; /* the hold moves to the GET's waiter */
 		e = blob_join(m, c, slot, j->up, j->name, j->store_name, j->ref,
-			      w->range[0] ? w->range : NULL, JOB_BLOB, 1, &detail);
+			      (struct http_slice){ w->range, strlen(w->range) }, JOB_BLOB, 1, &detail);
 		if (e != RE_OK) {
 			regerr_send(c, e, detail);
 			conn_resume(c);
@@ -943,7 +944,8 @@ enum regerr mirror_manifest(struct mirror *m, struct conn *c, struct mirror_wait
  * here unless the blob's head is known (then it is answered now). */
 static enum regerr blob_join(struct mirror *m, struct conn *c, struct mirror_wait **slot, int up,
 			     const char *name, const char *store_name, const char *digest,
-			     const char *range, enum job_kind kind, int held, const char **detail)
+			     struct http_slice range, enum job_kind kind, int held,
+			     const char **detail)
 {
 	enum regerr e = RE_OK;
 	struct mirror_job *j;
@@ -960,8 +962,10 @@ static enum regerr blob_join(struct mirror *m, struct conn *c, struct mirror_wai
 		*detail = "out of memory";
 		return RE_UNAVAILABLE;
 	}
-	if (range)
-		snprintf(w->range, sizeof w->range, "%s", range);
+	if (range.n < sizeof w->range) {
+		memcpy(w->range, range.p ? range.p : "", range.n);
+		w->range[range.n] = '\0';
+	}
 	if (fresh)
 		job_start(m, j);
 	w->held = held;
@@ -980,7 +984,7 @@ static enum regerr blob_join(struct mirror *m, struct conn *c, struct mirror_wai
 
 enum regerr mirror_blob(struct mirror *m, struct conn *c, struct mirror_wait **slot, int up,
 			const char *name, const char *store_name, const char *digest,
-			const char *range, const char **detail)
+			struct http_slice range, const char **detail)
 {
 	char key[KEY_MAX];
 	enum job_kind kind = JOB_BLOB;

@@ -448,6 +448,15 @@ static struct mirror_wait *wait_new(struct mirror *m, struct mirror_job *j, stru
 	return w;
 }
 
+/* w's connection c is answered: run it again if the mirror held it. */
+static void unhold(struct mirror_wait *w, struct conn *c)
+{
+	if (w->held) {
+		w->held = 0;
+		conn_resume(c);
+	}
+}
+
 /* The bytes a follower may send: all once verified, else all but the last. */
 static off_t limit_of(const struct mirror_job *j, int verified)
 {
@@ -505,17 +514,12 @@ static void blob_answer(struct mirror *m, struct mirror_job *j, struct mirror_wa
 	conn_end_file(c, "application/octet-stream", fd, (off_t)first, last - first + 1);
 	conn_file_limit(c, limit_of(j, 0));
 	w->answered = 1;
-	if (resume && w->held) {
-		w->held = 0;
-		conn_resume(c);
-	}
-	return;
+	goto out;
 done:
 	release(m, w);
-	if (resume && w->held) {
-		w->held = 0;
-		conn_resume(c);
-	}
+out:
+	if (resume)
+		unhold(w, c);
 }
 
 /* ---- the loop's side of a job ---- */
@@ -662,10 +666,7 @@ static void manifest_finish(struct mirror *m, struct mirror_job *j)
 			continue;
 		release(m, w);
 		m->manifest_done(c, e, det, w->accept, w->alen);
-		if (w->held) {
-			w->held = 0;
-			conn_resume(c);
-		}
+		unhold(w, c);
 	}
 }
 
@@ -704,10 +705,7 @@ static void blob_finish(struct mirror *m, struct mirror_job *j)
 			conn_close(c); /* its last byte never goes: the client sees a short body */
 		} else {
 			regerr_send(c, fetch_error(j), j->res == FETCH_NOT_FOUND ? j->ref : j->err);
-			if (w->held) {
-				w->held = 0;
-				conn_resume(c);
-			}
+			unhold(w, c);
 		}
 	}
 	if (j->tmpname[0])

@@ -524,11 +524,19 @@ out:
 
 /* ---- the loop's side of a job ---- */
 
+#define FRESH_KEY_MAX (REF_NAME_MAX + REF_STR_MAX + 3)
+
+/* "name:tag", the key of m->fresh */
+static void fresh_key(char key[FRESH_KEY_MAX], const char *name, const char *tag)
+{
+	snprintf(key, FRESH_KEY_MAX, "%s:%s", name, tag);
+}
+
 static void fresh_set(struct mirror *m, const char *name, const char *tag, int64_t now)
 {
-	char key[REF_NAME_MAX + REF_STR_MAX + 3];
+	char key[FRESH_KEY_MAX];
 	int64_t *t;
-	snprintf(key, sizeof key, "%s:%s", name, tag);
+	fresh_key(key, name, tag);
 	t = map_get(&m->fresh, key);
 	if (!t) {
 		t = malloc(sizeof *t);
@@ -542,16 +550,16 @@ static void fresh_set(struct mirror *m, const char *name, const char *tag, int64
 
 static void fresh_del(struct mirror *m, const char *name, const char *tag)
 {
-	char key[REF_NAME_MAX + REF_STR_MAX + 3];
-	snprintf(key, sizeof key, "%s:%s", name, tag);
+	char key[FRESH_KEY_MAX];
+	fresh_key(key, name, tag);
 	free(map_del(&m->fresh, key));
 }
 
 int mirror_tag_fresh(const struct mirror *m, const char *store_name, const char *tag, int64_t now)
 {
-	char key[REF_NAME_MAX + REF_STR_MAX + 3];
+	char key[FRESH_KEY_MAX];
 	const int64_t *t;
-	snprintf(key, sizeof key, "%s:%s", store_name, tag);
+	fresh_key(key, store_name, tag);
 	t = map_get(&m->fresh, key);
 	return t && now - *t < m->o.tag_ttl_ms;
 }
@@ -1023,7 +1031,6 @@ struct mirror *mirror_new(const struct mirror_options *o, struct store *st, stru
 	map_init(&m->fresh);
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
-	m->efd = -1;
 	m->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (m->efd < 0) {
 		snprintf(err, cap, "eventfd: %s", strerror(errno));

@@ -82,9 +82,8 @@ struct mirror_job {
 
 struct worker_client {
 	struct client cl;
-	CURL *h;
+	CURL *h;                           /* NULL: not open */
 	struct client_stream *s;
-	int inited, connected;
 };
 
 struct worker {
@@ -127,12 +126,14 @@ static void notify(struct mirror *m)
 
 /* ---- the workers ---- */
 
+/* The worker's client for j's upstream, opened (client_open) on its first
+ * job and again after a failed open. */
 static struct worker_client *client_for(struct worker *w, struct mirror_job *j, char *err,
 					size_t cap)
 {
 	struct mirror *m = w->m;
 	struct worker_client *wc = &w->wc[j->up];
-	if (!wc->inited) {
+	if (!wc->h) {
 		struct client_opts o = { .insecure = m->o.insecure,
 					 .deadline_ms = j->deadline_ms,
 					 .timeout_ms = m->o.timeout_ms,
@@ -140,28 +141,16 @@ static struct worker_client *client_for(struct worker *w, struct mirror_job *j, 
 					 .config_creds_only = 1,
 					 .verb = "mirror",
 					 .attempts = 2 };
-		if (client_init(&wc->cl, m->o.ups[j->up].host, &o, err, cap) < 0)
+		if (client_open(&wc->cl, m->o.ups[j->up].host, &o, &wc->h, err, cap) < 0)
 			return NULL;
-		wc->h = client_handle(&wc->cl);
 		wc->s = client_stream_new(&wc->cl);
-		if (!wc->h || !wc->s) {
-			if (wc->h)
-				curl_easy_cleanup(wc->h);
-			client_stream_free(wc->s);
-			client_fini(&wc->cl);
-			wc->h = NULL;
-			wc->s = NULL;
+		if (!wc->s) {
+			client_close(&wc->cl, &wc->h);
 			snprintf(err, cap, "out of memory");
 			return NULL;
 		}
-		wc->inited = 1;
 	}
 	wc->cl.opt.deadline_ms = j->deadline_ms;
-	if (!wc->connected) {
-		if (client_connect(&wc->cl, wc->h, err, cap) < 0)
-			return NULL;
-		wc->connected = 1;
-	}
 	return wc;
 }
 
@@ -1067,11 +1056,10 @@ static void worker_fini(struct worker *w)
 {
 	for (unsigned u = 0; u < MIRROR_MAX_UPSTREAMS; u++) {
 		struct worker_client *wc = &w->wc[u];
-		if (!wc->inited)
+		if (!wc->h)
 			continue;
 		client_stream_free(wc->s);
-		curl_easy_cleanup(wc->h);
-		client_fini(&wc->cl);
+		client_close(&wc->cl, &wc->h);
 	}
 	free(w->buf);
 }

@@ -10,12 +10,12 @@
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
-#include <sys/random.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
+#include "hex.h"
 #include "log.h"
 
 enum { CS_HEAD, CS_BODY, CS_LINGER };
@@ -399,27 +399,13 @@ void conn_end_file(struct conn *c, const char *content_type, int fd, off_t off, 
 	/* logged when the last byte is sent */
 }
 
-/* A boundary no blob can be made to contain ahead of time: 96 random bits. */
+/* A boundary no blob can be made to contain ahead of time: 128 random bits
+ * (hex.h, as upload ids). */
 static void make_boundary(char out[HTTP_BOUNDARY_MAX])
 {
-	static const char hexd[] = "0123456789abcdef";
-	unsigned char rnd[12];
-	size_t o;
-	if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd) {
-		/* no entropy yet (early boot): time and a counter, unguessable enough
-		 * to avoid accidents, which is all a boundary protects against here */
-		static uint64_t counter;
-		uint64_t x = (uint64_t)clock_us() ^ (++counter * 0x9e3779b97f4a7c15ULL);
-		for (size_t i = 0; i < sizeof rnd; i++, x = x * 6364136223846793005ULL + 1)
-			rnd[i] = (unsigned char)(x >> 56);
-	}
+	_Static_assert(sizeof "ph-byteranges-" - 1 + 32 < HTTP_BOUNDARY_MAX, "boundary fits");
 	memcpy(out, "ph-byteranges-", 14);
-	o = 14;
-	for (size_t i = 0; i < sizeof rnd; i++) {
-		out[o++] = hexd[rnd[i] >> 4];
-		out[o++] = hexd[rnd[i] & 15];
-	}
-	out[o] = '\0';
+	hex_random128(out + 14);
 }
 
 /* Queue the head of the next part (and set up its bytes), or the closing

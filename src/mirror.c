@@ -82,9 +82,8 @@ struct mirror_job {
 
 struct worker_client {
 	struct client cl;
-	CURL *h;
+	CURL *h;                           /* NULL: not open */
 	struct client_stream *s;
-	int inited, connected;
 };
 
 struct worker {
@@ -127,12 +126,14 @@ static void notify(struct mirror *m)
 
 /* ---- the workers ---- */
 
+/* The worker's client for j's upstream, opened (client_open) on its first
+ * job and again after a failed open. */
 static struct worker_client *client_for(struct worker *w, struct mirror_job *j, char *err,
 					size_t cap)
 {
 	struct mirror *m = w->m;
 	struct worker_client *wc = &w->wc[j->up];
-	if (!wc->inited) {
+	if (!wc->h) {
 		struct client_opts o = { .insecure = m->o.insecure,
 					 .deadline_ms = j->deadline_ms,
 					 .timeout_ms = m->o.timeout_ms,
@@ -140,28 +141,16 @@ static struct worker_client *client_for(struct worker *w, struct mirror_job *j, 
 					 .config_creds_only = 1,
 					 .verb = "mirror",
 					 .attempts = 2 };
-		if (client_init(&wc->cl, m->o.ups[j->up].host, &o, err, cap) < 0)
+		if (client_open(&wc->cl, m->o.ups[j->up].host, &o, &wc->h, err, cap) < 0)
 			return NULL;
-		wc->h = client_handle(&wc->cl);
 		wc->s = client_stream_new(&wc->cl);
-		if (!wc->h || !wc->s) {
-			if (wc->h)
-				curl_easy_cleanup(wc->h);
-			client_stream_free(wc->s);
-			client_fini(&wc->cl);
-			wc->h = NULL;
-			wc->s = NULL;
+		if (!wc->s) {
+			client_close(&wc->cl, &wc->h);
 			snprintf(err, cap, "out of memory");
 			return NULL;
 		}
-		wc->inited = 1;
 	}
 	wc->cl.opt.deadline_ms = j->deadline_ms;
-	if (!wc->connected) {
-		if (client_connect(&wc->cl, wc->h, err, cap) < 0)
-			return NULL;
-		wc->connected = 1;
-	}
 	return wc;
 }
 
@@ -448,6 +437,15 @@ static struct mirror_wait *wait_new(struct mirror *m, struct mirror_job *j, stru
 	return w;
 }
 
+/* w's connection c is answered: run it again if the mirror held it. */
+static void unhold(struct mirror_wait *w, struct conn *c)
+{
+	if (w->held) {
+		w->held = 0;
+		conn_resume(c);
+	}
+}
+
 /* The bytes a follower may send: all once verified, else all but the last. */
 static off_t limit_of(const struct mirror_job *j, int verified)
 {
@@ -505,26 +503,29 @@ static void blob_answer(struct mirror *m, struct mirror_job *j, struct mirror_wa
 	conn_end_file(c, "application/octet-stream", fd, (off_t)first, last - first + 1);
 	conn_file_limit(c, limit_of(j, 0));
 	w->answered = 1;
-	if (resume && w->held) {
-		w->held = 0;
-		conn_resume(c);
-	}
-	return;
+	goto out;
 done:
 	release(m, w);
-	if (resume && w->held) {
-		w->held = 0;
-		conn_resume(c);
-	}
+out:
+	if (resume)
+		unhold(w, c);
 }
 
 /* ---- the loop's side of a job ---- */
 
+#define FRESH_KEY_MAX (REF_NAME_MAX + REF_STR_MAX + 3)
+
+/* "name:tag", the key of m->fresh */
+static void fresh_key(char key[FRESH_KEY_MAX], const char *name, const char *tag)
+{
+	snprintf(key, FRESH_KEY_MAX, "%s:%s", name, tag);
+}
+
 static void fresh_set(struct mirror *m, const char *name, const char *tag, int64_t now)
 {
-	char key[REF_NAME_MAX + REF_STR_MAX + 3];
+	char key[FRESH_KEY_MAX];
 	int64_t *t;
-	snprintf(key, sizeof key, "%s:%s", name, tag);
+	fresh_key(key, name, tag);
 	t = map_get(&m->fresh, key);
 	if (!t) {
 		t = malloc(sizeof *t);
@@ -538,16 +539,16 @@ static void fresh_set(struct mirror *m, const char *name, const char *tag, int64
 
 static void fresh_del(struct mirror *m, const char *name, const char *tag)
 {
-	char key[REF_NAME_MAX + REF_STR_MAX + 3];
-	snprintf(key, sizeof key, "%s:%s", name, tag);
+	char key[FRESH_KEY_MAX];
+	fresh_key(key, name, tag);
 	free(map_del(&m->fresh, key));
 }
 
 int mirror_tag_fresh(const struct mirror *m, const char *store_name, const char *tag, int64_t now)
 {
-	char key[REF_NAME_MAX + REF_STR_MAX + 3];
+	char key[FRESH_KEY_MAX];
 	const int64_t *t;
-	snprintf(key, sizeof key, "%s:%s", store_name, tag);
+	fresh_key(key, store_name, tag);
 	t = map_get(&m->fresh, key);
 	return t && now - *t < m->o.tag_ttl_ms;
 }
@@ -662,10 +663,7 @@ static void manifest_finish(struct mirror *m, struct mirror_job *j)
 			continue;
 		release(m, w);
 		m->manifest_done(c, e, det, w->accept, w->alen);
-		if (w->held) {
-			w->held = 0;
-			conn_resume(c);
-		}
+		unhold(w, c);
 	}
 }
 
@@ -704,10 +702,7 @@ static void blob_finish(struct mirror *m, struct mirror_job *j)
 			conn_close(c); /* its last byte never goes: the client sees a short body */
 		} else {
 			regerr_send(c, fetch_error(j), j->res == FETCH_NOT_FOUND ? j->ref : j->err);
-			if (w->held) {
-				w->held = 0;
-				conn_resume(c);
-			}
+			unhold(w, c);
 		}
 	}
 	if (j->tmpname[0])
@@ -717,7 +712,8 @@ static void blob_finish(struct mirror *m, struct mirror_job *j)
 
 static enum regerr blob_join(struct mirror *m, struct conn *c, struct mirror_wait **slot, int up,
 			     const char *name, const char *store_name, const char *digest,
-			     const char *range, enum job_kind kind, int held, const char **detail);
+			     struct http_slice range, enum job_kind kind, int held,
+			     const char **detail);
 
 /* A blob HEAD's upstream HEAD is done: answer the HEADs; when it had no
  * length, they join (or start) the blob's GET. */
@@ -743,7 +739,7 @@ static void head_finish(struct mirror *m, struct mirror_job *j)
 		release(m, w);
 		w->held = 0; /* the hold moves to the GET's waiter */
 		e = blob_join(m, c, slot, j->up, j->name, j->store_name, j->ref,
-			      w->range[0] ? w->range : NULL, JOB_BLOB, 1, &detail);
+			      (struct http_slice){ w->range, strlen(w->range) }, JOB_BLOB, 1, &detail);
 		if (e != RE_OK) {
 			regerr_send(c, e, detail);
 			conn_resume(c);
@@ -943,7 +939,8 @@ enum regerr mirror_manifest(struct mirror *m, struct conn *c, struct mirror_wait
  * here unless the blob's head is known (then it is answered now). */
 static enum regerr blob_join(struct mirror *m, struct conn *c, struct mirror_wait **slot, int up,
 			     const char *name, const char *store_name, const char *digest,
-			     const char *range, enum job_kind kind, int held, const char **detail)
+			     struct http_slice range, enum job_kind kind, int held,
+			     const char **detail)
 {
 	enum regerr e = RE_OK;
 	struct mirror_job *j;
@@ -960,8 +957,10 @@ static enum regerr blob_join(struct mirror *m, struct conn *c, struct mirror_wai
 		*detail = "out of memory";
 		return RE_UNAVAILABLE;
 	}
-	if (range)
-		snprintf(w->range, sizeof w->range, "%s", range);
+	if (range.n < sizeof w->range) {
+		memcpy(w->range, range.p ? range.p : "", range.n);
+		w->range[range.n] = '\0';
+	}
 	if (fresh)
 		job_start(m, j);
 	w->held = held;
@@ -980,7 +979,7 @@ static enum regerr blob_join(struct mirror *m, struct conn *c, struct mirror_wai
 
 enum regerr mirror_blob(struct mirror *m, struct conn *c, struct mirror_wait **slot, int up,
 			const char *name, const char *store_name, const char *digest,
-			const char *range, const char **detail)
+			struct http_slice range, const char **detail)
 {
 	char key[KEY_MAX];
 	enum job_kind kind = JOB_BLOB;
@@ -1021,7 +1020,6 @@ struct mirror *mirror_new(const struct mirror_options *o, struct store *st, stru
 	map_init(&m->fresh);
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
-	m->efd = -1;
 	m->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (m->efd < 0) {
 		snprintf(err, cap, "eventfd: %s", strerror(errno));
@@ -1058,11 +1056,10 @@ static void worker_fini(struct worker *w)
 {
 	for (unsigned u = 0; u < MIRROR_MAX_UPSTREAMS; u++) {
 		struct worker_client *wc = &w->wc[u];
-		if (!wc->inited)
+		if (!wc->h)
 			continue;
 		client_stream_free(wc->s);
-		curl_easy_cleanup(wc->h);
-		client_fini(&wc->cl);
+		client_close(&wc->cl, &wc->h);
 	}
 	free(w->buf);
 }

@@ -117,11 +117,12 @@ enum regerr mirror_manifest(struct mirror *m, struct conn *c, struct mirror_wait
 			    const char *held, const char *accept, size_t alen, const char **detail);
 /* A blob the store lacks: RE_OK (answered, or held until the upstream's
  * head is in), or an error to answer now.  range: the Range header's value
- * (NULL: none).  A HEAD (c->method) asks the upstream with a HEAD unless
- * the blob's GET is under way. */
+ * (n 0: none; copied when under 128 bytes, else ignored: the whole blob).
+ * A HEAD (c->method) asks the upstream with a HEAD unless the blob's GET is
+ * under way. */
 enum regerr mirror_blob(struct mirror *m, struct conn *c, struct mirror_wait **slot, int up,
 			const char *name, const char *store_name, const char *digest,
-			const char *range, const char **detail);
+			struct http_slice range, const char **detail);
 /* The waiter's connection closes or moves on: let go of it. */
 void mirror_forget(struct mirror *m, struct mirror_wait *w);
 

@@ -10,7 +10,6 @@
 #include "reg.h"
 
 #include <errno.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -102,13 +101,9 @@ enum regerr reg_blob_get(struct conn *c, struct reg_req *q)
 	if (!b && q->upstream >= 0) {
 		/* a mirror's miss: fetched once, streamed to everyone asking meanwhile */
 		const struct http_header *range = honoured_range(c, digest);
-		char rv[128] = "";
-		if (range && range->value.n < sizeof rv) {
-			memcpy(rv, range->value.p, range->value.n);
-			rv[range->value.n] = '\0';
-		}
 		return mirror_blob(q->reg->mirror, c, &q->wait, q->upstream, q->up_name, q->rt.name,
-				   digest, rv[0] ? rv : NULL, &q->detail);
+				   digest, range ? range->value : (struct http_slice){ NULL, 0 },
+				   &q->detail);
 	}
 	if (!b)
 		return RE_BLOB_UNKNOWN;

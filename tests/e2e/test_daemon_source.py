@@ -125,6 +125,12 @@ class TestDaemonSource(unittest.TestCase):
         d = os.path.join(self.store, "uploads")
         return os.listdir(d) if os.path.isdir(d) else []
 
+    def fails_in_one_line(self, r, text):
+        """Exit 1, one line on stderr, naming text."""
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertIn(text, r.stderr)
+
     def imported_same_as_file(self, tar, r):
         self.assertEqual(r.returncode, 0, r.stderr)
         path = os.path.join(self.tmp, "img.tar")
@@ -183,9 +189,7 @@ class TestDaemonSource(unittest.TestCase):
                       b"Content-Length: %d\r\n\r\n" % len(body) + body)
         self.start(h)
         r = self.run_import("fake/missing:v1")
-        self.assertEqual(r.returncode, 1)
-        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
-        self.assertIn("docker://fake/missing:v1: docker daemon: reference does not exist", r.stderr)
+        self.fails_in_one_line(r, "docker://fake/missing:v1: docker daemon: reference does not exist")
 
     def test_server_error_chunked_is_the_daemons_message(self):
         def h(c):
@@ -194,9 +198,7 @@ class TestDaemonSource(unittest.TestCase):
             c.sendall(b"0\r\n\r\n")
         self.start(h)
         r = self.run_import()
-        self.assertEqual(r.returncode, 1)
-        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
-        self.assertIn("docker daemon: something broke", r.stderr)
+        self.fails_in_one_line(r, "docker daemon: something broke")
 
     def test_stream_that_breaks_off_fails_and_keeps_nothing(self):
         tar = docker_save_bytes("fake/img:v1", 4 << 20)
@@ -207,9 +209,7 @@ class TestDaemonSource(unittest.TestCase):
             c.shutdown(socket.SHUT_RDWR)
         self.start(h)
         r = self.run_import()
-        self.assertEqual(r.returncode, 1)
-        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
-        self.assertIn("transfer from the docker daemon failed", r.stderr)
+        self.fails_in_one_line(r, "transfer from the docker daemon failed")
         self.assertEqual(self.uploads(), [])
 
     def test_bad_chunk_framing_fails_and_keeps_nothing(self):
@@ -221,17 +221,13 @@ class TestDaemonSource(unittest.TestCase):
             c.sendall(b"zz\r\n" + tar[1 << 20:])
         self.start(h)
         r = self.run_import()
-        self.assertEqual(r.returncode, 1)
-        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
-        self.assertIn("transfer from the docker daemon failed", r.stderr)
+        self.fails_in_one_line(r, "transfer from the docker daemon failed")
         self.assertEqual(self.uploads(), [])
 
     def test_no_daemon_listening_is_one_line(self):
         open(self.sockpath, "w").close()
         r = self.run_import()
-        self.assertEqual(r.returncode, 1)
-        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
-        self.assertIn("docker://fake/img:v1: docker daemon at " + self.sockpath, r.stderr)
+        self.fails_in_one_line(r, "docker://fake/img:v1: docker daemon at " + self.sockpath)
 
 
 if __name__ == "__main__":

@@ -277,7 +277,7 @@ class InPlace(unittest.TestCase):
 
     def test_a_new_copy_at_the_same_path_reattaches(self):
         tar = os.path.join(self.tmp, "img.tar")
-        docker_save_legacy(tar, "app:v1")
+        layers, _ = docker_save_legacy(tar, "app:v1")
         data = open(tar, "rb").read()
         srv = self.serve("--import", tar + "=app:v1")
         srv.stop()
@@ -286,9 +286,11 @@ class InPlace(unittest.TestCase):
             f.write(data)  # another inode, same bytes
         srv = self.serve("--import", tar + "=app:v1")
         self.pull(srv, "app", "v1")
+        self.assert_no_copies(layers)  # attached in place, not copied
         srv.stop()
         srv = self.serve()  # and that holds across a restart
         self.pull(srv, "app", "v1")
+        self.assert_no_copies(layers)
 
     # ---- modes ----
 
@@ -327,7 +329,7 @@ class InPlace(unittest.TestCase):
     def test_mount_delete_and_gc_never_touch_the_source(self):
         tar = os.path.join(self.tmp, "img.tar")
         layers, config = docker_save_legacy(tar, "app:v1")
-        size = os.path.getsize(tar)
+        before = open(tar, "rb").read()
         srv = self.serve("--import", tar + "=app:v1")
         d = sha256(layers[1])
         st, h, _ = srv.request("POST", "/v2/copy/blobs/uploads/?mount=%s&from=app" % d)
@@ -347,7 +349,7 @@ class InPlace(unittest.TestCase):
                            text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(store_files(self.store, "inplace"), [])
-        self.assertEqual(os.path.getsize(tar), size)
+        self.assertEqual(open(tar, "rb").read(), before)  # the source's bytes, not only its size
         self.assertIn("removed 3 blobs", r.stdout)
 
     def test_an_upload_of_a_blob_whose_source_is_gone_makes_it_a_file(self):

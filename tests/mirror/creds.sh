@@ -2,8 +2,8 @@
 # shellcheck disable=SC2153  # PORT, DIG... are lib.sh's
 # tests/mirror/creds.sh - the mirror authenticates to its upstream with a
 # Docker credential helper: docker-registry 2.8 with htpasswd (Basic auth);
-# the only credentials are in docker-credential-test, a script written here
-# (as tests/push/credhelpers.sh does), named in the mirror's config.json
+# the only credentials are in docker-credential-test, a credential store in files
+# (tests/push/lib.sh's pt_credhelper_test), named in the mirror's config.json
 # credHelpers for the upstream's host:port.
 #   The mirror pulls through (crane validate), the helper was asked for
 #   host:port; without the helper the mirror's answer is 502 saying so;
@@ -19,23 +19,14 @@ repo=m$RAND/auth
 
 BIN=$WORK/bin STORE=$WORK/cstore
 mkdir -p "$BIN" "$STORE"
-cat >"$BIN/docker-credential-test" <<EOS
-#!/bin/sh
-[ "\$#" = 1 ] && [ "\$1" = get ] || { echo "docker-credential-test: want get, not \$*"; exit 2; }
-key=\$(cat)
-printf '%s\n' "\$key" >>"$WORK/asked-test.log"
-f="$STORE/\$(printf %s "\$key" | tr -c 'A-Za-z0-9._-' _)"
-if [ -f "\$f" ]; then cat "\$f"; else echo "credentials not found in native keychain"; exit 1; fi
-EOS
-chmod 755 "$BIN/docker-credential-test"
+pt_credhelper_test "$BIN" "$STORE"
 
 pt_start_dist dist "" "$WORK/htpasswd" || { ph_finish; exit 1; }
 R=127.0.0.1:$PORT
 mkdir -p "$WORK/dc-push" "$WORK/dc-mirror"
 printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$R" "$B64" >"$WORK/dc-push/config.json"
 printf '{"credHelpers":{"%s":"test"}}\n' "$R" >"$WORK/dc-mirror/config.json"
-jq -cn --arg k "$R" --arg u "$USER_" --arg s "$PASS_" '{ServerURL: $k, Username: $u, Secret: $s}' \
-  >"$STORE/$(printf %s "$R" | tr -c 'A-Za-z0-9._-' _)"
+pt_cred_put "$STORE" "$R" "$USER_" "$PASS_"
 DOCKER_CONFIG=$WORK/dc-push ph_require "push the test image to the Basic-auth registry" mt_image "$R" "$repo:v1"
 mt_get "http://$R/v2/$repo/manifests/v1"
 ph_eq "the registry wants credentials" 401 "$CODE"

@@ -51,7 +51,8 @@ T0=$(ph_now_ms)
 os_run "$C" -p 127.0.0.1::5000 -v "$WORK/image.tar:/in/image.tar:ro" --tmpfs /var/lib/packhelper -- \
   serve --import /in/image.tar=agent:latest >/dev/null
 READY=$(os_wait_ready "$C" 120)
-ph_eq "in place: ready line ($(($(ph_now_ms) - T0)) ms after docker run)" 0 "$?"
+rc=$? # before the description's $(...), which would set $? to its own
+ph_eq "in place: ready line ($(($(ph_now_ms) - T0)) ms after docker run)" 0 "$rc"
 DIGEST=$(os_ready_digest "$READY" agent:latest)
 LOGS=$(docker logs "$C" 2>&1 >/dev/null)
 ph_match "in place: the log says the whole image was verified in place" \

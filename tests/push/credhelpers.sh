@@ -38,15 +38,7 @@ repo=push-$RAND/credhelpers
 # ---- the helpers, on PATH for every push
 BIN=$WORK/bin STORE=$WORK/store
 mkdir -p "$BIN" "$STORE"
-cat >"$BIN/docker-credential-test" <<EOF
-#!/bin/sh
-# a credential store in files: $STORE/<key, [A-Za-z0-9._-] kept>
-[ "\$#" = 1 ] && [ "\$1" = get ] || { echo "docker-credential-test: want get, not \$*"; exit 2; }
-key=\$(cat)
-printf '%s\n' "\$key" >>"$WORK/asked-test.log"
-f="$STORE/\$(printf %s "\$key" | tr -c 'A-Za-z0-9._-' _)"
-if [ -f "\$f" ]; then cat "\$f"; else echo "credentials not found in native keychain"; exit 1; fi
-EOF
+pt_credhelper_test "$BIN" "$STORE"
 cat >"$BIN/docker-credential-fail" <<EOF
 #!/bin/sh
 cat >/dev/null; echo fail >>"$WORK/asked-fail.log"
@@ -64,10 +56,7 @@ chmod 755 "$BIN"/docker-credential-*
 PT_WRAP=(env "PATH=$BIN:$PATH")
 
 # store_put KEY USERNAME SECRET : what docker-credential-test answers for KEY
-store_put() {
-  jq -cn --arg k "$1" --arg u "$2" --arg s "$3" '{ServerURL: $k, Username: $u, Secret: $s}' \
-    >"$STORE/$(printf %s "$1" | tr -c 'A-Za-z0-9._-' _)"
-}
+store_put() { pt_cred_put "$STORE" "$@"; }
 # dc NAME JSON : a docker config dir $WORK/dc-NAME with config.json JSON
 dc() { mkdir -p "$WORK/dc-$1" && printf '%s\n' "$2" >"$WORK/dc-$1/config.json"; }
 asked() { cat "$WORK/asked-test.log" 2>/dev/null | tr '\n' ' ' | sed 's/ $//'; }

@@ -193,6 +193,26 @@ pt_hosts_add() {
   ph_cleanup "grep -vF -- '$mark' /etc/hosts >'$WORK/hosts.new' && cat '$WORK/hosts.new' >/etc/hosts"
 }
 
+# pt_credhelper_test BIN STORE : BIN/docker-credential-test, a credential
+# store in files: STORE/<key, [A-Za-z0-9._-] kept> (pt_cred_put writes them);
+# every key it is asked for is appended to $WORK/asked-test.log
+pt_credhelper_test() {
+  cat >"$1/docker-credential-test" <<EOF || return 1
+#!/bin/sh
+[ "\$#" = 1 ] && [ "\$1" = get ] || { echo "docker-credential-test: want get, not \$*"; exit 2; }
+key=\$(cat)
+printf '%s\n' "\$key" >>"$WORK/asked-test.log"
+f="$2/\$(printf %s "\$key" | tr -c 'A-Za-z0-9._-' _)"
+if [ -f "\$f" ]; then cat "\$f"; else echo "credentials not found in native keychain"; exit 1; fi
+EOF
+  chmod 755 "$1/docker-credential-test"
+}
+# pt_cred_put STORE KEY USERNAME SECRET : what docker-credential-test answers for KEY
+pt_cred_put() {
+  jq -cn --arg k "$2" --arg u "$3" --arg s "$4" '{ServerURL: $k, Username: $u, Secret: $s}' \
+    >"$1/$(printf %s "$2" | tr -c 'A-Za-z0-9._-' _)"
+}
+
 # ---- the test image --------------------------------------------------------
 
 # The standard image: 3 layers of ~1, ~3 and ~18 MiB (the last takes many

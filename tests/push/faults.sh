@@ -187,6 +187,9 @@ d=$(sed -n 1p <<<"$DIFFIDS")
 if empty_liar 1 "$WORK/liar-empty.tar" && fresh up-liar-empty && pt_start_proxy pliar-empty "$UP"; then
   pt_push_fails "(f) an empty layer.tar the config calls $d: exit 1, one line naming the layer" 1 \
     "^packhelper: push: .*$d: it is empty" "$WORK/liar-empty.tar" "localhost:$PORT/$repo:liar-empty"
+  # the proxy saw the push (so the count below is of a log that was written)
+  ph_ge "(f) the push reached the registry (its log has the blob's HEAD or POST)" \
+    "$(jl pliar-empty "select(.method == \"HEAD\" or .method == \"POST\")" | jq -s length)" 1
   ph_eq "(f) no PUT ?digest= of it was sent" 0 \
     "$(jl pliar-empty "select(.method == \"PUT\" and (.path | test(\"digest=$d\")))" | jq -s length)"
   x=$(crane digest --insecure "localhost:$UP/$repo:liar-empty" 2>/dev/null)

@@ -68,6 +68,23 @@ struct store_link *store_link_get(const struct store_repo *r, const char *digest
 	return map_get(&r->blobs, digest);
 }
 
+int store_link_add(struct store_repo *r, struct store_blob *b, const char *digest, int64_t since)
+{
+	struct store_link *l;
+	if (map_get(&r->blobs, digest))
+		return 0;
+	l = malloc(sizeof *l);
+	if (!l || map_put(&r->blobs, digest, l) < 0) {
+		free(l);
+		errno = ENOMEM;
+		return -1;
+	}
+	l->b = b;
+	l->since = since;
+	b->nrepos++;
+	return 0;
+}
+
 const struct store_blob *store_blob_get(const struct store *st, const char *repo,
 					const char *digest)
 {
@@ -177,16 +194,7 @@ static int repo_link_blob(struct store *st, struct store_repo *r, const char *di
 		return -1;
 	if (file_fsync_parent(st->rootfd, to) < 0)
 		return -1;
-	l = malloc(sizeof *l);
-	if (!l || map_put(&r->blobs, digest, l) < 0) {
-		free(l);
-		errno = ENOMEM;
-		return -1;
-	}
-	l->b = b;
-	l->since = st->now;
-	b->nrepos++;
-	return 0;
+	return store_link_add(r, b, digest, st->now);
 }
 
 size_t store_repo_manifests(const struct store *st, const char *repo)

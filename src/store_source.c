@@ -57,7 +57,6 @@ static struct store_source *source_get(struct store *st, const char *path,
 {
 	char key[INPLACE_PATH_MAX + 160];
 	struct store_source *src;
-	struct inplace_id now;
 
 	source_key(key, sizeof key, path, id);
 	if ((src = map_get(&st->sources, key)))
@@ -72,7 +71,7 @@ static struct store_source *source_get(struct store *st, const char *path,
 	}
 	src->id = *id;
 	src->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : open(path, O_RDONLY | O_CLOEXEC);
-	if (src->fd >= 0 && inplace_id_of(src->fd, &now) == 0 && inplace_id_eq(&now, id)) {
+	if (src->fd >= 0 && inplace_id_same(src->fd, id)) {
 		src->attached = 1;
 	} else {
 		if (fd >= 0) {
@@ -112,8 +111,7 @@ static void source_detach(struct store *st, struct store_source *src)
 
 int store_source_check(struct store *st, struct store_source *src)
 {
-	struct inplace_id now;
-	if (src->attached && inplace_id_of(src->fd, &now) == 0 && inplace_id_eq(&now, &src->id))
+	if (src->attached && inplace_id_same(src->fd, &src->id))
 		return 0;
 	source_detach(st, src);
 	errno = ESTALE;

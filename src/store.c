@@ -171,6 +171,7 @@ static int repo_link_blob(struct store *st, struct store_repo *r, const char *di
 	struct store_blob *b = map_get(&st->blobs, digest);
 	struct store_link *l = map_get(&r->blobs, digest);
 	char from[STORE_REL_MAX], to[STORE_REL_MAX];
+	int rc;
 
 	if (!b) {
 		errno = ENOENT;
@@ -182,15 +183,18 @@ static int repo_link_blob(struct store *st, struct store_repo *r, const char *di
 	}
 	store_file_rel(from, b, digest);
 	store_hold_rel(to, r->name, b, digest);
-	if (b->src) {
-		/* _layout/inplace/<alg>/ is made when first needed */
+	rc = linkat(st->rootfd, from, st->rootfd, to, 0);
+	if (rc < 0 && errno == ENOENT && b->src) {
+		/* _layout/inplace/<alg>/ is made when first needed (a repository
+		 * from before in-place blobs has none) */
 		char dir[STORE_REL_MAX];
 		snprintf(dir, sizeof dir, "%s", to);
 		*strrchr(dir, '/') = '\0';
 		if (file_mkdirs(st->rootfd, dir) < 0)
 			return -1;
+		rc = linkat(st->rootfd, from, st->rootfd, to, 0);
 	}
-	if (linkat(st->rootfd, from, st->rootfd, to, 0) < 0 && errno != EEXIST)
+	if (rc < 0 && errno != EEXIST)
 		return -1;
 	if (file_fsync_parent(st->rootfd, to) < 0)
 		return -1;

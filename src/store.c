@@ -271,19 +271,7 @@ int store_blob_commit(struct store *st, struct store_repo *r, int tmp_dfd, const
 	struct store_blob *b = map_get(&st->blobs, digest);
 	int saved;
 
-	if (b && b->src) {
-		/* held in place until now: the file takes over, and the blob no
-		 * longer depends on its source */
-		if (fd >= 0 && fdatasync(fd) < 0)
-			goto fail;
-		store_blob_rel(rel, digest);
-		if (renameat(tmp_dfd, tmp_rel, st->rootfd, rel) < 0)
-			goto fail;
-		if (file_fsync_parent(st->rootfd, rel) < 0 || store_record_to_file(st, b, digest) < 0)
-			return -1;
-		return repo_link_blob(st, r, digest);
-	}
-	if (b) {
+	if (b && !b->src) {
 		/* already stored: the upload was a duplicate */
 		unlinkat(tmp_dfd, tmp_rel, 0);
 		return repo_link_blob(st, r, digest);
@@ -295,6 +283,13 @@ int store_blob_commit(struct store *st, struct store_repo *r, int tmp_dfd, const
 		goto fail;
 	if (file_fsync_parent(st->rootfd, rel) < 0)
 		return -1;
+	if (b) {
+		/* held in place until now: the file takes over, and the blob no
+		 * longer depends on its source */
+		if (store_record_to_file(st, b, digest) < 0)
+			return -1;
+		return repo_link_blob(st, r, digest);
+	}
 	b = store_blob_add(st, digest, size);
 	if (!b)
 		return -1;

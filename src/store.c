@@ -421,8 +421,12 @@ int store_manifest_put(struct store *st, const char *repo, const char *digest,
 			errno = ENOMEM;
 			return -1;
 		}
-	if (st->detached || st->hidden_stale)
+	/* the new manifest may use a detached blob (or name a manifest that
+	 * does): only r's flags can change */
+	if (st->hidden_stale)
 		store_refresh_hidden(st);
+	else if (st->detached)
+		store_repo_refresh_hidden(st, r);
 	store_compact_if_due(st, 0);
 	return 0;
 }

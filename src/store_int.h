@@ -183,6 +183,9 @@ void store_source_release(struct store *st, struct store_blob *b);
 int store_record_to_file(struct store *st, struct store_blob *b, const char *digest);
 /* Recompute every manifest's hidden flag (store.h). */
 void store_refresh_hidden(struct store *st);
+/* The same for r's manifests only: a manifest's flag depends on its own
+ * repository's links and manifests alone. */
+void store_repo_refresh_hidden(const struct store *st, struct store_repo *r);
 /* Check every attached source (store_tick, once a second): a change is
  * noticed, and its manifests hidden, without waiting for a blob request. */
 void store_sources_tick(struct store *st);

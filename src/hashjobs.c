@@ -10,8 +10,7 @@
 #include "file.h"
 
 struct pool {
-	struct hashjob *jobs;
-	size_t *order;        /* job indexes, biggest first */
+	struct hashjob **order; /* the jobs, biggest first */
 	size_t n, next;
 	pthread_mutex_t mu;
 };
@@ -58,7 +57,7 @@ static void *worker(void *arg)
 	for (;;) {
 		struct hashjob *j;
 		pthread_mutex_lock(&p->mu);
-		j = p->next < p->n ? &p->jobs[p->order[p->next++]] : NULL;
+		j = p->next < p->n ? p->order[p->next++] : NULL;
 		pthread_mutex_unlock(&p->mu);
 		if (!j)
 			break;
@@ -71,19 +70,16 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static struct hashjob *sort_jobs; /* for the comparison below only */
-
 static int bigger_first(const void *a, const void *b)
 {
-	uint64_t la = sort_jobs[*(const size_t *)a].len, lb = sort_jobs[*(const size_t *)b].len;
+	uint64_t la = (*(struct hashjob *const *)a)->len, lb = (*(struct hashjob *const *)b)->len;
 	return la < lb ? 1 : la > lb ? -1 : 0;
 }
 
 int hashjobs_run(struct hashjob *jobs, size_t n, unsigned threads)
 {
-	static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER;
 	pthread_t tid[HASHJOBS_MAX_THREADS];
-	struct pool p = { .jobs = jobs, .n = n };
+	struct pool p = { .n = n };
 	unsigned started = 0;
 
 	if (n == 0)
@@ -99,11 +95,8 @@ int hashjobs_run(struct hashjob *jobs, size_t n, unsigned threads)
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++)
-		p.order[i] = i;
-	pthread_mutex_lock(&sort_mu);
-	sort_jobs = jobs;
+		p.order[i] = &jobs[i];
 	qsort(p.order, n, sizeof *p.order, bigger_first);
-	pthread_mutex_unlock(&sort_mu);
 	pthread_mutex_init(&p.mu, NULL);
 	if (!threads)
 		threads = hashjobs_cores();

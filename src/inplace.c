@@ -27,6 +27,12 @@ int inplace_id_eq(const struct inplace_id *a, const struct inplace_id *b)
 	       a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
 }
 
+int inplace_id_same(int fd, const struct inplace_id *id)
+{
+	struct inplace_id now;
+	return inplace_id_of(fd, &now) == 0 && inplace_id_eq(&now, id);
+}
+
 void inplace_id_key(const struct inplace_id *id, char out[128])
 {
 	snprintf(out, 128, "%llu:%llu:%llu:%lld:%lld", (unsigned long long)id->dev,

@@ -43,6 +43,9 @@ struct inplace_rec {
 /* The identity of the open file fd.  0, or -1 with errno. */
 int inplace_id_of(int fd, struct inplace_id *id);
 int inplace_id_eq(const struct inplace_id *a, const struct inplace_id *b);
+/* Is the open file fd still the version id describes?  1, or 0 (also when
+ * fstat fails). */
+int inplace_id_same(int fd, const struct inplace_id *id);
 /* "dev:ino:size:mtime:ctime", a key for one version of one file. */
 void inplace_id_key(const struct inplace_id *id, char out[128]);
 

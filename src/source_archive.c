@@ -704,13 +704,12 @@ static int entry_fd(const struct source *src, const struct source_entry *e)
  * then every byte hashed is a byte of the file recorded. */
 static int check_unchanged(struct source *src, char *err, size_t cap)
 {
-	struct inplace_id now;
-	if (src->tarfd >= 0 && (inplace_id_of(src->tarfd, &now) < 0 || !inplace_id_eq(&now, &src->id)))
+	if (src->tarfd >= 0 && !inplace_id_same(src->tarfd, &src->id))
 		return log_fail(err, cap, "%s changed while it was read (size, mtime or ctime): "
 				"it must not change while it is served", src->what);
 	for (size_t i = 0; i < src->n; i++) {
 		const struct source_entry *e = &src->e[i];
-		if (e->fd >= 0 && (inplace_id_of(e->fd, &now) < 0 || !inplace_id_eq(&now, &e->id)))
+		if (e->fd >= 0 && !inplace_id_same(e->fd, &e->id))
 			return log_fail(err, cap, "%s: %s changed while it was read: it must not "
 					"change while it is served", src->what, Q(e->name));
 	}

@@ -68,6 +68,23 @@ struct store_link *store_link_get(const struct store_repo *r, const char *digest
 	return map_get(&r->blobs, digest);
 }
 
+int store_link_add(struct store_repo *r, struct store_blob *b, const char *digest, int64_t since)
+{
+	struct store_link *l;
+	if (map_get(&r->blobs, digest))
+		return 0;
+	l = malloc(sizeof *l);
+	if (!l || map_put(&r->blobs, digest, l) < 0) {
+		free(l);
+		errno = ENOMEM;
+		return -1;
+	}
+	l->b = b;
+	l->since = since;
+	b->nrepos++;
+	return 0;
+}
+
 const struct store_blob *store_blob_get(const struct store *st, const char *repo,
 					const char *digest)
 {
@@ -154,6 +171,7 @@ static int repo_link_blob(struct store *st, struct store_repo *r, const char *di
 	struct store_blob *b = map_get(&st->blobs, digest);
 	struct store_link *l = map_get(&r->blobs, digest);
 	char from[STORE_REL_MAX], to[STORE_REL_MAX];
+	int rc;
 
 	if (!b) {
 		errno = ENOENT;
@@ -165,28 +183,22 @@ static int repo_link_blob(struct store *st, struct store_repo *r, const char *di
 	}
 	store_file_rel(from, b, digest);
 	store_hold_rel(to, r->name, b, digest);
-	if (b->src) {
-		/* _layout/inplace/<alg>/ is made when first needed */
+	rc = linkat(st->rootfd, from, st->rootfd, to, 0);
+	if (rc < 0 && errno == ENOENT && b->src) {
+		/* _layout/inplace/<alg>/ is made when first needed (a repository
+		 * from before in-place blobs has none) */
 		char dir[STORE_REL_MAX];
 		snprintf(dir, sizeof dir, "%s", to);
 		*strrchr(dir, '/') = '\0';
 		if (file_mkdirs(st->rootfd, dir) < 0)
 			return -1;
+		rc = linkat(st->rootfd, from, st->rootfd, to, 0);
 	}
-	if (linkat(st->rootfd, from, st->rootfd, to, 0) < 0 && errno != EEXIST)
+	if (rc < 0 && errno != EEXIST)
 		return -1;
 	if (file_fsync_parent(st->rootfd, to) < 0)
 		return -1;
-	l = malloc(sizeof *l);
-	if (!l || map_put(&r->blobs, digest, l) < 0) {
-		free(l);
-		errno = ENOMEM;
-		return -1;
-	}
-	l->b = b;
-	l->since = st->now;
-	b->nrepos++;
-	return 0;
+	return store_link_add(r, b, digest, st->now);
 }
 
 size_t store_repo_manifests(const struct store *st, const char *repo)
@@ -259,19 +271,7 @@ int store_blob_commit(struct store *st, struct store_repo *r, int tmp_dfd, const
 	struct store_blob *b = map_get(&st->blobs, digest);
 	int saved;
 
-	if (b && b->src) {
-		/* held in place until now: the file takes over, and the blob no
-		 * longer depends on its source */
-		if (fd >= 0 && fdatasync(fd) < 0)
-			goto fail;
-		store_blob_rel(rel, digest);
-		if (renameat(tmp_dfd, tmp_rel, st->rootfd, rel) < 0)
-			goto fail;
-		if (file_fsync_parent(st->rootfd, rel) < 0 || store_record_to_file(st, b, digest) < 0)
-			return -1;
-		return repo_link_blob(st, r, digest);
-	}
-	if (b) {
+	if (b && !b->src) {
 		/* already stored: the upload was a duplicate */
 		unlinkat(tmp_dfd, tmp_rel, 0);
 		return repo_link_blob(st, r, digest);
@@ -283,6 +283,13 @@ int store_blob_commit(struct store *st, struct store_repo *r, int tmp_dfd, const
 		goto fail;
 	if (file_fsync_parent(st->rootfd, rel) < 0)
 		return -1;
+	if (b) {
+		/* held in place until now: the file takes over, and the blob no
+		 * longer depends on its source */
+		if (store_record_to_file(st, b, digest) < 0)
+			return -1;
+		return repo_link_blob(st, r, digest);
+	}
 	b = store_blob_add(st, digest, size);
 	if (!b)
 		return -1;
@@ -414,8 +421,12 @@ int store_manifest_put(struct store *st, const char *repo, const char *digest,
 			errno = ENOMEM;
 			return -1;
 		}
-	if (st->detached || st->hidden_stale)
+	/* the new manifest may use a detached blob (or name a manifest that
+	 * does): only r's flags can change */
+	if (st->hidden_stale)
 		store_refresh_hidden(st);
+	else if (st->detached)
+		store_repo_refresh_hidden(st, r);
 	store_compact_if_due(st, 0);
 	return 0;
 }

@@ -101,6 +101,10 @@ struct store_repo *store_repo_new(struct store *st, const char *name);
 void store_repo_free(struct store_repo *r);
 /* The link of repo r to digest, or NULL. */
 struct store_link *store_link_get(const struct store_repo *r, const char *digest);
+/* r holds b (digest) from since on, unless it did already: the link in
+ * memory only (the caller made the one on disk).  0, or -1 with ENOMEM. */
+int store_link_add(struct store_repo *r, struct store_blob *b, const char *digest,
+		   int64_t since);
 /* Drop r's link to digest; the bytes go when no repository holds them
  * (*freed set to 1 then, when freed is not NULL): at once, or with defer
  * renamed into uploads/ for the trash thread to remove (store_trash: what
@@ -179,6 +183,9 @@ void store_source_release(struct store *st, struct store_blob *b);
 int store_record_to_file(struct store *st, struct store_blob *b, const char *digest);
 /* Recompute every manifest's hidden flag (store.h). */
 void store_refresh_hidden(struct store *st);
+/* The same for r's manifests only: a manifest's flag depends on its own
+ * repository's links and manifests alone. */
+void store_repo_refresh_hidden(const struct store *st, struct store_repo *r);
 /* Check every attached source (store_tick, once a second): a change is
  * noticed, and its manifests hidden, without waiting for a blob request. */
 void store_sources_tick(struct store *st);

@@ -431,7 +431,6 @@ static int load_repo_records(struct store *st, struct store_repo *r, const char 
 	while ((de = readdir(d))) {
 		char lrel[STORE_REL_MAX], frel[STORE_REL_MAX];
 		struct store_blob *b;
-		struct store_link *l;
 		if (de->d_name[0] == '.' || !blob_name_ok(alg, de->d_name, digest))
 			continue;
 		store_record_link_rel(lrel, r->name, digest);
@@ -446,8 +445,6 @@ static int load_repo_records(struct store *st, struct store_repo *r, const char 
 			     errno != EEXIST) ||
 			    unlinkat(st->rootfd, lrel, 0) < 0)
 				continue;
-			if (map_get(&r->blobs, digest))
-				continue; /* load_repo counted the file link already */
 		} else if (!b) {
 			store_record_rel(frel, digest);
 			if (!st->read_only && linkat(st->rootfd, lrel, st->rootfd, frel, 0) < 0)
@@ -455,17 +452,10 @@ static int load_repo_records(struct store *st, struct store_repo *r, const char 
 			if (!(b = store_record_load(st, st->read_only ? lrel : frel, digest)))
 				continue;
 		}
-		if (map_get(&r->blobs, digest))
-			continue;
-		l = malloc(sizeof *l);
-		if (!l || map_put(&r->blobs, digest, l) < 0) {
-			free(l);
+		if (store_link_add(r, b, digest, STORE_SINCE_OPEN) < 0) {
 			closedir(d);
 			return -1;
 		}
-		l->b = b;
-		l->since = STORE_SINCE_OPEN;
-		b->nrepos++;
 	}
 	closedir(d);
 	return 0;
@@ -665,16 +655,9 @@ static int load_repo(struct store *st, const char *name)
 				if (!(b = store_blob_add(st, digest, (uint64_t)sb.st_size)))
 					continue;
 			}
-			if (!map_get(&r->blobs, digest)) {
-				struct store_link *l = malloc(sizeof *l);
-				if (!l || map_put(&r->blobs, digest, l) < 0) {
-					free(l);
-					closedir(d);
-					return -1;
-				}
-				l->b = b;
-				l->since = STORE_SINCE_OPEN;
-				b->nrepos++;
+			if (store_link_add(r, b, digest, STORE_SINCE_OPEN) < 0) {
+				closedir(d);
+				return -1;
 			}
 		}
 		closedir(d);

@@ -57,7 +57,6 @@ static struct store_source *source_get(struct store *st, const char *path,
 {
 	char key[INPLACE_PATH_MAX + 160];
 	struct store_source *src;
-	struct inplace_id now;
 
 	source_key(key, sizeof key, path, id);
 	if ((src = map_get(&st->sources, key)))
@@ -72,7 +71,7 @@ static struct store_source *source_get(struct store *st, const char *path,
 	}
 	src->id = *id;
 	src->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : open(path, O_RDONLY | O_CLOEXEC);
-	if (src->fd >= 0 && inplace_id_of(src->fd, &now) == 0 && inplace_id_eq(&now, id)) {
+	if (src->fd >= 0 && inplace_id_same(src->fd, id)) {
 		src->attached = 1;
 	} else {
 		if (fd >= 0) {
@@ -112,8 +111,7 @@ static void source_detach(struct store *st, struct store_source *src)
 
 int store_source_check(struct store *st, struct store_source *src)
 {
-	struct inplace_id now;
-	if (src->attached && inplace_id_of(src->fd, &now) == 0 && inplace_id_eq(&now, &src->id))
+	if (src->attached && inplace_id_same(src->fd, &src->id))
 		return 0;
 	source_detach(st, src);
 	errno = ESTALE;
@@ -366,6 +364,38 @@ static int names_hidden(const struct store_repo *r, const struct store_manifest 
 	return bad;
 }
 
+void store_repo_refresh_hidden(const struct store *st, struct store_repo *r)
+{
+	size_t mpos = 0, nindex = 0;
+	const char *mk;
+	void *mv;
+
+	while (map_next(&r->manifests, &mpos, &mk, &mv)) {
+		struct store_manifest *e = mv;
+		int is_index = 0;
+		e->hidden = st->detached ? uses_detached(r, e, &is_index) : 0;
+		nindex += (size_t)is_index;
+	}
+	/* an index naming a hidden manifest is hidden too, down nested
+	 * indexes (at most IMAGE_MAX_DEPTH deep; a few more passes are
+	 * harmless) */
+	for (int pass = 0; pass < 6 && nindex && st->detached; pass++) {
+		int changed = 0;
+		mpos = 0;
+		while (map_next(&r->manifests, &mpos, &mk, &mv)) {
+			struct store_manifest *e = mv;
+			if (!e->hidden && (strcmp(e->media_type, MT_OCI_INDEX) == 0 ||
+					   strcmp(e->media_type, MT_DOCKER_LIST) == 0) &&
+			    names_hidden(r, e)) {
+				e->hidden = 1;
+				changed = 1;
+			}
+		}
+		if (!changed)
+			break;
+	}
+}
+
 void store_refresh_hidden(struct store *st)
 {
 	size_t pos = 0;
@@ -373,34 +403,6 @@ void store_refresh_hidden(struct store *st)
 	void *v;
 
 	st->hidden_stale = 0;
-	while (map_next(&st->repos, &pos, &k, &v)) {
-		struct store_repo *r = v;
-		size_t mpos = 0, nindex = 0;
-		const char *mk;
-		void *mv;
-		while (map_next(&r->manifests, &mpos, &mk, &mv)) {
-			struct store_manifest *e = mv;
-			int is_index = 0;
-			e->hidden = st->detached ? uses_detached(r, e, &is_index) : 0;
-			nindex += (size_t)is_index;
-		}
-		/* an index naming a hidden manifest is hidden too, down nested
-		 * indexes (at most IMAGE_MAX_DEPTH deep; a few more passes are
-		 * harmless) */
-		for (int pass = 0; pass < 6 && nindex && st->detached; pass++) {
-			int changed = 0;
-			mpos = 0;
-			while (map_next(&r->manifests, &mpos, &mk, &mv)) {
-				struct store_manifest *e = mv;
-				if (!e->hidden && (strcmp(e->media_type, MT_OCI_INDEX) == 0 ||
-						   strcmp(e->media_type, MT_DOCKER_LIST) == 0) &&
-				    names_hidden(r, e)) {
-					e->hidden = 1;
-					changed = 1;
-				}
-			}
-			if (!changed)
-				break;
-		}
-	}
+	while (map_next(&st->repos, &pos, &k, &v))
+		store_repo_refresh_hidden(st, v);
 }

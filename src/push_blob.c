@@ -105,17 +105,13 @@ static int claimed_hash(struct claimed *c, const char *buf, size_t n, uint64_t p
 
 static long claimed_pread(struct claimed *c, void *buf, size_t n, uint64_t pos)
 {
-	ssize_t r;
-	do
-		r = pread(c->fd, buf, n, (off_t)(c->base + pos));
-	while (r < 0 && errno == EINTR);
-	if (r <= 0) {
+	if (file_pread_all(c->fd, buf, n, c->base + pos) < 0) {
 		log_fail(c->err, sizeof c->err, "read %s: %s", c->b->digest,
-			 r == 0 ? "short read" : strerror(errno));
+			 errno == ENODATA ? "short read" : strerror(errno));
 		c->bad = 1;
 		return -1;
 	}
-	return (long)r;
+	return (long)n;
 }
 
 /* Hash the bytes before pos that were never read (a server that says it

@@ -49,6 +49,33 @@ static void on_progress(void *ctx, uint64_t sent)
 	__atomic_store_n(&j->done, j->base + sent, __ATOMIC_RELAXED);
 }
 
+/* ---- the hash a push_blob_reader keeps (this file's and regsrc.c's) ---- */
+
+void push_blob_hash_start(struct push_blob_hash *h, const char *d)
+{
+	enum digest_alg alg = DIGEST_SHA256;
+	memset(h, 0, sizeof *h);
+	digest_parse(d, strlen(d), &alg);
+	hasher_init(&h->hs, alg);
+}
+
+int push_blob_hash_at(struct push_blob_hash *h, const struct image_blob *b, const void *buf,
+		      size_t n, uint64_t pos, char got[DIGEST_STR_MAX])
+{
+	if (pos > h->hashed || pos + n <= h->hashed)
+		return 0;
+	hasher_update(&h->hs, (const char *)buf + (h->hashed - pos),
+		      (size_t)(pos + n - h->hashed));
+	h->hashed = pos + n;
+	if (h->hashed < b->size || h->verified)
+		return 0;
+	hasher_final(&h->hs, got);
+	if (strcmp(got, b->digest) != 0)
+		return -1;
+	h->verified = 1;
+	return 0;
+}
+
 /* ---- a file blob whose digest is only claimed: hashed while it is sent ----
  *
  * An archive's member read in place has the digest its name, descriptor or
@@ -64,9 +91,8 @@ struct claimed {
 	const struct image_blob *b;
 	int fd;
 	uint64_t base;            /* the blob is fd's [base, base + size) */
-	struct hasher hs;
-	uint64_t hashed;          /* bytes [0, hashed) are in hs */
-	int verified, bad;
+	struct push_blob_hash h;
+	int bad;
 	char err[512];
 };
 
@@ -78,54 +104,41 @@ static void claimed_init(struct claimed *c, const struct push_blobs *pb, const s
 	c->b = b;
 	c->fd = fd;
 	c->base = base;
-	hasher_init(&c->hs, DIGEST_SHA256);
+	push_blob_hash_start(&c->h, b->digest);
 }
 
-/* Hash buf, the bytes at pos, from where the hash stands; on the last byte,
- * compare.  0, or -1 (c->bad) when the bytes are not the digest. */
+/* push_blob_hash_at; -1 (c->bad) when the bytes are not the digest. */
 static int claimed_hash(struct claimed *c, const char *buf, size_t n, uint64_t pos)
 {
 	char got[DIGEST_STR_MAX];
-	if (pos > c->hashed || pos + n <= c->hashed)
-		return 0;
-	hasher_update(&c->hs, buf + (c->hashed - pos), (size_t)(pos + n - c->hashed));
-	c->hashed = pos + n;
-	if (c->hashed < c->b->size || c->verified)
-		return 0;
-	hasher_final(&c->hs, got);
-	if (strcmp(got, c->b->digest) != 0) {
+	if (push_blob_hash_at(&c->h, c->b, buf, n, pos, got) < 0) {
 		log_fail(c->err, sizeof c->err, "%s: a layer the archive calls %s is %s; nothing of it "
 			 "was committed", c->pb->src->what, c->b->digest, got);
 		c->bad = 1;
 		return -1;
 	}
-	c->verified = 1;
 	return 0;
 }
 
 static long claimed_pread(struct claimed *c, void *buf, size_t n, uint64_t pos)
 {
-	ssize_t r;
-	do
-		r = pread(c->fd, buf, n, (off_t)(c->base + pos));
-	while (r < 0 && errno == EINTR);
-	if (r <= 0) {
+	if (file_pread_all(c->fd, buf, n, c->base + pos) < 0) {
 		log_fail(c->err, sizeof c->err, "read %s: %s", c->b->digest,
-			 r == 0 ? "short read" : strerror(errno));
+			 errno == ENODATA ? "short read" : strerror(errno));
 		c->bad = 1;
 		return -1;
 	}
-	return (long)r;
+	return (long)n;
 }
 
 /* Hash the bytes before pos that were never read (a server that says it
  * holds more than was hashed), with buf[n] as scratch. */
 static int claimed_catch_up(struct claimed *c, void *buf, size_t n, uint64_t pos)
 {
-	while (c->hashed < pos) {
-		uint64_t want = pos - c->hashed;
-		long r = claimed_pread(c, buf, want < n ? (size_t)want : n, c->hashed);
-		if (r < 0 || claimed_hash(c, buf, (size_t)r, c->hashed) < 0)
+	while (c->h.hashed < pos) {
+		uint64_t want = pos - c->h.hashed;
+		long r = claimed_pread(c, buf, want < n ? (size_t)want : n, c->h.hashed);
+		if (r < 0 || claimed_hash(c, buf, (size_t)r, c->h.hashed) < 0)
 			return -1;
 	}
 	return 0;
@@ -159,13 +172,13 @@ static int claimed_verify(void *ctx, char *err, size_t cap)
 {
 	struct claimed *c = ctx;
 	char *scratch;
-	if (!c->verified && !c->bad) {
+	if (!c->h.verified && !c->bad) {
 		if (!(scratch = malloc(CLAIMED_SCRATCH)))
 			return log_fail(err, cap, "out of memory");
 		claimed_catch_up(c, scratch, CLAIMED_SCRATCH, c->b->size);
 		free(scratch);
 	}
-	if (c->verified)
+	if (c->h.verified)
 		return 0;
 	snprintf(err, cap, "%s", c->bad ? c->err : "the blob was not read to its end");
 	return -1;
@@ -521,7 +534,7 @@ static int one_blob(struct push_blobs *pb, CURL *h, void *rd, struct push_blob_j
 out:
 	if (rc < 0)
 		set_state(j, PUSH_BLOB_FAILED);
-	else if (f.ops == &claimed_ops && claim.verified)
+	else if (f.ops == &claimed_ops && claim.h.verified)
 		b->unverified = 0;
 	if (f.fd >= 0)
 		close(f.fd);

@@ -80,6 +80,21 @@ struct push_blob_reader {
 	void *ctx;
 };
 
+/* The hash a push_blob_reader keeps of the blob it serves: bytes
+ * [0, hashed), each hashed once however often it is sent again. */
+struct push_blob_hash {
+	struct hasher hs;
+	uint64_t hashed;
+	int verified;             /* every byte hashed, and they are the digest */
+};
+/* For blob digest d (its algorithm; sha256 when it names none). */
+void push_blob_hash_start(struct push_blob_hash *h, const char *d);
+/* Take buf, the n bytes of b at pos (only what is past hashed counts; pos
+ * beyond it: nothing); on b's last byte compare.  0, or -1 with what the
+ * bytes are in got. */
+int push_blob_hash_at(struct push_blob_hash *h, const struct image_blob *b, const void *buf,
+		      size_t n, uint64_t pos, char got[DIGEST_STR_MAX]);
+
 struct push_blobs {
 	/* the caller's */
 	struct client *cl;        /* connected */

@@ -322,10 +322,8 @@ struct reader {
 	struct regsrc *s;
 	struct client_stream *st;
 	const struct image_blob *b;
-	struct hasher hs;
-	uint64_t hashed;
+	struct push_blob_hash h;
 	uint64_t pos;             /* where the stream is in the blob; UINT64_MAX: none */
-	int verified;             /* every byte hashed, and they are the digest */
 	int fatal;                /* never again: the bytes are wrong, the source refused */
 	char err[1024];
 	char *skip;               /* SKIP_BUF: bytes hashed but not sent */
@@ -360,14 +358,11 @@ static void reader_close(void *rd)
 static void reader_start(void *rd, const struct image_blob *b)
 {
 	struct reader *r = rd;
-	enum digest_alg alg = DIGEST_SHA256;
 	client_stream_close(r->st);
 	r->b = b;
-	digest_parse(b->digest, strlen(b->digest), &alg);
-	hasher_init(&r->hs, alg);
-	r->hashed = 0;
+	push_blob_hash_start(&r->h, b->digest);
 	r->pos = UINT64_MAX;
-	r->verified = r->fatal = 0;
+	r->fatal = 0;
 	r->err[0] = '\0';
 }
 
@@ -376,6 +371,7 @@ static void reader_start(void *rd, const struct image_blob *b)
 static long take(struct reader *r, void *buf, size_t n, uint64_t at)
 {
 	const struct image_blob *b = r->b;
+	char d[DIGEST_STR_MAX];
 	int transient = 0;
 	long got;
 
@@ -402,24 +398,15 @@ static long take(struct reader *r, void *buf, size_t n, uint64_t at)
 		r->fatal = got < 0 && !transient;
 		return -1;
 	}
-	if (at + (uint64_t)got > r->hashed) {
-		uint64_t skip = r->hashed - at; /* at <= hashed: see read_at */
-		hasher_update(&r->hs, (const char *)buf + skip, (size_t)((uint64_t)got - skip));
-		r->hashed = at + (uint64_t)got;
-	}
 	r->pos = at + (uint64_t)got;
-	if (r->hashed == b->size && !r->verified) {
-		char d[DIGEST_STR_MAX];
-		hasher_final(&r->hs, d);
-		if (strcmp(d, b->digest) != 0) {
-			log_fail(r->err, sizeof r->err, "blob %s from %s/%s: its bytes are %s; nothing "
-				 "of it was committed", b->digest, r->s->host, r->s->repo, d);
-			client_stream_close(r->st);
-			r->pos = UINT64_MAX;
-			r->fatal = 1;
-			return -1;
-		}
-		r->verified = 1;
+	/* at <= hashed: see read_at */
+	if (push_blob_hash_at(&r->h, b, buf, (size_t)got, at, d) < 0) {
+		log_fail(r->err, sizeof r->err, "blob %s from %s/%s: its bytes are %s; nothing of it "
+			 "was committed", b->digest, r->s->host, r->s->repo, d);
+		client_stream_close(r->st);
+		r->pos = UINT64_MAX;
+		r->fatal = 1;
+		return -1;
 	}
 	return got;
 }
@@ -427,9 +414,9 @@ static long take(struct reader *r, void *buf, size_t n, uint64_t at)
 /* Hash the bytes before `at` that were never read. */
 static int catch_up(struct reader *r, uint64_t at)
 {
-	while (r->hashed < at) {
-		uint64_t want = at - r->hashed;
-		if (take(r, r->skip, want < SKIP_BUF ? (size_t)want : SKIP_BUF, r->hashed) < 0)
+	while (r->h.hashed < at) {
+		uint64_t want = at - r->h.hashed;
+		if (take(r, r->skip, want < SKIP_BUF ? (size_t)want : SKIP_BUF, r->h.hashed) < 0)
 			return -1;
 	}
 	return 0;
@@ -458,9 +445,9 @@ static int reader_failed(void *rd, char *err, size_t cap)
 static int reader_verify(void *rd, char *err, size_t cap)
 {
 	struct reader *r = rd;
-	if (!r->verified && !r->fatal)
+	if (!r->h.verified && !r->fatal)
 		catch_up(r, r->b->size);
-	if (r->verified)
+	if (r->h.verified)
 		return 0;
 	snprintf(err, cap, "%s", r->err[0] ? r->err : "the blob was not read to its end");
 	return -1;

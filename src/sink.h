@@ -1,6 +1,6 @@
 /* sink.h - where an image goes, whatever it is: a registry (regsink.c, used
- * by push and copy); an OCI layout or a docker-save tarball later, behind
- * the same three calls.
+ * by push and copy), or an OCI layout or docker-save tarball (sink_file.h,
+ * used by export and copy to a file), behind the same three calls.
  *
  * A copy (transfer.c) asks a sink, image by image: which manifests it holds
  * already (the blobs of an image manifest it holds need not be looked at),

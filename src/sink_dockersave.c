@@ -294,16 +294,13 @@ out:
 	return rc;
 }
 
-static int put_blobs(void *impl, struct image *img, const unsigned char *want,
-		     const struct sink_from *from, struct sink_stats *st, char *err, size_t cap)
+int sink_dockersave_put_blobs(struct sink_file *f, struct image *img, const unsigned char *want,
+			      const struct sink_from *from, void *rd, struct sink_stats *st, char *err,
+			      size_t cap)
 {
-	struct sink_file *f = impl;
-	void *rd = NULL;
 	int rc = 0, images = 0;
 
 	(void)want; /* an image in the file already is skipped whole */
-	if (from->reader && !(rd = from->reader->open(from->reader->ctx)))
-		return log_fail(err, cap, "cannot start a blob reader");
 	for (size_t i = 0; i < img->nmanifests && rc == 0; i++) {
 		const struct image_manifest *m = &img->manifests[i];
 		struct manifest pm;
@@ -319,15 +316,12 @@ static int put_blobs(void *impl, struct image *img, const unsigned char *want,
 	if (rc == 0 && images != 1)
 		rc = log_fail(err, cap, "%s holds %d platforms; a docker-save tarball takes one "
 			      "(--platform)", image_digest(img), images);
-	if (rd)
-		from->reader->close(rd);
 	return rc;
 }
 
-static int put_manifest(void *impl, const struct image_manifest *m, const char *ref,
-			struct sink_stats *st, char *err, size_t cap)
+int sink_dockersave_put_manifest(struct sink_file *f, const struct image_manifest *m,
+				 const char *ref, struct sink_stats *st, char *err, size_t cap)
 {
-	struct sink_file *f = impl;
 	void *at = map_get(&f->mindex, m->digest);
 
 	if (sink_file_is_digest(ref))
@@ -338,8 +332,6 @@ static int put_manifest(void *impl, const struct image_manifest *m, const char *
 	st->manifests_put++;
 	return sink_file_add_name(f, (size_t)at - 1, ref, err, cap);
 }
-
-const struct sink_ops sink_dockersave_ops = { sink_file_has_manifest, put_blobs, put_manifest };
 
 int sink_dockersave_finish(struct sink_file *f, char *err, size_t cap)
 {

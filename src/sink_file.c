@@ -29,6 +29,8 @@ void sink_file_member(const char *d, char *out, size_t cap)
 	snprintf(out, cap, "blobs/%.*s/%s", colon ? (int)(colon - d) : 0, d, colon ? colon + 1 : d);
 }
 
+static const struct sink_ops sink_file_ops;
+
 int sink_file_open(struct sink_file *f, enum sink_file_format fmt, const char *path, int dir,
 		   const struct tmpdir *scratch, char *err, size_t cap)
 {
@@ -39,7 +41,7 @@ int sink_file_open(struct sink_file *f, enum sink_file_format fmt, const char *p
 	f->scratch = scratch;
 	map_init(&f->written);
 	map_init(&f->mindex);
-	f->sink.ops = fmt == SINK_FILE_DOCKER ? &sink_dockersave_ops : &sink_layout_ops;
+	f->sink.ops = &sink_file_ops;
 	f->sink.impl = f;
 	snprintf(f->sink.what, sizeof f->sink.what, "%s", path);
 	if (fmt == SINK_FILE_DOCKER && dir)
@@ -102,8 +104,10 @@ static long find_name(const struct sink_file *f, const char *tag)
 	return -1;
 }
 
-int sink_file_has_manifest(void *impl, const char *ref, char digest[DIGEST_STR_MAX], char *err,
-			   size_t cap)
+/* A digest is held when its manifest (OCI) or image (docker) is in the
+ * file, a tag when the image being put has that name there. */
+static int has_manifest(void *impl, const char *ref, char digest[DIGEST_STR_MAX], char *err,
+			size_t cap)
 {
 	struct sink_file *f = impl;
 	long i;
@@ -123,6 +127,34 @@ int sink_file_has_manifest(void *impl, const char *ref, char digest[DIGEST_STR_M
 					       : f->m[f->names[i].manifest].digest);
 	return 1;
 }
+
+/* One blob reader for the call, whichever format takes the blobs. */
+static int put_blobs(void *impl, struct image *img, const unsigned char *want,
+		     const struct sink_from *from, struct sink_stats *st, char *err, size_t cap)
+{
+	struct sink_file *f = impl;
+	void *rd = NULL;
+	int rc;
+
+	if (from->reader && !(rd = from->reader->open(from->reader->ctx)))
+		return log_fail(err, cap, "cannot start a blob reader");
+	rc = f->format == SINK_FILE_DOCKER
+		     ? sink_dockersave_put_blobs(f, img, want, from, rd, st, err, cap)
+		     : sink_layout_put_blobs(f, img, want, from, rd, st, err, cap);
+	if (rd)
+		from->reader->close(rd);
+	return rc;
+}
+
+static int put_manifest(void *impl, const struct image_manifest *m, const char *ref,
+			struct sink_stats *st, char *err, size_t cap)
+{
+	struct sink_file *f = impl;
+	return f->format == SINK_FILE_DOCKER ? sink_dockersave_put_manifest(f, m, ref, st, err, cap)
+					     : sink_layout_put_manifest(f, m, ref, st, err, cap);
+}
+
+static const struct sink_ops sink_file_ops = { has_manifest, put_blobs, put_manifest };
 
 int sink_file_add_name(struct sink_file *f, size_t k, const char *tag, char *err, size_t cap)
 {

@@ -109,9 +109,19 @@ int sink_file_commit(struct sink_file *f, char *err, size_t cap);
 /* Free; the output is removed unless committed. */
 void sink_file_close(struct sink_file *f);
 
-/* For sink_layout.c and sink_dockersave.c. */
-extern const struct sink_ops sink_layout_ops, sink_dockersave_ops;
+/* Each format's half of the sink's calls and of the commit (sink_file.c
+ * dispatches; rd: the blob reader it opened for the call, or NULL). */
+int sink_layout_put_blobs(struct sink_file *f, struct image *img, const unsigned char *want,
+			  const struct sink_from *from, void *rd, struct sink_stats *st, char *err,
+			  size_t cap);
+int sink_layout_put_manifest(struct sink_file *f, const struct image_manifest *m, const char *ref,
+			     struct sink_stats *st, char *err, size_t cap);
 int sink_layout_finish(struct sink_file *f, char *err, size_t cap);
+int sink_dockersave_put_blobs(struct sink_file *f, struct image *img, const unsigned char *want,
+			      const struct sink_from *from, void *rd, struct sink_stats *st, char *err,
+			      size_t cap);
+int sink_dockersave_put_manifest(struct sink_file *f, const struct image_manifest *m,
+				 const char *ref, struct sink_stats *st, char *err, size_t cap);
 int sink_dockersave_finish(struct sink_file *f, char *err, size_t cap);
 
 /* A blob's bytes in order, from where `from` says (a registry's stream, the
@@ -134,11 +144,6 @@ void sink_file_blob_close(struct sink_file_blob *r);
 int sink_file_put_blob(struct sink_file *f, const struct sink_from *from, void *rd,
 		       const struct image_blob *b, const char *name, struct sink_stats *st,
 		       char *err, size_t cap);
-/* sink_ops.has_manifest of both: a digest is held when its manifest (OCI)
- * or image (docker) is in the file, a tag when the image being put has that
- * name there. */
-int sink_file_has_manifest(void *impl, const char *ref, char digest[DIGEST_STR_MAX], char *err,
-			   size_t cap);
 /* Name manifest k (into m, or items) "<full_repo>:<tag>", replacing what
  * that name named. */
 int sink_file_add_name(struct sink_file *f, size_t k, const char *tag, char *err, size_t cap);

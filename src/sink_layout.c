@@ -15,15 +15,12 @@
 
 #define INDEX_MAX ((size_t)64 << 20)
 
-static int put_blobs(void *impl, struct image *img, const unsigned char *want,
-		     const struct sink_from *from, struct sink_stats *st, char *err, size_t cap)
+int sink_layout_put_blobs(struct sink_file *f, struct image *img, const unsigned char *want,
+			  const struct sink_from *from, void *rd, struct sink_stats *st, char *err,
+			  size_t cap)
 {
-	struct sink_file *f = impl;
-	void *rd = NULL;
 	int rc = 0;
 
-	if (from->reader && !(rd = from->reader->open(from->reader->ctx)))
-		return log_fail(err, cap, "cannot start a blob reader");
 	for (size_t i = 0; i < img->nblobs && rc == 0; i++) {
 		char name[FILEOUT_NAME_MAX];
 		if (want && !want[i])
@@ -31,15 +28,12 @@ static int put_blobs(void *impl, struct image *img, const unsigned char *want,
 		sink_file_member(img->blobs[i].digest, name, sizeof name);
 		rc = sink_file_put_blob(f, from, rd, &img->blobs[i], name, st, err, cap);
 	}
-	if (rd)
-		from->reader->close(rd);
 	return rc;
 }
 
-static int put_manifest(void *impl, const struct image_manifest *m, const char *ref,
-			struct sink_stats *st, char *err, size_t cap)
+int sink_layout_put_manifest(struct sink_file *f, const struct image_manifest *m, const char *ref,
+			      struct sink_stats *st, char *err, size_t cap)
 {
-	struct sink_file *f = impl;
 	void *at = map_get(&f->mindex, m->digest);
 	size_t k;
 
@@ -94,8 +88,6 @@ static int put_manifest(void *impl, const struct image_manifest *m, const char *
 	f->m[k].named = 1;
 	return sink_file_add_name(f, k, ref, err, cap);
 }
-
-const struct sink_ops sink_layout_ops = { sink_file_has_manifest, put_blobs, put_manifest };
 
 static int entry(struct buf *b, int *first, const struct sink_file_manifest *m, const char *full,
 		 const char *ref)

@@ -18,6 +18,9 @@
 #        start     docker run ... serve, no import -> ready line: what starting a container
 #                  costs, which mounted and socket pay on top of the bytes (socket - start is
 #                  what the import through the socket itself took)
+#        stream    (with socket) curl --unix-socket ... /images/IMAGE/get -o /dev/null: the
+#                  Engine API's stream read and dropped; start + stream is a bound no import
+#                  through the socket from inside a container can beat
 #      each container with --tmpfs /var/lib/packhelper (the README's recipes) and -p 127.0.0.1::5000;
 #      "ready" is when the first stdout line of the attached `docker run` reaches this script (a
 #      reader stamps it; nothing polls docker); the container is stopped outside the time;
@@ -123,6 +126,12 @@ start() {
 	wait_ready "$C-e" "$out" "$pid"
 	ms_since "$t0" "$out.t"
 }
+stream() {
+	local t0
+	t0=$(now_ns)
+	curl -sf --unix-socket "$SOCK" -o /dev/null "http://docker/images/$SRC/get" || die "curl"
+	awk -v a="$t0" -v b="$(now_ns)" 'BEGIN { printf "%.0f\n", (b - a) / 1e6 }'
+}
 socket() { # [IMAGE]
 	local out=$WORK/s t0 pid
 	rm -f "$out".*
@@ -141,6 +150,7 @@ if [[ -n ${BENCH_ROWS:-} ]]; then
 	read -ra ROWS <<<"floor $BENCH_ROWS start"
 fi
 has() { [[ " ${ROWS[*]} " == *" $1 "* ]]; }
+has socket && ! has stream && command -v curl >/dev/null && ROWS+=(stream)
 declare -A V
 say "bench: $RUNS rounds of ${ROWS[*]}"
 for r in $(seq "$RUNS"); do
@@ -173,6 +183,12 @@ minus() { # ROW: ROW minus start
 		"$(awk -v a="${M[$1]}" -v b="${M[start]}" -v f="${M[floor]}" 'BEGIN { printf "%.2fx", (a - b) / f }')"
 }
 has socket && minus socket "socket minus start (the import through the socket)"
+if has stream; then
+	line "stream: curl /images/get > /dev/null (the Engine's stream alone)" stream "runs:${V[stream]}"
+	printf '%-64s %7s ms  %6s\n' "bound for socket: start + stream" \
+		"$(awk -v a="${M[stream]}" -v b="${M[start]}" 'BEGIN { print a + b }')" \
+		"$(awk -v a="${M[stream]}" -v b="${M[start]}" -v f="${M[floor]}" 'BEGIN { printf "%.2fx", (a + b) / f }')"
+fi
 if has before; then
 	line "before: the socket row with $BEFORE" before "runs:${V[before]}"
 	minus before "before minus start"

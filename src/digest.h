@@ -29,8 +29,8 @@ int digest_parse(const char *s, size_t n, enum digest_alg *alg);
 size_t digest_hex_len(enum digest_alg alg);
 const char *digest_alg_name(enum digest_alg alg);
 
-/* SHA-256 on the CPU's SHA instructions: the block function is ours, the
- * buffering and padding are the usual. */
+/* SHA-256 on the CPU's SHA instructions or AVX2: the block function is
+ * ours, the buffering and padding are the usual. */
 struct sha256_hw {
 	uint32_t h[8];
 	unsigned char buf[64];
@@ -39,7 +39,7 @@ struct sha256_hw {
 
 struct hasher {
 	enum digest_alg alg;
-	int hw;  /* sha256 on the CPU's SHA instructions (u.hw), fixed by hasher_init */
+	int hw;  /* sha256 on our block function (u.hw): which one, 0 for BearSSL; fixed by hasher_init */
 	union {
 		br_sha256_context s256;
 		br_sha512_context s512;
@@ -48,11 +48,12 @@ struct hasher {
 };
 
 /* The SHA-256 that new hashers use: "sha-ni" (x86-64 SHA extensions with
- * SSE4.1), "armv8" (AArch64 crypto extensions, HWCAP_SHA2), or NULL for
- * BearSSL's portable code.  NULL as well when the environment has
- * PACKHELPER_SHA256=bearssl (read once, at the first call; any other value
- * is ignored), or after digest_allow_sha256_hw(0).  The CPU test is cached;
- * safe from any thread. */
+ * SSE4.1), "armv8" (AArch64 crypto extensions, HWCAP_SHA2), "avx2" (x86-64
+ * without SHA-NI, with AVX2 and BMI2), or NULL for BearSSL's portable code.
+ * The environment's PACKHELPER_SHA256 (read once, at the first call) forces
+ * BearSSL with "bearssl", the AVX2 path with "avx2" where the CPU has it;
+ * any other value is ignored.  NULL as well after digest_allow_sha256_hw(0).
+ * The CPU test is cached; safe from any thread. */
 const char *digest_sha256_hw(void);
 /* For tests and benchmarks: 0 forces BearSSL's SHA-256 for the hashers
  * initialised after it, 1 gives the default back (the CPU and the

@@ -2,14 +2,16 @@
  *
  *   shabench FILE [REPS]
  *       reads FILE into memory, then hashes it REPS times (3) with each
- *       path this CPU has: the hardware one (digest_sha256_hw(): "sha-ni",
- *       "armv8") when there is one, then BearSSL's (digest_allow_sha256_hw(0)).
+ *       path this process takes: ours (digest_sha256_hw(): "sha-ni",
+ *       "armv8", "avx2") when there is one, then BearSSL's
+ *       (digest_allow_sha256_hw(0)).
  *       The hasher is fed 1 MiB updates, as the server's uploads are; the
  *       file's read is not timed.  One line per path on stdout:
  *           PATH BEST_MIBPS MEDIAN_MIBPS CPU_MIBPS sha256:HEX
  *       (MiB/s by the best and the median wall-clock run, and by the least
  *       process CPU time)
- *       PACKHELPER_SHA256=bearssl leaves the hardware line out.
+ *       PACKHELPER_SHA256=bearssl leaves the first line out, =avx2 makes
+ *       it the AVX2 path where the CPU has AVX2.
  *
  * Linked with the same digest.o and BearSSL as packhelper (make bench-sha
  * builds one per architecture).  Exit status 0, or 1 with a message. */

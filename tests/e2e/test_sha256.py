@@ -1,5 +1,5 @@
 """SHA-256 paths (issue 9): `packhelper version` names the one in use, PACKHELPER_SHA256=bearssl
-forces BearSSL's, and the server verifies uploads on either (whole, and in uneven PATCH chunks
+forces BearSSL's, =avx2 the AVX2 path on x86-64, and the server verifies uploads on each (whole, and in uneven PATCH chunks
 whose boundaries fall inside the 64-byte blocks)."""
 import os
 import platform
@@ -31,12 +31,15 @@ def cpu_flags(key):
 
 
 def expected_hw():
-    """What the binary should pick on this machine: x86-64 with sha_ni and sse4_1 -> sha-ni;
-    an AArch64 binary under qemu-user (whose every CPU model has SHA2) or on an AArch64 host
+    """What the binary should pick on this machine: x86-64 with sha_ni and sse4_1 -> sha-ni,
+    else with avx2 and bmi2 -> avx2; an AArch64 binary under qemu-user (whose every CPU model has SHA2) or on an AArch64 host
     whose cpuinfo lists sha2 -> armv8; otherwise BearSSL."""
     m = binary_machine()
     if m == EM_X86_64:
-        return "sha-ni" if {"sha_ni", "sse4_1"} <= cpu_flags("flags") else "bearssl"
+        flags = cpu_flags("flags")
+        if {"sha_ni", "sse4_1"} <= flags:
+            return "sha-ni"
+        return "avx2" if {"avx2", "bmi2"} <= flags else "bearssl"
     if m == EM_AARCH64:
         if platform.machine() != "aarch64":
             return "armv8"
@@ -59,11 +62,14 @@ class TestSha256Paths(unittest.TestCase):
         self.assertEqual(version_sha({}), expected_hw())
         self.assertEqual(version_sha({"PACKHELPER_SHA256": "bearssl"}), "bearssl")
         self.assertEqual(version_sha({"PACKHELPER_SHA256": "auto"}), expected_hw())
+        # =avx2: that path wherever the CPU has it (x86-64), else the default
+        has_avx2 = binary_machine() == EM_X86_64 and {"avx2", "bmi2"} <= cpu_flags("flags")
+        self.assertEqual(version_sha({"PACKHELPER_SHA256": "avx2"}), "avx2" if has_avx2 else expected_hw())
 
     def test_uploads_verify_on_both_paths(self):
         rnd = random.Random(9)
         data = bytes(rnd.getrandbits(8) for _ in range(300_001))
-        for env in ({"PACKHELPER_SHA256": ""}, {"PACKHELPER_SHA256": "bearssl"}):
+        for env in ({"PACKHELPER_SHA256": ""}, {"PACKHELPER_SHA256": "avx2"}, {"PACKHELPER_SHA256": "bearssl"}):
             with self.subTest(env=env):
                 srv = Server(env=env)
                 self.addCleanup(srv.cleanup)

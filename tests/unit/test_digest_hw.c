@@ -1,13 +1,17 @@
 /* SHA-256 on the CPU's SHA instructions (digest_sha256_hw: SHA-NI on x86-64,
- * the crypto extensions on ARMv8) against BearSSL's, over many lengths, split
- * points and uneven updates, and both against the NIST vectors.
+ * the crypto extensions on ARMv8) or AVX2 (x86-64 without SHA-NI) against
+ * BearSSL's, over many lengths, split points and uneven updates, and all
+ * against the NIST vectors.
  *
  * What the CPU offers is read here independently of digest.c where we can
- * (x86-64: the "sha_ni" and "sse4_1" flags of /proc/cpuinfo; AArch64:
- * HWCAP_SHA2 in the auxiliary vector, which qemu-user fills in as well), and
- * a hardware path that is expected but not taken is a failure, not a note. */
+ * (x86-64: the "sha_ni" and "sse4_1", else "avx2" and "bmi2" flags of
+ * /proc/cpuinfo; AArch64: HWCAP_SHA2 in the auxiliary vector, which qemu-user
+ * fills in as well), and a path that is expected but not taken is a failure,
+ * not a note.  On x86-64 with both SHA-NI and AVX2, the AVX2 path is compared
+ * too, in a second run of this binary with PACKHELPER_SHA256=avx2. */
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #if defined(__aarch64__)
 #include <sys/auxv.h>
 #ifndef HWCAP_SHA2
@@ -50,7 +54,7 @@ static int cpuinfo_flags(const char *a, const char *b)
 static const char *cpu_expected(void)
 {
 #if defined(__x86_64__)
-	return cpuinfo_flags("sha_ni", "sse4_1") ? "sha-ni" : NULL;
+	return cpuinfo_flags("sha_ni", "sse4_1") ? "sha-ni" : cpuinfo_flags("avx2", "bmi2") ? "avx2" : NULL;
 #elif defined(__aarch64__) && defined(__AARCH64EL__)
 	return getauxval(AT_HWCAP) & HWCAP_SHA2 ? "armv8" : NULL;
 #else
@@ -72,7 +76,7 @@ static void digest_in(int hw, const unsigned char *data, size_t len, const size_
 	size_t off = 0, k = 0;
 	digest_allow_sha256_hw(hw);
 	hasher_init(&h, DIGEST_SHA256);
-	CHECK_EQ_INT(h.hw, hw && expected);
+	CHECK_EQ_INT(!!h.hw, hw && expected);
 	if (len == 0)
 		hasher_update(&h, data, 0); /* data may be NULL */
 	while (off < len) {
@@ -110,7 +114,7 @@ static int child_takes_hw(const char *env)
 		digest_allow_sha256_hw(1);
 		if (!digest_sha256_hw() != !h.hw)
 			_exit(4);
-		_exit(h.hw ? 1 : 0);
+		_exit(!h.hw ? 0 : strcmp(digest_sha256_hw(), "avx2") == 0 ? 2 : 1);
 	}
 	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
 		return -1;
@@ -120,8 +124,14 @@ static int child_takes_hw(const char *env)
 TEST(env_switch)
 {
 	CHECK_EQ_INT(child_takes_hw("bearssl"), 0);
-	CHECK_EQ_INT(child_takes_hw(NULL), expected != NULL);
-	CHECK_EQ_INT(child_takes_hw("anything-else"), expected != NULL);
+	/* what child_takes_hw gives for the default path */
+	int def = !expected ? 0 : strcmp(expected, "avx2") == 0 ? 2 : 1;
+	CHECK_EQ_INT(child_takes_hw(NULL), def);
+	CHECK_EQ_INT(child_takes_hw("anything-else"), def);
+#if defined(__x86_64__)
+	/* =avx2 where the CPU has it, else the default */
+	CHECK_EQ_INT(child_takes_hw("avx2"), cpuinfo_flags("avx2", "bmi2") ? 2 : def);
+#endif
 }
 
 TEST(path_taken)
@@ -181,7 +191,7 @@ TEST(hw_copy_and_final)
 	struct hasher h, c;
 	char a[DIGEST_STR_MAX], b[DIGEST_STR_MAX];
 	hasher_init(&h, DIGEST_SHA256);
-	CHECK_EQ_INT(h.hw, expected != NULL);
+	CHECK_EQ_INT(!!h.hw, expected != NULL);
 	hasher_update(&h, "abcdbcdecdefdefgefghfghighijhijk", 32);
 	c = h;
 	hasher_final(&h, a);
@@ -219,8 +229,44 @@ TEST(known_answers)
 	}
 }
 
-int main(void)
+#if defined(__x86_64__)
+/* Where SHA-NI is the default, the AVX2 path is compared in a second run of
+ * this binary (the path is chosen once per process). */
+TEST(avx2_where_sha_ni_is_the_default)
 {
+	pid_t pid;
+	int st;
+	if (!expected || strcmp(expected, "sha-ni") != 0 || !cpuinfo_flags("avx2", "bmi2")) {
+		printf("digest_hw: the AVX2 path is %s\n",
+		       expected && strcmp(expected, "avx2") == 0 ? "the default here, compared above"
+								 : "not offered by this CPU");
+		return;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		setenv("PACKHELPER_SHA256", "avx2", 1);
+		execl("/proc/self/exe", "test_digest_hw", "avx2", (char *)NULL);
+		_exit(127);
+	}
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+#endif
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "avx2") == 0) {
+		/* the second run: PACKHELPER_SHA256=avx2 from the first */
+		expected = "avx2";
+		RUN(path_taken);
+		RUN(hw_matches_bearssl);
+		RUN(hw_copy_and_final);
+		RUN(known_answers);
+		printf("digest_hw (PACKHELPER_SHA256=avx2): %d of %d cases passed\n", unit_passed,
+		       unit_passed + unit_failed);
+		return unit_failed ? 1 : 0;
+	}
 	/* this process compares both paths whatever the caller's environment */
 	unsetenv("PACKHELPER_SHA256");
 	expected = cpu_expected();
@@ -229,5 +275,8 @@ int main(void)
 	RUN(hw_matches_bearssl);
 	RUN(hw_copy_and_final);
 	RUN(known_answers);
+#if defined(__x86_64__)
+	RUN(avx2_where_sha_ni_is_the_default);
+#endif
 	return unit_report("unit digest_hw");
 }

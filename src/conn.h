@@ -131,6 +131,7 @@ struct conn {
 	uint64_t file_left;
 	off_t file_limit;           /* bytes from here on are not there yet (a
 	                             * file still being written: conn_file_limit) */
+	int corked;                 /* TCP_CORK is on while a long range is sent */
 	int held;                   /* the app answers later (conn_hold) */
 	/* a multipart/byteranges body: the parts of the body at parts_base in
 	 * file_fd still to send after the current one (parts[part_next..nparts)) */

@@ -322,6 +322,27 @@ class TestLargeBlob(ServerTest):
             c.close()
 
 
+    def test_large_blob_last_segment_is_not_held_back(self):
+        # a range of more than one sendfile chunk is sent under TCP_CORK (full
+        # segments); uncorking at its end flushes the last, short one.  Left
+        # corked, the kernel would hold it 200 ms: every GET would take that long
+        data = os.urandom(1024 * 1024 + 1)
+        d = self.srv.push_blob("big/tail", data)
+        c = self.srv.conn(timeout=30)
+        took = []
+        try:
+            for _ in range(5):
+                t0 = time.monotonic()
+                c.request("GET", "/v2/big/tail/blobs/" + d)
+                r = c.getresponse()
+                self.assertEqual(r.status, 200)
+                self.assertEqual(r.read(), data)
+                took.append(time.monotonic() - t0)
+        finally:
+            c.close()
+        self.assertLess(min(took), 0.19, took)
+
+
 class TestLargeBlobMultiRange(ServerTest):
     def test_end2_sixteen_ranges_of_a_large_blob_by_sendfile(self):
         data = os.urandom(6 * 1024 * 1024 + 12345)

@@ -76,13 +76,17 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 {
 	struct fetch *f = ctx;
 	size_t len = size * n, left = len;
-	long status = 0;
 
-	curl_easy_getinfo(f->curl, CURLINFO_RESPONSE_CODE, &status);
-	pthread_mutex_lock(&f->mu);
-	f->status = status;
-	pthread_mutex_unlock(&f->mu);
-	if (status != 200) {
+	if (!f->status) {
+		/* once: the status is fixed when the body starts (this thread
+		 * is the only writer, so it reads its own value unlocked) */
+		long status = 0;
+		curl_easy_getinfo(f->curl, CURLINFO_RESPONSE_CODE, &status);
+		pthread_mutex_lock(&f->mu);
+		f->status = status;
+		pthread_mutex_unlock(&f->mu);
+	}
+	if (f->status != 200) {
 		buf_append(&f->errbody, p, len); /* bounded: extra is dropped */
 		return len;
 	}
